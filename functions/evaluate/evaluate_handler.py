@@ -1,0 +1,37 @@
+"""Evaluate: for each queued event, update the profile and decide every campaign (SQS FIFO batches)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from righttime import content, runtime
+from righttime.clock import current_clock
+from righttime.evaluation import evaluate
+from righttime.events import QueuedEvent
+from righttime.observability import logger, metrics
+
+# One failing customer must not hold back the others in the batch; its own later events wait behind it.
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+
+def record_handler(record: SQSRecord) -> None:
+    event = QueuedEvent.model_validate_json(record.body)
+    result = evaluate(event, runtime.store(), content.campaigns(), current_clock().now())
+    if result.duplicate:
+        metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)
+    for decision in result.decisions:
+        metrics.add_metric(name=f"Decision_{decision.outcome.value}", unit=MetricUnit.Count, value=1)
+        logger.info("decision", extra={"campaign": decision.campaign_id, "outcome": decision.outcome.value,
+                                       "reasons": decision.reason_codes, "message_id": decision.message_id})
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

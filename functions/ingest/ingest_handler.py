@@ -1,0 +1,86 @@
+"""Ingest: the Segment-compatible HTTP API. Authenticates, validates and queues events for evaluation."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from righttime import ingest, runtime
+from righttime.adapters import write_keys
+from righttime.clock import current_clock
+from righttime.errors import ConfigurationError, InvalidRequestError, QueueUnavailableError, UnauthorizedError
+from righttime.observability import logger, metrics
+
+app = APIGatewayRestResolver()
+
+
+def _accept(endpoint: ingest.Endpoint) -> dict[str, Any]:
+    event = app.current_event
+    raw = event.body or ""
+    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
+    accepted = ingest.accept(
+        endpoint,
+        body,
+        content_encoding=event.headers.get("content-encoding"),
+        authorization=event.headers.get("authorization"),
+        received_at=current_clock().now(),
+        is_valid_key=write_keys.is_valid,
+        enqueue=runtime.queue().send,
+    )
+    metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=accepted)
+    return {"success": True}
+
+
+@app.post("/v1/identify")
+def identify() -> dict[str, Any]:
+    return _accept("identify")
+
+
+@app.post("/v1/track")
+def track() -> dict[str, Any]:
+    return _accept("track")
+
+
+@app.post("/v1/batch")
+def batch() -> dict[str, Any]:
+    return _accept("batch")
+
+
+@app.exception_handler(InvalidRequestError)
+def _invalid(exc: InvalidRequestError) -> Response[Any]:
+    metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+    logger.info("request rejected", extra={"reason": exc.message, "fields": [e.field for e in exc.errors]})
+    return Response(status_code=exc.status, content_type=content_types.APPLICATION_JSON,
+                    body={"success": False, "message": exc.message, "errors": [e.as_dict() for e in exc.errors]})
+
+
+@app.exception_handler(UnauthorizedError)
+def _unauthorized(exc: UnauthorizedError) -> Response[Any]:
+    return Response(status_code=401, content_type=content_types.APPLICATION_JSON,
+                    headers={"WWW-Authenticate": 'Basic realm="righttime"'},
+                    body={"success": False, "message": str(exc)})
+
+
+@app.exception_handler(QueueUnavailableError)
+def _unavailable(exc: QueueUnavailableError) -> Response[Any]:
+    logger.error("events not queued", extra={"reason": str(exc)})
+    return Response(status_code=503, content_type=content_types.APPLICATION_JSON, headers={"Retry-After": "5"},
+                    body={"success": False, "message": "temporarily unable to accept events; retry"})
+
+
+@app.exception_handler(ConfigurationError)
+def _misconfigured(exc: ConfigurationError) -> Response[Any]:
+    logger.error("configuration error", extra={"reason": str(exc)})
+    return Response(status_code=500, content_type=content_types.APPLICATION_JSON,
+                    body={"success": False, "message": "righttime is misconfigured; see the function's logs"})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,40 @@
+"""Scheduler: follows the messages table's stream and keeps one EventBridge Scheduler schedule per
+pending message (create, move, delete)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from righttime import runtime, scheduling
+from righttime.adapters.items import plain
+from righttime.clock import current_clock
+from righttime.decisions import OutboundMessage
+from righttime.observability import logger, metrics
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def _message(image: dict[str, Any] | None) -> OutboundMessage | None:
+    return OutboundMessage.model_validate(plain(image)) if image else None
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    change = record.dynamodb
+    if change is None:
+        return
+    old, new = _message(change.old_image), _message(change.new_image)
+    action = scheduling.sync(old, new, runtime.schedules(), current_clock().now())
+    if action is not scheduling.Action.NONE:
+        message = new or old
+        logger.info("schedule", extra={"action": action.value, "message_id": message.message_id if message else None})
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

@@ -1,0 +1,45 @@
+"""Sender: invoked by a message's EventBridge Scheduler schedule; re-checks the context and sends via SES."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from righttime import content, runtime, settings
+from righttime.clock import current_clock
+from righttime.observability import logger, metrics
+from righttime.sending import send_due_message
+
+
+class SendRequest(BaseModel):
+    """The schedule's input: which message to send (never the address itself)."""
+
+    customer_id: str = Field(min_length=1)
+    message_id: str = Field(min_length=1, max_length=64)
+    address_key: str | None = Field(default=None, max_length=64)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@event_parser(model=SendRequest)
+def lambda_handler(event: SendRequest, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(message_id=event.message_id)
+    result = send_due_message(
+        event.customer_id,
+        event.message_id,
+        store=runtime.store(),
+        campaign_of={c.id: c for c in content.campaigns()},
+        renderer=content.renderer(),
+        mailer=runtime.mailer(),
+        mail=settings.mail(),
+        now=current_clock().now(),
+        address_key=event.address_key,
+    )
+    metrics.add_metric(name=f"Send_{result.status}", unit=MetricUnit.Count, value=1)
+    logger.info("send result", extra={"status": result.status,
+                                      "reasons": result.decision.reason_codes if result.decision else []})
+    return {"status": result.status, "message_id": event.message_id, "ses_message_id": result.ses_message_id}

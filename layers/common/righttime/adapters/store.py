@@ -1,0 +1,319 @@
+"""DynamoDB access for profiles, messages, decisions, suppression and de-duplication.
+
+Access patterns (docs/data-model.md has the full table):
+* profile by customer id ........ Profiles: GetItem / Put with an optimistic version check
+* message by id (sender) ........ Messages: pk=customer_id, sk=MSG#<message_id>
+* decisions by customer ......... Messages: pk=customer_id, sk begins_with DEC#
+* pending messages by customer .. kept on the profile (`pending`), so exits need no extra read
+* suppression by address ........ Suppression: pk=address
+* de-duplication by messageId ... Dedupe: pk=message_id, TTL on expires_at
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from righttime import settings
+from righttime.adapters import aws
+from righttime.addresses import address_key, normalise_address
+from righttime.adapters.items import from_item, to_item, to_values
+from righttime.clock import isoformat
+from righttime.decisions import Decision, MessageStatus, OutboundMessage, short_hash
+from righttime.policy import Plan
+from righttime.profiles import Profile
+
+MESSAGE_PREFIX = "MSG#"
+DECISION_PREFIX = "DEC#"
+#: DynamoDB's limit on the items in one TransactWriteItems call
+MAX_TRANSACTION_ITEMS = 100
+
+
+def message_key(customer_id: str, message_id: str) -> dict[str, Any]:
+    return {"pk": {"S": customer_id}, "sk": {"S": MESSAGE_PREFIX + message_id}}
+
+
+def decision_sort_key(decision: Decision) -> str:
+    # Sortable by time; the suffix keeps two decisions of one instant and campaign apart.
+    suffix = short_hash(f"{decision.message_id}|{decision.trigger_message_id}|{decision.outcome}", 8)
+    return f"{DECISION_PREFIX}{isoformat(decision.decided_at)}#{decision.campaign_id}#{suffix}"
+
+
+
+
+class Duplicate(Exception):  # noqa: N818 - a signal, not a failure
+    """The event's messageId was already processed."""
+
+
+@dataclass
+class Conflict(Exception):  # noqa: N818
+    """Someone else changed what the plan was based on; re-read and plan again.
+
+    `settled` holds the ids of messages that are no longer pending (sent or cancelled meanwhile).
+    """
+
+    settled: set[str]
+
+
+class Store:
+    """DynamoDB for one deployment; table names come from settings."""
+
+    def __init__(self) -> None:
+        names = settings.tables()
+        self.profiles = names.profiles_table
+        self.messages = names.messages_table
+        self.suppression = names.suppression_table
+        self.dedupe = names.dedupe_table
+        self.dedupe_ttl = timedelta(days=names.dedupe_ttl_days)
+        self.client = aws.dynamodb()
+
+    # -- profiles ------------------------------------------------------------------------------------------
+    def get_profile(self, customer_id: str) -> Profile:
+        """The stored profile, or a new empty one (version 0) for a customer seen for the first time."""
+        response = self.client.get_item(
+            TableName=self.profiles, Key={"customer_id": {"S": customer_id}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return Profile.model_validate(from_item(item)) if item else Profile(customer_id=customer_id)
+
+    # -- evaluation ----------------------------------------------------------------------------------------
+    def commit_plan(self, plan: Plan, read_version: int, event_message_id: str, now: datetime) -> None:
+        """Write everything one event changed in a single transaction: the profile (if nobody else changed
+        it since `read_version`), the de-duplication marker, new or moved messages, cancellations, decisions.
+
+        Raises Duplicate if the messageId was already processed, Conflict if the plan is stale.
+        """
+        profile = plan.profile.model_copy(update={"version": read_version + 1})
+        writes: list[tuple[str, dict[str, Any]]] = [
+            ("profile", {"Put": self._profile_put(profile, read_version)}),
+            ("dedupe", {"Put": {
+                "TableName": self.dedupe,
+                "Item": {
+                    "message_id": {"S": event_message_id},
+                    "customer_id": {"S": profile.customer_id},
+                    "processed_at": {"S": isoformat(now)},
+                    "expires_at": {"N": str(int((now + self.dedupe_ttl).timestamp()))},
+                },
+                "ConditionExpression": "attribute_not_exists(message_id)",
+            }}),
+        ]
+        writes += [(f"message:{m.message_id}", {"Update": self._schedule_update(m)}) for m in plan.schedule]
+        writes += [(f"message:{mid}", {"Update": self._close_update(profile.customer_id, mid,
+                                                                    MessageStatus.CANCELLED, d, now)})
+                   for mid, d in plan.cancel]
+        decisions = [("decision", {"Put": self._decision_put(d)}) for d in plan.decisions]
+        room = MAX_TRANSACTION_ITEMS - len(writes)
+        self._transact(writes + decisions[:room])
+        if decisions[room:]:
+            # More decisions than one transaction holds (a very large campaign set): the state change above
+            # is atomic; the remaining explanations follow in batches.
+            self._batch_put(self.messages, [w["Put"]["Item"] for _, w in decisions[room:]])
+
+    def _profile_put(self, profile: Profile, read_version: int) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self.profiles, "Item": to_item(profile)}
+        if read_version == 0:
+            put["ConditionExpression"] = "attribute_not_exists(customer_id)"
+        else:
+            put["ConditionExpression"] = "#version = :read_version"
+            put["ExpressionAttributeNames"] = {"#version": "version"}
+            put["ExpressionAttributeValues"] = {":read_version": {"N": str(read_version)}}
+        return put
+
+    def _schedule_update(self, message: OutboundMessage) -> dict[str, Any]:
+        # One expression creates a new message or moves a pending one; a message that was claimed, sent or
+        # cancelled meanwhile fails the condition and the plan is made again.
+        fields = to_item(message)
+        for key in ("status", "created_at"):
+            fields.pop(key)
+        names = {f"#{k}": k for k in fields} | {"#status": "status", "#created_at": "created_at"}
+        values = {f":{k}": v for k, v in fields.items()} | to_values({
+            ":pending": MessageStatus.PENDING.value, ":created_at": isoformat(message.created_at),
+        })
+        sets = [f"#{k} = :{k}" for k in fields]
+        sets += ["#status = :pending", "#created_at = if_not_exists(#created_at, :created_at)"]
+        return {
+            "TableName": self.messages,
+            "Key": message_key(message.customer_id, message.message_id),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": "attribute_not_exists(sk) OR #status = :pending",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+    def _close_update(self, customer_id: str, message_id: str, status: MessageStatus, decision: Decision,
+                      now: datetime, *, ses_message_id: str | None = None,
+                      from_statuses: tuple[MessageStatus, ...] = (MessageStatus.PENDING,)) -> dict[str, Any]:
+        values = to_values({
+            ":status": status.value, ":now": isoformat(now), ":reasons": decision.reasons,
+            **{f":from{i}": s.value for i, s in enumerate(from_statuses)},
+        })
+        sets = "#status = :status, updated_at = :now, reasons = :reasons"
+        if ses_message_id is not None:
+            values[":ses"] = {"S": ses_message_id}
+            sets += ", ses_message_id = :ses"
+        allowed = ", ".join(f":from{i}" for i in range(len(from_statuses)))
+        return {
+            "TableName": self.messages,
+            "Key": message_key(customer_id, message_id),
+            "UpdateExpression": "SET " + sets,
+            "ConditionExpression": f"#status IN ({allowed})",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": values,
+        }
+
+    def _decision_put(self, decision: Decision) -> dict[str, Any]:
+        return {
+            "TableName": self.messages,
+            "Item": to_item(decision, pk=decision.customer_id, sk=decision_sort_key(decision), type="decision"),
+        }
+
+    def _transact(self, writes: list[tuple[str, dict[str, Any]]]) -> None:
+        try:
+            self.client.transact_write_items(TransactItems=[w for _, w in writes])
+        except self.client.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons", [])
+            failed = [writes[i][0] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
+            if "dedupe" in failed:
+                raise Duplicate from exc
+            if failed:
+                raise Conflict(settled={label.split(":", 1)[1] for label in failed
+                                        if label.startswith("message:")}) from exc
+            raise
+
+    def _batch_put(self, table: str, items: list[dict[str, Any]]) -> None:
+        for start in range(0, len(items), 25):
+            pending: dict[str, Any] = {table: [{"PutRequest": {"Item": i}} for i in items[start:start + 25]]}
+            for _ in range(8):
+                pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems", {})
+                if not pending:
+                    break
+            else:
+                raise RuntimeError(f"DynamoDB kept {len(pending[table])} decision writes unprocessed")
+
+    # -- sending -------------------------------------------------------------------------------------------
+    def load_for_send(
+        self, customer_id: str, message_id: str, planned_address_key: str | None
+    ) -> tuple[Profile, OutboundMessage | None, str | None]:
+        """Profile, message and the suppression entry of the address it was planned for, in one BatchGetItem.
+
+        If the profile's address changed since, the new address's suppression entry is read as well.
+        """
+        request: dict[str, Any] = {
+            self.profiles: {"Keys": [{"customer_id": {"S": customer_id}}], "ConsistentRead": True},
+            self.messages: {"Keys": [message_key(customer_id, message_id)], "ConsistentRead": True},
+        }
+        if planned_address_key:
+            request[self.suppression] = {"Keys": [{"address_key": {"S": planned_address_key}}]}
+        found = self._batch_get(request)
+        profile_items = found.get(self.profiles, [])
+        profile = (Profile.model_validate(from_item(profile_items[0])) if profile_items
+                   else Profile(customer_id=customer_id))
+        message_items = found.get(self.messages, [])
+        message = OutboundMessage.model_validate(from_item(message_items[0])) if message_items else None
+        suppression_items = found.get(self.suppression, [])
+        suppressed = str(from_item(suppression_items[0]).get("reason", "suppressed")) if suppression_items else None
+        if profile.email and address_key(profile.email) != planned_address_key:
+            suppressed = self.suppression_reason(profile.email)
+        return profile, message, suppressed
+
+    def _batch_get(self, request: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        for _ in range(8):
+            response = self.client.batch_get_item(RequestItems=request)
+            for table, items in response.get("Responses", {}).items():
+                found.setdefault(table, []).extend(items)
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+        raise RuntimeError("DynamoDB kept keys unprocessed in BatchGetItem")
+
+    def suppression_reason(self, address: str) -> str | None:
+        item = self.client.get_item(
+            TableName=self.suppression, Key={"address_key": {"S": address_key(address)}}
+        ).get("Item")
+        return str(from_item(item).get("reason", "suppressed")) if item else None
+
+    def suppress(self, address: str, reason: str, now: datetime) -> None:
+        """Add `address` to the suppression list (bounces, complaints, manual)."""
+        self.client.put_item(TableName=self.suppression, Item={
+            "address_key": {"S": address_key(address)}, "address": {"S": normalise_address(address)},
+            "reason": {"S": reason}, "at": {"S": isoformat(now)},
+        })
+
+    def claim(self, message: OutboundMessage, now: datetime) -> bool:
+        """Mark a pending message as being sent. False if another invocation claimed or settled it first."""
+        try:
+            self.client.update_item(
+                TableName=self.messages,
+                Key=message_key(message.customer_id, message.message_id),
+                UpdateExpression="SET #status = :sending, claimed_at = :now, updated_at = :now",
+                ConditionExpression="#status = :pending",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_values({
+                    ":sending": MessageStatus.SENDING.value, ":pending": MessageStatus.PENDING.value,
+                    ":now": isoformat(now),
+                }),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def release(self, message: OutboundMessage, now: datetime) -> None:
+        """Give a claimed message back (SES refused it with a retryable error): the schedule retries it."""
+        self.client.update_item(
+            TableName=self.messages,
+            Key=message_key(message.customer_id, message.message_id),
+            UpdateExpression="SET #status = :pending, updated_at = :now REMOVE claimed_at",
+            ConditionExpression="#status = :sending",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_values({
+                ":sending": MessageStatus.SENDING.value, ":pending": MessageStatus.PENDING.value,
+                ":now": isoformat(now),
+            }),
+        )
+
+    def close(self, message: OutboundMessage, status: MessageStatus, decision: Decision, now: datetime,
+              *, ses_message_id: str | None = None) -> bool:
+        """Settle a message with its final status and record the decision, atomically.
+
+        False if the message was settled by someone else first (nothing is written then).
+        """
+        update = self._close_update(message.customer_id, message.message_id, status, decision, now,
+                                    ses_message_id=ses_message_id,
+                                    from_statuses=(MessageStatus.PENDING, MessageStatus.SENDING))
+        try:
+            self._transact([("close", {"Update": update}), ("decision", {"Put": self._decision_put(decision)})])
+        except Conflict:
+            return False
+        return True
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def get_message(self, customer_id: str, message_id: str) -> OutboundMessage | None:
+        item = self.client.get_item(TableName=self.messages, Key=message_key(customer_id, message_id),
+                                    ConsistentRead=True).get("Item")
+        return OutboundMessage.model_validate(from_item(item)) if item else None
+
+    def decisions(self, customer_id: str, campaign_id: str | None = None) -> Iterator[Decision]:
+        """Every decision recorded for a customer, oldest first (optionally for one campaign)."""
+        paginator = self.client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.messages,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": customer_id}, ":prefix": {"S": DECISION_PREFIX}},
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                decision = Decision.model_validate(from_item(item))
+                if campaign_id is None or decision.campaign_id == campaign_id:
+                    yield decision
+
+    def messages_of(self, customer_id: str) -> list[OutboundMessage]:
+        """Every message planned for a customer (for explanations and tests)."""
+        response = self.client.query(
+            TableName=self.messages,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": customer_id}, ":prefix": {"S": MESSAGE_PREFIX}},
+        )
+        return [OutboundMessage.model_validate(from_item(item)) for item in response.get("Items", [])]

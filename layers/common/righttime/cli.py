@@ -1,0 +1,205 @@
+"""`righttime`: run the local stack, replay journeys, validate campaigns and templates."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import email
+import json
+import os
+import secrets
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+WRITE_KEY_ENV = "RIGHTTIME_WRITE_KEY"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="righttime", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="run the whole pipeline on this machine (embedded AWS)")
+    _local_options(local)
+
+    demo = commands.add_parser("demo", help="start local mode, replay a journey over HTTP, show the email")
+    _local_options(demo, speed=3600.0, port=0)
+    demo.add_argument("--journey", type=Path, default=Path("events/journey-cart-abandonment.jsonl"))
+    demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the email")
+
+    replay = commands.add_parser("replay", help="POST a journey (JSON lines, Segment format) to a righttime API")
+    replay.add_argument("journey", type=Path)
+    replay.add_argument("--url", default="http://127.0.0.1:3000")
+    replay.add_argument("--write-key", default=os.environ.get(WRITE_KEY_ENV))
+
+    validate = commands.add_parser("validate", help="check campaigns and render every template")
+    validate.add_argument("campaigns", type=Path, nargs="?", default=Path("campaigns"))
+    validate.add_argument("--templates", type=Path, default=Path("templates"))
+
+    args = parser.parse_args(argv)
+    handlers = {"local": _run_local, "demo": _run_demo, "replay": _run_replay, "validate": _run_validate}
+    return handlers[args.command](args)
+
+
+def _local_options(parser: argparse.ArgumentParser, speed: float = 1.0, port: int = 3000) -> None:
+    parser.add_argument("--port", type=int, default=port, help="HTTP port on 127.0.0.1 (default %(default)s)")
+    parser.add_argument("--speed", type=float, default=speed,
+                        help="clock speed: 3600 makes an hour pass in a second (default %(default)s)")
+    parser.add_argument("--outbox", type=Path, default=Path("outbox"), help="folder for sent .eml files")
+    parser.add_argument("--write-key", default=os.environ.get(WRITE_KEY_ENV),
+                        help=f"write key clients must use (default: ${WRITE_KEY_ENV}, else a random one)")
+    parser.add_argument("--template", type=Path, default=None, help="SAM template (default: ./template.yaml)")
+    parser.add_argument("--campaigns", type=Path, default=None)
+    parser.add_argument("--templates", type=Path, default=None)
+    parser.add_argument("--sender", default="shop@example.com", help="From address (default %(default)s)")
+    parser.add_argument("--log-level", default="WARNING")
+
+
+def _start_local(args: argparse.Namespace) -> Any:
+    from righttime.local.server import LocalOptions, LocalRighttime
+
+    template = args.template or _find_template()
+    options = LocalOptions(
+        template=template, write_key=args.write_key or secrets.token_urlsafe(18), port=args.port,
+        speed=args.speed, outbox=args.outbox, campaigns=args.campaigns, templates=args.templates,
+        sender_address=args.sender, log_level=args.log_level,
+    )
+    stack = LocalRighttime(options).start()
+    stack.pipeline.on_sent.append(_print_sent)
+    print(f"righttime local on {stack.url}  (clock x{args.speed:g}, outbox {args.outbox})")
+    print(f"  write key: {options.write_key}")
+    print(f"  try: curl -u {options.write_key}: {stack.url}/v1/track -H 'Content-Type: application/json' "
+          "-d '{\"userId\": \"u1\", \"event\": \"Product Added\", \"properties\": {\"product_id\": \"p1\"}}'")
+    return stack
+
+
+def _run_local(args: argparse.Namespace) -> int:
+    stack = _start_local(args)
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nstopping")
+    finally:
+        stack.stop()
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    stack = _start_local(args)
+    try:
+        print(f"replaying {args.journey} over HTTP ...")
+        posted = replay_journey(args.journey, stack.url, stack.options.write_key)
+        print(f"  {posted} messages accepted; waiting for the clock to reach the reminder ...")
+        deadline = time.monotonic() + args.timeout
+        while not stack.pipeline.sent and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not stack.pipeline.sent:
+            print("no email was sent before the timeout", file=sys.stderr)
+            return 1
+        sent = stack.pipeline.sent[0]
+        print_email(sent.raw)
+        return 0
+    finally:
+        stack.stop()
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    if not args.write_key:
+        print(f"a write key is needed: --write-key or ${WRITE_KEY_ENV}", file=sys.stderr)
+        return 2
+    print(f"{replay_journey(args.journey, args.url, args.write_key)} messages accepted")
+    return 0
+
+
+def replay_journey(journey: Path, url: str, write_key: str) -> int:
+    """POST every line of `journey` to /v1/batch (one message per line); stop at the first refusal."""
+    count = 0
+    for number, line in enumerate(journey.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"{journey}:{number}: not valid JSON: {exc}") from exc
+        status, body = post_json(f"{url}/v1/batch", {"batch": [message]}, write_key)
+        if status != 200:
+            raise SystemExit(f"{journey}:{number}: HTTP {status}: {body}")
+        count += 1
+    return count
+
+
+def post_json(url: str, document: Any, write_key: str) -> tuple[int, str]:
+    token = base64.b64encode(f"{write_key}:".encode()).decode()
+    request = urllib.request.Request(url, data=json.dumps(document).encode(), method="POST", headers={  # noqa: S310
+        "Content-Type": "application/json", "Authorization": f"Basic {token}",
+    })
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - a URL the user gave
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _print_sent(sent: Any) -> None:
+    message = email.message_from_bytes(sent.raw, policy=default_policy)
+    print(f"  sent: {mask_address(str(message['To']))}  \"{message['Subject']}\"  -> {sent.path}")
+
+
+def print_email(raw: bytes) -> None:
+    message = email.message_from_bytes(raw, policy=default_policy)
+    assert isinstance(message, EmailMessage)
+    print("-" * 72)
+    for header in ("From", "To", "Subject", "Date"):
+        print(f"{header}: {message[header]}")
+    print()
+    body = message.get_body(preferencelist=("plain",))
+    print(body.get_content() if body is not None else "(no text part)")
+    print("-" * 72)
+
+
+def mask_address(address: str) -> str:
+    """`jane@example.com` -> `j***@example.com`: enough to recognise, not enough to leak."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from righttime.campaigns import CampaignError, load_campaigns
+    from righttime.rendering import Renderer, RenderError, template_context
+    from righttime.profiles import sample_profile
+
+    try:
+        campaigns = load_campaigns(args.campaigns)
+    except CampaignError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    renderer = Renderer(args.templates)
+    failures = 0
+    for campaign in campaigns:
+        try:
+            renderer.render(campaign.template, template_context(sample_profile(), campaign.id, "sample"))
+        except RenderError as exc:
+            print(f"{campaign.id}: {exc}", file=sys.stderr)
+            failures += 1
+    if failures:
+        return 1
+    print(f"{len(campaigns)} campaign(s) valid; every template renders")
+    return 0
+
+
+def _find_template() -> Path:
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        if (folder / "template.yaml").is_file():
+            return folder / "template.yaml"
+    raise SystemExit("template.yaml not found here or above; pass --template")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

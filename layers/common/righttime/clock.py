@@ -1,0 +1,87 @@
+"""Time is injected: every component asks the current clock, which Lambda, local mode and simulation set.
+
+Lambda uses the system clock. Local mode and `righttime simulate` install a virtual clock that they move
+forward themselves, so the same handlers and policy run unchanged under all three.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware, in UTC."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class VirtualClock:
+    """A clock that moves only when told to, optionally running `speed` times faster than real time."""
+
+    def __init__(self, start: datetime, speed: float = 0.0, real: Clock | None = None) -> None:
+        if start.tzinfo is None:
+            raise ValueError("VirtualClock start must be timezone-aware")
+        self._lock = threading.Lock()
+        self._virtual_at_anchor = start.astimezone(UTC)
+        self._real = real or SystemClock()
+        self._real_anchor = self._real.now()
+        self._speed = speed
+
+    def now(self) -> datetime:
+        with self._lock:
+            if self._speed <= 0:
+                return self._virtual_at_anchor
+            elapsed = self._real.now() - self._real_anchor
+            return self._virtual_at_anchor + elapsed * self._speed
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Jump forward by `delta` (never backwards) and return the new instant."""
+        if delta < timedelta(0):
+            raise ValueError("a clock never moves backwards")
+        return self.set(self.now() + delta)
+
+    def set(self, instant: datetime) -> datetime:
+        with self._lock:
+            instant = instant.astimezone(UTC)
+            current = self._virtual_at_anchor
+            if self._speed > 0:
+                current += (self._real.now() - self._real_anchor) * self._speed
+            if instant < current:
+                instant = current
+            self._virtual_at_anchor = instant
+            self._real_anchor = self._real.now()
+            return instant
+
+
+_current: Clock = SystemClock()
+
+
+def current_clock() -> Clock:
+    """The clock every handler reads; the system clock unless local mode or a simulation installed another."""
+    return _current
+
+
+def use_clock(clock: Clock) -> Clock:
+    """Install `clock` process-wide and return the previous one (so callers can restore it)."""
+    global _current  # noqa: PLW0603 - a single, deliberate process-wide seam
+    previous, _current = _current, clock
+    return previous
+
+
+def utc(instant: datetime) -> datetime:
+    """`instant` in UTC; naive datetimes are rejected rather than guessed."""
+    if instant.tzinfo is None:
+        raise ValueError(f"naive datetime {instant.isoformat()} has no time zone")
+    return instant.astimezone(UTC)
+
+
+def isoformat(instant: datetime) -> str:
+    """UTC ISO 8601 with millisecond precision and a trailing Z: sortable as a string in DynamoDB."""
+    return utc(instant).isoformat(timespec="milliseconds").replace("+00:00", "Z")

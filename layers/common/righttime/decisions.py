@@ -1,0 +1,108 @@
+"""Decisions and outbound messages: what righttime decided for a customer and campaign, and why."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+
+from righttime.campaigns import Kind
+
+
+class Outcome(StrEnum):
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class ReasonCode(StrEnum):
+    """Every reason a decision can carry; docs/decisions.md explains each."""
+
+    TRIGGERED = "triggered"
+    TRIGGER_REPEATED = "trigger_repeated"
+    CONVERTED = "converted"
+    EXIT_EVENT = "exit_event"
+    NO_EMAIL = "no_email"
+    UNSUBSCRIBED = "unsubscribed"
+    ADDRESS_SUPPRESSED = "address_suppressed"
+    CART_EMPTY = "cart_empty"
+    CAMPAIGN_DISABLED = "campaign_disabled"
+    DELIVERED_TO_SES = "delivered_to_ses"
+    SES_REJECTED = "ses_rejected"
+    RENDER_FAILED = "render_failed"
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: ReasonCode
+    detail: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class Decision(BaseModel):
+    """One explained outcome for one customer and one campaign at one instant."""
+
+    customer_id: str
+    campaign_id: str
+    outcome: Outcome
+    decided_at: AwareDatetime
+    reasons: list[Reason]
+    message_id: str | None = None
+    send_at: AwareDatetime | None = None
+    trigger_event: str | None = None
+    trigger_message_id: str | None = None
+
+    @property
+    def reason_codes(self) -> list[str]:
+        return [reason.code.value for reason in self.reasons]
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"
+    #: claimed by a sender invocation: SES is being (or was) called
+    SENDING = "sending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    SUPPRESSED = "suppressed"
+    FAILED = "failed"
+
+
+#: the statuses a message never leaves
+FINAL_STATUSES = frozenset({MessageStatus.SENT, MessageStatus.CANCELLED, MessageStatus.SUPPRESSED,
+                            MessageStatus.FAILED})
+
+
+class OutboundMessage(BaseModel):
+    """A message righttime intends to send; the sender finds it by customer and message id."""
+
+    message_id: str
+    customer_id: str
+    campaign_id: str
+    kind: Kind
+    template: str
+    status: MessageStatus = MessageStatus.PENDING
+    send_at: AwareDatetime
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    trigger_event: str
+    trigger_message_id: str
+    trigger_at: AwareDatetime
+    to: str | None = None
+    ses_message_id: str | None = None
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+_NAMESPACE = uuid.UUID("5f0e9d2c-7a43-4c41-9a8e-2b1f6c0de0a1")
+
+
+def message_id_for(customer_id: str, campaign_id: str, trigger_message_id: str) -> str:
+    """A deterministic message id: re-processing the same trigger yields the same message, never a second."""
+    return uuid.uuid5(_NAMESPACE, f"{customer_id}\x1f{campaign_id}\x1f{trigger_message_id}").hex
+
+
+def short_hash(text: str, length: int = 16) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]

@@ -1,0 +1,253 @@
+"""Drives the real handlers the way AWS would: API Gateway events for ingest, SQS batches for evaluate,
+stream batches for the scheduler, schedule firings for the sender, and an outbox for what SES sent."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import re
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+
+from righttime import runtime
+from righttime.clock import Clock, use_clock
+from righttime.local.provision import ACCOUNT, REGION, Stack, provision
+
+Handler = Callable[[dict[str, Any], Any], Any]
+_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+
+
+@dataclass
+class LambdaContext:
+    """Enough of Lambda's context object for Powertools."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = ""
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    ses_message_id: str
+    raw: bytes
+    path: Path | None
+
+
+def load_handler(code_dir: Path, handler: str, logical_id: str) -> Handler:
+    """Import a function's module from its CodeUri, as Lambda would, under a name unique to the function."""
+    module_name, _, attribute = handler.rpartition(".")
+    unique = f"righttime_fn_{logical_id}"
+    module: ModuleType | None = sys.modules.get(unique)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(unique, code_dir / f"{module_name.replace('.', '/')}.py")
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {handler} from {code_dir}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[unique] = module
+        spec.loader.exec_module(module)
+    return getattr(module, attribute)  # type: ignore[no-any-return]
+
+
+class Pipeline:
+    """The deployed stack, played locally. Call `run_until_idle()` to let every queue drain."""
+
+    def __init__(self, stack: Stack, clock: Clock, outbox: Path | None = None,
+                 session: boto3.session.Session | None = None) -> None:
+        self.stack = stack
+        self.clock = clock
+        self.outbox = outbox
+        self.lock = threading.RLock()
+        self.session = session or boto3.session.Session()
+        self.sqs = self.session.client("sqs", region_name=REGION)
+        self.streams = self.session.client("dynamodbstreams", region_name=REGION)
+        self.scheduler = self.session.client("scheduler", region_name=REGION)
+        self.handlers = {lid: load_handler(f.code_dir, f.handler, lid) for lid, f in stack.functions.items()}
+        self.sent: list[SentEmail] = []
+        self.on_sent: list[Callable[[SentEmail], None]] = []
+        self._shard_iterators: dict[str, str] = {}
+        self._seen_ses = 0
+
+    @classmethod
+    def start(cls, template: Path, parameters: dict[str, str], clock: Clock, outbox: Path | None = None,
+              extra_env: dict[str, str] | None = None) -> Pipeline:
+        """Provision the template on whatever AWS endpoint the environment points at, and wire the handlers."""
+        stack = provision(template, parameters)
+        os.environ.update(stack.environment())
+        os.environ.update(extra_env or {})
+        runtime.reset()
+        use_clock(clock)
+        return cls(stack, clock, outbox)
+
+    # -- API Gateway ---------------------------------------------------------------------------------------
+    def http(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Turn one HTTP request into a REST API proxy event for the ingest function."""
+        event = {
+            "resource": path, "path": path, "httpMethod": method.upper(),
+            "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": None,
+            "stageVariables": None, "isBase64Encoded": True, "body": base64.b64encode(body).decode(),
+            "requestContext": {"resourcePath": path, "httpMethod": method.upper(), "path": path,
+                               "stage": "live", "requestId": str(uuid.uuid4()),
+                               "identity": {"sourceIp": "127.0.0.1"}},
+        }
+        with self.lock:
+            response = self._invoke("IngestFunction", event)
+        payload = response.get("body") or ""
+        raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+        return int(response["statusCode"]), dict(response.get("headers") or {}), raw
+
+    # -- event source mappings -----------------------------------------------------------------------------
+    def pump_queue(self) -> int:
+        """Deliver waiting events to evaluate, in SQS batches; delete what it processed."""
+        url = self.stack.physical["EventsQueue"]
+        response = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
+                                            MessageSystemAttributeNames=["All"], VisibilityTimeout=30)
+        messages = response.get("Messages", [])
+        if not messages:
+            return 0
+        records = [{
+            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+            "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs", "eventSourceARN": self.stack.attributes[("EventsQueue", "Arn")],
+            "awsRegion": REGION,
+        } for m in messages]
+        with self.lock:
+            result = self._invoke("EvaluateFunction", {"Records": records})
+        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return len(messages)
+
+    def pump_stream(self) -> int:
+        """Deliver new messages-table changes to the scheduler function (MSG# items, as the filter says)."""
+        arn = self.stack.stream_arns["MessagesTable"]
+        iterator = self._shard_iterators.get(arn)
+        if iterator is None:
+            shard = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+            iterator = self.streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                                       ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        response = self.streams.get_records(ShardIterator=iterator, Limit=100)
+        self._shard_iterators[arn] = response["NextShardIterator"]
+        records = [self._stream_record(r, arn) for r in response.get("Records", [])
+                   if r["dynamodb"]["Keys"]["sk"]["S"].startswith("MSG#") and not _keys_only(r)]
+        if records:
+            with self.lock:
+                result = self._invoke("SchedulerFunction", {"Records": records})
+            if (result or {}).get("batchItemFailures"):
+                raise RuntimeError(f"scheduler failed stream records: {result}")
+        return len(records)
+
+    @staticmethod
+    def _stream_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
+        change = dict(record["dynamodb"])
+        created = change.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            change["ApproximateCreationDateTime"] = int(created.timestamp())
+        return {**{k: v for k, v in record.items() if k != "dynamodb"}, "dynamodb": change,
+                "eventSourceARN": arn}
+
+    # -- EventBridge Scheduler -----------------------------------------------------------------------------
+    def due_schedules(self) -> list[tuple[datetime, str, str]]:
+        """(fire instant, name, input) of every schedule in the group, earliest first."""
+        group = self.stack.physical["ScheduleGroup"]
+        found = []
+        for page in self.scheduler.get_paginator("list_schedules").paginate(GroupName=group):
+            for summary in page["Schedules"]:
+                detail = self.scheduler.get_schedule(Name=summary["Name"], GroupName=group)
+                match = _AT.match(detail["ScheduleExpression"])
+                if not match:
+                    raise ValueError(f"schedule {summary['Name']} has no at() expression")
+                at = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC)
+                found.append((at, summary["Name"], detail["Target"]["Input"]))
+        return sorted(found)
+
+    def next_fire_at(self) -> datetime | None:
+        schedules = self.due_schedules()
+        return schedules[0][0] if schedules else None
+
+    def fire_due(self) -> int:
+        """Invoke the sender for every schedule whose instant has come, then delete it (ActionAfterCompletion)."""
+        now = self.clock.now()
+        fired = 0
+        for at, name, payload in self.due_schedules():
+            if at > now:
+                break
+            with self.lock:
+                self._invoke("SenderFunction", json.loads(payload))
+            try:
+                self.scheduler.delete_schedule(Name=name, GroupName=self.stack.physical["ScheduleGroup"])
+            except self.scheduler.exceptions.ResourceNotFoundException:
+                pass  # deleted meanwhile by the scheduler function: nothing left to complete
+            fired += 1
+        return fired
+
+    # -- SES -----------------------------------------------------------------------------------------------
+    def collect_sent(self) -> list[SentEmail]:
+        """Emails SES accepted since the last call; written to the outbox as .eml files."""
+        from moto.ses.models import ses_backends
+
+        backend = ses_backends[ACCOUNT][REGION]
+        new = backend.sent_messages[self._seen_ses:]
+        self._seen_ses += len(new)
+        collected = []
+        for message in new:
+            raw_data = getattr(message, "raw_data", None)
+            if raw_data is None:
+                continue
+            raw = raw_data.encode() if isinstance(raw_data, str) else raw_data
+            path = None
+            if self.outbox is not None:
+                self.outbox.mkdir(parents=True, exist_ok=True)
+                stamp = self.clock.now().strftime("%Y%m%dT%H%M%SZ")
+                path = self.outbox / f"{stamp}-{message.id[:24]}.eml"
+                path.write_bytes(raw)
+            email = SentEmail(ses_message_id=message.id, raw=raw, path=path)
+            self.sent.append(email)
+            collected.append(email)
+            for callback in self.on_sent:
+                callback(email)
+        return collected
+
+    # -- driving -------------------------------------------------------------------------------------------
+    def step(self) -> int:
+        """One round of every pump; returns how much work was done."""
+        work = self.pump_queue() + self.pump_stream() + self.fire_due()
+        work += self.pump_stream()  # the sender's writes may cancel or move other schedules
+        self.collect_sent()
+        return work
+
+    def run_until_idle(self, max_rounds: int = 1000) -> None:
+        for _ in range(max_rounds):
+            if self.step() == 0:
+                return
+        raise RuntimeError(f"local pipeline still busy after {max_rounds} rounds")
+
+    def _invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        context = LambdaContext(function_name=logical_id, aws_request_id=str(uuid.uuid4()))
+        return self.handlers[logical_id](event, context)
+
+
+def _keys_only(record: dict[str, Any]) -> bool:
+    # moto emits an extra INSERT holding only the keys when a transaction's UpdateItem creates an item;
+    # DynamoDB does not, so it is dropped here rather than handled in the scheduler.
+    change = record["dynamodb"]
+    return "OldImage" not in change and set(change.get("NewImage", {})) <= set(change["Keys"])

@@ -1,0 +1,103 @@
+"""Settings, parsed from the environment once, lazily, into validated models.
+
+Each function reads only the group it needs, so a missing variable fails with a message naming it the first
+time it matters, never at import time. Tests and local mode set the environment, then call `reset()`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from righttime.errors import ConfigurationError
+
+
+class _EnvModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class TableSettings(_EnvModel):
+    profiles_table: str = Field(alias="PROFILES_TABLE", min_length=1)
+    messages_table: str = Field(alias="MESSAGES_TABLE", min_length=1)
+    suppression_table: str = Field(alias="SUPPRESSION_TABLE", min_length=1)
+    dedupe_table: str = Field(alias="DEDUPE_TABLE", min_length=1)
+    dedupe_ttl_days: int = Field(alias="DEDUPE_TTL_DAYS", default=7, ge=1, le=365)
+
+
+class IngestSettings(_EnvModel):
+    events_queue_url: str = Field(alias="EVENTS_QUEUE_URL", min_length=1)
+    # In AWS the write keys live in SSM Parameter Store (a SecureString, comma-separated for rotation).
+    write_keys_parameter: str | None = Field(alias="WRITE_KEYS_PARAMETER", default=None)
+    # In local mode they come straight from the environment.
+    write_keys: str | None = Field(alias="RIGHTTIME_WRITE_KEYS", default=None)
+    write_keys_cache_seconds: int = Field(alias="WRITE_KEYS_CACHE_SECONDS", default=300, ge=0)
+
+
+class ScheduleSettings(_EnvModel):
+    schedule_group: str = Field(alias="SCHEDULE_GROUP", min_length=1)
+    sender_function_arn: str = Field(alias="SENDER_FUNCTION_ARN", min_length=1)
+    scheduler_role_arn: str = Field(alias="SCHEDULER_ROLE_ARN", min_length=1)
+    schedule_dlq_arn: str = Field(alias="SCHEDULE_DLQ_ARN", min_length=1)
+    max_retry_attempts: int = Field(alias="SCHEDULE_MAX_RETRY_ATTEMPTS", default=10, ge=0, le=185)
+    max_event_age_seconds: int = Field(alias="SCHEDULE_MAX_EVENT_AGE_SECONDS", default=86_400, ge=60, le=86_400)
+
+
+class MailSettings(_EnvModel):
+    sender_address: str = Field(alias="SENDER_ADDRESS", min_length=3)
+    sender_name: str = Field(alias="SENDER_NAME", default="")
+    configuration_set: str | None = Field(alias="SES_CONFIGURATION_SET", default=None)
+    unsubscribe_mailto: str | None = Field(alias="UNSUBSCRIBE_MAILTO", default=None)
+
+
+class ContentSettings(_EnvModel):
+    campaigns_dir: Path = Field(alias="CAMPAIGNS_DIR")
+    templates_dir: Path = Field(alias="TEMPLATES_DIR")
+    default_timezone: str = Field(alias="DEFAULT_TIMEZONE", default="UTC")
+
+
+_M = TypeVar("_M", bound=_EnvModel)
+
+
+def _load(model: type[_M]) -> _M:
+    try:
+        return model.model_validate(dict(os.environ))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigurationError(f"environment is incomplete for {model.__name__}: {problems}") from exc
+
+
+@cache
+def tables() -> TableSettings:
+    return _load(TableSettings)
+
+
+@cache
+def ingest() -> IngestSettings:
+    return _load(IngestSettings)
+
+
+@cache
+def schedules() -> ScheduleSettings:
+    return _load(ScheduleSettings)
+
+
+@cache
+def mail() -> MailSettings:
+    return _load(MailSettings)
+
+
+@cache
+def content() -> ContentSettings:
+    return _load(ContentSettings)
+
+
+def reset() -> None:
+    """Forget parsed settings (after tests or local mode changed the environment)."""
+    for getter in (tables, ingest, schedules, mail, content):
+        getter.cache_clear()
