@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -26,12 +27,20 @@ def record_handler(record: SQSRecord) -> None:
         metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)
     for decision in result.decisions:
         metrics.add_metric(name=f"Decision_{decision.outcome.value}", unit=MetricUnit.Count, value=1)
-        logger.info("decision", extra={"campaign": decision.campaign_id, "outcome": decision.outcome.value,
-                                       "reasons": decision.reason_codes, "message_id": decision.message_id})
+        logger.info(
+            "decision",
+            extra={
+                "campaign": decision.campaign_id,
+                "outcome": decision.outcome.value,
+                "reasons": decision.reason_codes,
+                "message_id": decision.message_id,
+            },
+        )
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

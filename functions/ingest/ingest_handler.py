@@ -55,29 +55,42 @@ def batch() -> dict[str, Any]:
 def _invalid(exc: InvalidRequestError) -> Response[Any]:
     metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
     logger.info("request rejected", extra={"reason": exc.message, "fields": [e.field for e in exc.errors]})
-    return Response(status_code=exc.status, content_type=content_types.APPLICATION_JSON,
-                    body={"success": False, "message": exc.message, "errors": [e.as_dict() for e in exc.errors]})
+    return Response(
+        status_code=exc.status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"success": False, "message": exc.message, "errors": [e.as_dict() for e in exc.errors]},
+    )
 
 
 @app.exception_handler(UnauthorizedError)
 def _unauthorized(exc: UnauthorizedError) -> Response[Any]:
-    return Response(status_code=401, content_type=content_types.APPLICATION_JSON,
-                    headers={"WWW-Authenticate": 'Basic realm="righttime"'},
-                    body={"success": False, "message": str(exc)})
+    return Response(
+        status_code=401,
+        content_type=content_types.APPLICATION_JSON,
+        headers={"WWW-Authenticate": 'Basic realm="righttime"'},
+        body={"success": False, "message": str(exc)},
+    )
 
 
 @app.exception_handler(QueueUnavailableError)
 def _unavailable(exc: QueueUnavailableError) -> Response[Any]:
     logger.error("events not queued", extra={"reason": str(exc)})
-    return Response(status_code=503, content_type=content_types.APPLICATION_JSON, headers={"Retry-After": "5"},
-                    body={"success": False, "message": "temporarily unable to accept events; retry"})
+    return Response(
+        status_code=503,
+        content_type=content_types.APPLICATION_JSON,
+        headers={"Retry-After": "5"},
+        body={"success": False, "message": "temporarily unable to accept events; retry"},
+    )
 
 
 @app.exception_handler(ConfigurationError)
 def _misconfigured(exc: ConfigurationError) -> Response[Any]:
     logger.error("configuration error", extra={"reason": str(exc)})
-    return Response(status_code=500, content_type=content_types.APPLICATION_JSON,
-                    body={"success": False, "message": "righttime is misconfigured; see the function's logs"})
+    return Response(
+        status_code=500,
+        content_type=content_types.APPLICATION_JSON,
+        body={"success": False, "message": "righttime is misconfigured; see the function's logs"},
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -30,11 +31,14 @@ def record_handler(record: DynamoDBRecord) -> None:
     action = scheduling.sync(old, new, runtime.schedules(), current_clock().now())
     if action is not scheduling.Action.NONE:
         message = new or old
-        logger.info("schedule", extra={"action": action.value, "message_id": message.message_id if message else None})
+        logger.info(
+            "schedule", extra={"action": action.value, "message_id": message.message_id if message else None}
+        )
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -40,6 +40,8 @@ def lambda_handler(event: SendRequest, context: LambdaContext) -> dict[str, Any]
         address_key=event.address_key,
     )
     metrics.add_metric(name=f"Send_{result.status}", unit=MetricUnit.Count, value=1)
-    logger.info("send result", extra={"status": result.status,
-                                      "reasons": result.decision.reason_codes if result.decision else []})
+    logger.info(
+        "send result",
+        extra={"status": result.status, "reasons": result.decision.reason_codes if result.decision else []},
+    )
     return {"status": result.status, "message_id": event.message_id, "ses_message_id": result.ses_message_id}

@@ -94,7 +94,9 @@ def load_campaigns(directory: Path) -> list[Campaign]:
         if campaign is None:
             continue
         if campaign.id in campaigns:
-            problems.append(f"{path.name}: {campaign.id}: id: duplicate campaign id (also declared elsewhere)")
+            problems.append(
+                f"{path.name}: {campaign.id}: id: duplicate campaign id (also declared elsewhere)"
+            )
         campaigns[campaign.id] = campaign
     if problems:
         raise CampaignError(problems)

@@ -33,7 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--journey", type=Path, default=Path("events/journey-cart-abandonment.jsonl"))
     demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the email")
 
-    replay = commands.add_parser("replay", help="POST a journey (JSON lines, Segment format) to a righttime API")
+    replay = commands.add_parser(
+        "replay", help="POST a journey (JSON lines, Segment format) to a righttime API"
+    )
     replay.add_argument("journey", type=Path)
     replay.add_argument("--url", default="http://127.0.0.1:3000")
     replay.add_argument("--write-key", default=os.environ.get(WRITE_KEY_ENV))
@@ -49,11 +51,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _local_options(parser: argparse.ArgumentParser, speed: float = 1.0, port: int = 3000) -> None:
     parser.add_argument("--port", type=int, default=port, help="HTTP port on 127.0.0.1 (default %(default)s)")
-    parser.add_argument("--speed", type=float, default=speed,
-                        help="clock speed: 3600 makes an hour pass in a second (default %(default)s)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=speed,
+        help="clock speed: 3600 makes an hour pass in a second (default %(default)s)",
+    )
     parser.add_argument("--outbox", type=Path, default=Path("outbox"), help="folder for sent .eml files")
-    parser.add_argument("--write-key", default=os.environ.get(WRITE_KEY_ENV),
-                        help=f"write key clients must use (default: ${WRITE_KEY_ENV}, else a random one)")
+    parser.add_argument(
+        "--write-key",
+        default=os.environ.get(WRITE_KEY_ENV),
+        help=f"write key clients must use (default: ${WRITE_KEY_ENV}, else a random one)",
+    )
     parser.add_argument("--template", type=Path, default=None, help="SAM template (default: ./template.yaml)")
     parser.add_argument("--campaigns", type=Path, default=None)
     parser.add_argument("--templates", type=Path, default=None)
@@ -66,16 +75,24 @@ def _start_local(args: argparse.Namespace) -> Any:
 
     template = args.template or _find_template()
     options = LocalOptions(
-        template=template, write_key=args.write_key or secrets.token_urlsafe(18), port=args.port,
-        speed=args.speed, outbox=args.outbox, campaigns=args.campaigns, templates=args.templates,
-        sender_address=args.sender, log_level=args.log_level,
+        template=template,
+        write_key=args.write_key or secrets.token_urlsafe(18),
+        port=args.port,
+        speed=args.speed,
+        outbox=args.outbox,
+        campaigns=args.campaigns,
+        templates=args.templates,
+        sender_address=args.sender,
+        log_level=args.log_level,
     )
     stack = LocalRighttime(options).start()
     stack.pipeline.on_sent.append(_print_sent)
     print(f"righttime local on {stack.url}  (clock x{args.speed:g}, outbox {args.outbox})")
     print(f"  write key: {options.write_key}")
-    print(f"  try: curl -u {options.write_key}: {stack.url}/v1/track -H 'Content-Type: application/json' "
-          "-d '{\"userId\": \"u1\", \"event\": \"Product Added\", \"properties\": {\"product_id\": \"p1\"}}'")
+    print(
+        f"  try: curl -u {options.write_key}: {stack.url}/v1/track -H 'Content-Type: application/json' "
+        '-d \'{"userId": "u1", "event": "Product Added", "properties": {"product_id": "p1"}}\''
+    )
     return stack
 
 
@@ -137,9 +154,17 @@ def replay_journey(journey: Path, url: str, write_key: str) -> int:
 
 def post_json(url: str, document: Any, write_key: str) -> tuple[int, str]:
     token = base64.b64encode(f"{write_key}:".encode()).decode()
-    request = urllib.request.Request(url, data=json.dumps(document).encode(), method="POST", headers={  # noqa: S310
-        "Content-Type": "application/json", "Authorization": f"Basic {token}",
-    })
+    if not url.startswith(("http://", "https://")):
+        raise SystemExit(f"{url}: only http:// and https:// URLs are supported")
+    request = urllib.request.Request(  # noqa: S310 - scheme checked above
+        url,
+        data=json.dumps(document).encode(),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Basic {token}",
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - a URL the user gave
             return int(response.status), response.read().decode()
@@ -149,7 +174,7 @@ def post_json(url: str, document: Any, write_key: str) -> tuple[int, str]:
 
 def _print_sent(sent: Any) -> None:
     message = email.message_from_bytes(sent.raw, policy=default_policy)
-    print(f"  sent: {mask_address(str(message['To']))}  \"{message['Subject']}\"  -> {sent.path}")
+    print(f'  sent: {mask_address(str(message["To"]))}  "{message["Subject"]}"  -> {sent.path}')
 
 
 def print_email(raw: bytes) -> None:
@@ -172,8 +197,8 @@ def mask_address(address: str) -> str:
 
 def _run_validate(args: argparse.Namespace) -> int:
     from righttime.campaigns import CampaignError, load_campaigns
-    from righttime.rendering import Renderer, RenderError, template_context
     from righttime.profiles import sample_profile
+    from righttime.rendering import Renderer, RenderError, template_context
 
     try:
         campaigns = load_campaigns(args.campaigns)

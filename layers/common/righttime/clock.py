@@ -53,8 +53,7 @@ class VirtualClock:
             current = self._virtual_at_anchor
             if self._speed > 0:
                 current += (self._real.now() - self._real_anchor) * self._speed
-            if instant < current:
-                instant = current
+            instant = max(instant, current)
             self._virtual_at_anchor = instant
             self._real_anchor = self._real.now()
             return instant
@@ -70,7 +69,7 @@ def current_clock() -> Clock:
 
 def use_clock(clock: Clock) -> Clock:
     """Install `clock` process-wide and return the previous one (so callers can restore it)."""
-    global _current  # noqa: PLW0603 - a single, deliberate process-wide seam
+    global _current
     previous, _current = _current, clock
     return previous
 

@@ -72,8 +72,9 @@ class MessageStatus(StrEnum):
 
 
 #: the statuses a message never leaves
-FINAL_STATUSES = frozenset({MessageStatus.SENT, MessageStatus.CANCELLED, MessageStatus.SUPPRESSED,
-                            MessageStatus.FAILED})
+FINAL_STATUSES = frozenset(
+    {MessageStatus.SENT, MessageStatus.CANCELLED, MessageStatus.SUPPRESSED, MessageStatus.FAILED}
+)
 
 
 class OutboundMessage(BaseModel):

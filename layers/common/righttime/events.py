@@ -31,11 +31,11 @@ class EventContext(BaseModel):
 class _Message(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    messageId: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)  # noqa: N815
-    userId: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)  # noqa: N815
-    anonymousId: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)  # noqa: N815
+    messageId: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)
+    userId: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)
+    anonymousId: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)
     timestamp: AwareDatetime | None = None
-    sentAt: AwareDatetime | None = None  # noqa: N815
+    sentAt: AwareDatetime | None = None
     context: EventContext = Field(default_factory=EventContext)
     integrations: dict[str, JsonValue] | None = None
 
@@ -82,13 +82,13 @@ class PageMessage(_Message):
 
 class GroupMessage(_Message):
     type: Literal["group"] = "group"
-    groupId: str = Field(min_length=1, max_length=MAX_ID_LENGTH)  # noqa: N815
+    groupId: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
     traits: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class AliasMessage(_Message):
     type: Literal["alias"] = "alias"
-    previousId: str = Field(min_length=1, max_length=MAX_ID_LENGTH)  # noqa: N815
+    previousId: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
 
 
 Message = Annotated[
@@ -101,7 +101,7 @@ class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     batch: list[Message] = Field(min_length=1, max_length=10_000)
-    sentAt: AwareDatetime | None = None  # noqa: N815
+    sentAt: AwareDatetime | None = None
     context: dict[str, JsonValue] | None = None
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import json
 import uuid
 import zlib
@@ -55,16 +54,22 @@ def decode_body(body: bytes, content_encoding: str | None) -> bytes:
         if inflater.unconsumed_tail:
             raise _too_large()
     elif content_encoding and content_encoding.strip().lower() not in ("identity", ""):
-        raise InvalidRequestError(f"unsupported Content-Encoding {content_encoding!r}: use gzip or none",
-                                  [FieldError("Content-Encoding", "unsupported")], status=415)
+        raise InvalidRequestError(
+            f"unsupported Content-Encoding {content_encoding!r}: use gzip or none",
+            [FieldError("Content-Encoding", "unsupported")],
+            status=415,
+        )
     if len(body) > MAX_BATCH_BYTES:
         raise _too_large()
     return body
 
 
 def _too_large() -> InvalidRequestError:
-    return InvalidRequestError(f"request body is over the {MAX_BATCH_BYTES // 1024} KB batch limit",
-                               [FieldError("body", "too large")], status=413)
+    return InvalidRequestError(
+        f"request body is over the {MAX_BATCH_BYTES // 1024} KB batch limit",
+        [FieldError("body", "too large")],
+        status=413,
+    )
 
 
 def parse(endpoint: Endpoint, body: bytes, received_at: datetime) -> list[QueuedEvent]:
@@ -76,6 +81,7 @@ def parse(endpoint: Endpoint, body: bytes, received_at: datetime) -> list[Queued
     if not isinstance(document, dict):
         raise InvalidRequestError("body must be a JSON object", [FieldError("body", "expected an object")])
 
+    raw_messages: Any
     if endpoint == "batch":
         raw_messages = document.get("batch")
         prefix = "batch"
@@ -97,7 +103,9 @@ def parse(endpoint: Endpoint, body: bytes, received_at: datetime) -> list[Queued
         messages, batch_sent_at = [], None
     if errors:
         count = len(errors)
-        raise InvalidRequestError(f"{count} invalid field{'s' if count > 1 else ''}; nothing was accepted", errors)
+        raise InvalidRequestError(
+            f"{count} invalid field{'s' if count > 1 else ''}; nothing was accepted", errors
+        )
 
     events = []
     for message in messages:
@@ -105,8 +113,13 @@ def parse(endpoint: Endpoint, body: bytes, received_at: datetime) -> list[Queued
             message.messageId = f"rt-{uuid.uuid4()}"  # Segment generates one too; de-duplication needs it
         if message.sentAt is None and batch_sent_at is not None:
             message.sentAt = batch_sent_at
-        events.append(QueuedEvent(message=message, received_at=received_at,
-                                  occurred_at=corrected_timestamp(message, received_at)))
+        events.append(
+            QueuedEvent(
+                message=message,
+                received_at=received_at,
+                occurred_at=corrected_timestamp(message, received_at),
+            )
+        )
     return events
 
 
@@ -118,7 +131,9 @@ def _size_errors(raw_messages: Any, prefix: str) -> list[FieldError]:
         size = len(json.dumps(raw, separators=(",", ":")).encode())
         if size > MAX_MESSAGE_BYTES:
             where = f"{prefix}.{index}" if prefix else "body"
-            errors.append(FieldError(where, f"message is {size} bytes, over the {MAX_MESSAGE_BYTES // 1024} KB limit"))
+            errors.append(
+                FieldError(where, f"message is {size} bytes, over the {MAX_MESSAGE_BYTES // 1024} KB limit")
+            )
     return errors
 
 
@@ -126,8 +141,12 @@ def _field_name(loc: tuple[int | str, ...], prefix: str) -> str:
     # Pydantic puts the discriminator's value ("track") into the path of union members; users don't
     # write it, so it is dropped: batch.2.track.event -> batch.2.event.
     parts = [str(p) for p in loc]
-    if prefix and len(parts) > 2 and parts[0] == "batch" and parts[2] in ("identify", "track", "page", "screen",
-                                                                           "group", "alias"):
+    if (
+        prefix
+        and len(parts) > 2
+        and parts[0] == "batch"
+        and parts[2] in ("identify", "track", "page", "screen", "group", "alias")
+    ):
         del parts[2]
     elif not prefix and parts and parts[0] in ("identify", "track"):
         del parts[0]

@@ -14,8 +14,8 @@ from righttime.campaigns import Campaign, Kind
 from righttime.decisions import (
     Decision,
     MessageStatus,
-    Outcome,
     OutboundMessage,
+    Outcome,
     Reason,
     ReasonCode,
     message_id_for,
@@ -55,16 +55,23 @@ def plan_event(profile: Profile, event: QueuedEvent, campaigns: Sequence[Campaig
     return plan
 
 
-def _apply_exits(plan: Plan, by_id: dict[str, Campaign], event: QueuedEvent, name: str, now: datetime) -> None:
+def _apply_exits(
+    plan: Plan, by_id: dict[str, Campaign], event: QueuedEvent, name: str, now: datetime
+) -> None:
     for campaign_id, ref in sorted(plan.profile.pending.items()):
         campaign = by_id.get(campaign_id)
         if campaign is None or not campaign.exits_on(name) or event.occurred_at < ref.trigger_at:
             continue
         reason = _exit_reason(name, event, plan.profile)
         decision = Decision(
-            customer_id=plan.profile.customer_id, campaign_id=campaign_id, outcome=Outcome.CANCELLED,
-            decided_at=now, reasons=[reason], message_id=ref.message_id,
-            trigger_event=name, trigger_message_id=event.message_id,
+            customer_id=plan.profile.customer_id,
+            campaign_id=campaign_id,
+            outcome=Outcome.CANCELLED,
+            decided_at=now,
+            reasons=[reason],
+            message_id=ref.message_id,
+            trigger_event=name,
+            trigger_message_id=event.message_id,
         )
         plan.cancel.append((ref.message_id, decision))
         plan.decisions.append(decision)
@@ -73,17 +80,27 @@ def _apply_exits(plan: Plan, by_id: dict[str, Campaign], event: QueuedEvent, nam
 
 def _exit_reason(name: str, event: QueuedEvent, profile: Profile) -> Reason:
     if name == ORDER_COMPLETED:
-        return Reason(code=ReasonCode.CONVERTED, detail={
-            "event": name, "order_id": profile.last_order_id, "at": event.occurred_at.isoformat(),
-        })
+        return Reason(
+            code=ReasonCode.CONVERTED,
+            detail={
+                "event": name,
+                "order_id": profile.last_order_id,
+                "at": event.occurred_at.isoformat(),
+            },
+        )
     return Reason(code=ReasonCode.EXIT_EVENT, detail={"event": name, "at": event.occurred_at.isoformat()})
 
 
 def _apply_trigger(plan: Plan, campaign: Campaign, event: QueuedEvent, name: str, now: datetime) -> None:
     profile = plan.profile
     base = Decision(
-        customer_id=profile.customer_id, campaign_id=campaign.id, outcome=Outcome.SUPPRESSED, decided_at=now,
-        reasons=[], trigger_event=name, trigger_message_id=event.message_id,
+        customer_id=profile.customer_id,
+        campaign_id=campaign.id,
+        outcome=Outcome.SUPPRESSED,
+        decided_at=now,
+        reasons=[],
+        trigger_event=name,
+        trigger_message_id=event.message_id,
     )
     blockers = eligibility(profile, campaign)
     if blockers:
@@ -95,23 +112,47 @@ def _apply_trigger(plan: Plan, campaign: Campaign, event: QueuedEvent, name: str
     if ref is not None and ref.send_at > now:
         # One pending message per campaign: a repeated trigger (another Product Added) moves it, counting
         # the delay from the latest activity, instead of queueing a second reminder.
-        reason = Reason(code=ReasonCode.TRIGGER_REPEATED, detail={
-            "event": name, "delay": str(campaign.timing.delay), "previous_send_at": ref.send_at.isoformat(),
-        })
+        reason = Reason(
+            code=ReasonCode.TRIGGER_REPEATED,
+            detail={
+                "event": name,
+                "delay": str(campaign.timing.delay),
+                "previous_send_at": ref.send_at.isoformat(),
+            },
+        )
         message_id, trigger_at = ref.message_id, ref.trigger_at
     else:
-        reason = Reason(code=ReasonCode.TRIGGERED, detail={"event": name, "delay": str(campaign.timing.delay)})
+        reason = Reason(
+            code=ReasonCode.TRIGGERED, detail={"event": name, "delay": str(campaign.timing.delay)}
+        )
         message_id = message_id_for(profile.customer_id, campaign.id, event.message_id)
         trigger_at = event.occurred_at
-    decision = base.model_copy(update={
-        "outcome": Outcome.SCHEDULED, "reasons": [reason], "message_id": message_id, "send_at": send_at,
-    })
+    decision = base.model_copy(
+        update={
+            "outcome": Outcome.SCHEDULED,
+            "reasons": [reason],
+            "message_id": message_id,
+            "send_at": send_at,
+        }
+    )
     plan.decisions.append(decision)
-    plan.schedule.append(OutboundMessage(
-        message_id=message_id, customer_id=profile.customer_id, campaign_id=campaign.id, kind=campaign.kind,
-        template=campaign.template, send_at=send_at, created_at=now, updated_at=now, trigger_event=name,
-        trigger_message_id=event.message_id, trigger_at=trigger_at, to=profile.email, reasons=[reason],
-    ))
+    plan.schedule.append(
+        OutboundMessage(
+            message_id=message_id,
+            customer_id=profile.customer_id,
+            campaign_id=campaign.id,
+            kind=campaign.kind,
+            template=campaign.template,
+            send_at=send_at,
+            created_at=now,
+            updated_at=now,
+            trigger_event=name,
+            trigger_message_id=event.message_id,
+            trigger_at=trigger_at,
+            to=profile.email,
+            reasons=[reason],
+        )
+    )
     profile.pending[campaign.id] = PendingRef(message_id=message_id, send_at=send_at, trigger_at=trigger_at)
 
 
@@ -144,21 +185,36 @@ class SendVerdict:
 
 
 def check_at_send(
-    profile: Profile, message: OutboundMessage, campaign: Campaign | None, suppressed: str | None, now: datetime
+    profile: Profile,
+    message: OutboundMessage,
+    campaign: Campaign | None,
+    suppressed: str | None,
+    now: datetime,
 ) -> SendVerdict:
     """Re-apply the policy when a message's schedule fires: has the context changed since it was planned?"""
     if message.status is not MessageStatus.PENDING or message.send_at - now > STALE_FIRE_TOLERANCE:
         return SendVerdict(send=False, ignore=True)
     if campaign is None or not campaign.enabled:
-        return SendVerdict(send=False, outcome=Outcome.CANCELLED,
-                           reasons=(Reason(code=ReasonCode.CAMPAIGN_DISABLED,
-                                           detail={"campaign": message.campaign_id}),))
-    if (campaign.exits_on(ORDER_COMPLETED) and profile.last_order_at is not None
-            and profile.last_order_at >= message.trigger_at):
-        return SendVerdict(send=False, outcome=Outcome.CANCELLED, reasons=(Reason(
-            code=ReasonCode.CONVERTED,
-            detail={"order_id": profile.last_order_id, "at": profile.last_order_at.isoformat()},
-        ),))
+        return SendVerdict(
+            send=False,
+            outcome=Outcome.CANCELLED,
+            reasons=(Reason(code=ReasonCode.CAMPAIGN_DISABLED, detail={"campaign": message.campaign_id}),),
+        )
+    if (
+        campaign.exits_on(ORDER_COMPLETED)
+        and profile.last_order_at is not None
+        and profile.last_order_at >= message.trigger_at
+    ):
+        return SendVerdict(
+            send=False,
+            outcome=Outcome.CANCELLED,
+            reasons=(
+                Reason(
+                    code=ReasonCode.CONVERTED,
+                    detail={"order_id": profile.last_order_id, "at": profile.last_order_at.isoformat()},
+                ),
+            ),
+        )
     blockers = eligibility(profile, campaign, suppressed)
     if blockers:
         outcome = Outcome.CANCELLED if blockers[0].code is ReasonCode.CART_EMPTY else Outcome.SUPPRESSED

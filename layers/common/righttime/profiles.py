@@ -9,11 +9,27 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
-from righttime.events import AliasMessage, GroupMessage, IdentifyMessage, PageMessage, QueuedEvent, TrackMessage
+from righttime.events import (
+    AliasMessage,
+    GroupMessage,
+    IdentifyMessage,
+    PageMessage,
+    QueuedEvent,
+    TrackMessage,
+)
 
 #: Traits righttime stores in their own fields; every other trait is kept in `traits`.
-_KNOWN_TRAITS = {"email", "firstName", "first_name", "lastName", "last_name", "timezone", "locale", "birthday",
-                 "unsubscribed"}
+_KNOWN_TRAITS = {
+    "email",
+    "firstName",
+    "first_name",
+    "lastName",
+    "last_name",
+    "timezone",
+    "locale",
+    "birthday",
+    "unsubscribed",
+}
 #: The cart is a reminder, not an inventory: beyond this many lines, the oldest are dropped.
 MAX_CART_ITEMS = 50
 
@@ -102,8 +118,12 @@ def apply_event(profile: Profile, event: QueuedEvent) -> Profile:
 def _merge_traits(profile: Profile, traits: dict[str, JsonValue]) -> None:
     if isinstance(email := traits.get("email"), str) and "@" in email:
         profile.email = email.strip()
-    for key, attr in (("firstName", "first_name"), ("first_name", "first_name"),
-                      ("lastName", "last_name"), ("last_name", "last_name")):
+    for key, attr in (
+        ("firstName", "first_name"),
+        ("first_name", "first_name"),
+        ("lastName", "last_name"),
+        ("last_name", "last_name"),
+    ):
         if isinstance(value := traits.get(key), str):
             setattr(profile, attr, value)
     if isinstance(zone := traits.get("timezone"), str) and _is_zone(zone):
@@ -119,7 +139,9 @@ def _merge_traits(profile: Profile, traits: dict[str, JsonValue]) -> None:
             profile.traits[key] = value
 
 
-def _apply_track(profile: Profile, name: str, props: dict[str, Any], at: datetime, message_id: str | None) -> None:
+def _apply_track(
+    profile: Profile, name: str, props: dict[str, Any], at: datetime, message_id: str | None
+) -> None:
     match name:
         case "Product Added":
             item = _cart_item(props)
@@ -184,8 +206,11 @@ def _remove_from_cart(profile: Profile, item: CartItem) -> None:
 
 def _order_categories(props: dict[str, Any]) -> set[str]:
     products = props.get("products")
-    categories = {str(p["category"]) for p in products if isinstance(p, dict) and p.get("category")} \
-        if isinstance(products, list) else set()
+    categories = (
+        {str(p["category"]) for p in products if isinstance(p, dict) and p.get("category")}
+        if isinstance(products, list)
+        else set()
+    )
     if props.get("category"):
         categories.add(str(props["category"]))
     return categories
@@ -226,10 +251,28 @@ def sample_profile() -> Profile:
 
     now = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
     return Profile(
-        customer_id="sample-customer", email="jane@example.com", first_name="Jane", last_name="Doe",
-        timezone="Europe/Paris", locale="fr-FR",
-        cart=[CartItem(product_id="sku-1", name="Linen shirt", price=Decimal("49.00"), quantity=1,
-                       category="shirts", url="https://shop.example.com/p/sku-1")],
-        cart_updated_at=now, orders_count=2, lifetime_value=Decimal("180.00"), last_order_at=now,
-        last_order_id="order-1", last_order_categories=["shoes"], first_seen_at=now, last_seen_at=now,
+        customer_id="sample-customer",
+        email="jane@example.com",
+        first_name="Jane",
+        last_name="Doe",
+        timezone="Europe/Paris",
+        locale="fr-FR",
+        cart=[
+            CartItem(
+                product_id="sku-1",
+                name="Linen shirt",
+                price=Decimal("49.00"),
+                quantity=1,
+                category="shirts",
+                url="https://shop.example.com/p/sku-1",
+            )
+        ],
+        cart_updated_at=now,
+        orders_count=2,
+        lifetime_value=Decimal("180.00"),
+        last_order_at=now,
+        last_order_id="order-1",
+        last_order_categories=["shoes"],
+        first_seen_at=now,
+        last_seen_at=now,
     )

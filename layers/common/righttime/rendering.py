@@ -93,9 +93,11 @@ def build_mime(
     sent_at: Any,
     unsubscribe_mailto: str | None,
 ) -> EmailMessage:
-    """A multipart/alternative message (text first, HTML preferred) with the headers inbox providers expect."""
+    """A multipart/alternative message (text, then the preferred HTML) with the headers inboxes expect."""
     mime = EmailMessage()
-    mime["From"] = Address(display_name=sender_name, addr_spec=sender_address) if sender_name else sender_address
+    mime["From"] = (
+        Address(display_name=sender_name, addr_spec=sender_address) if sender_name else sender_address
+    )
     mime["To"] = to
     mime["Subject"] = rendered.subject
     mime["Date"] = format_datetime(sent_at)

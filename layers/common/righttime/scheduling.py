@@ -33,8 +33,9 @@ def action_for(old: OutboundMessage | None, new: OutboundMessage | None) -> Acti
     return Action.NONE
 
 
-def sync(old: OutboundMessage | None, new: OutboundMessage | None, backend: ScheduleBackend,
-         now: datetime) -> Action:
+def sync(
+    old: OutboundMessage | None, new: OutboundMessage | None, backend: ScheduleBackend, now: datetime
+) -> Action:
     """Apply the schedule change one message change calls for; idempotent, so stream retries are safe."""
     action = action_for(old, new)
     if action is Action.UPSERT and new is not None:

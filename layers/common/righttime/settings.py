@@ -43,7 +43,9 @@ class ScheduleSettings(_EnvModel):
     scheduler_role_arn: str = Field(alias="SCHEDULER_ROLE_ARN", min_length=1)
     schedule_dlq_arn: str = Field(alias="SCHEDULE_DLQ_ARN", min_length=1)
     max_retry_attempts: int = Field(alias="SCHEDULE_MAX_RETRY_ATTEMPTS", default=10, ge=0, le=185)
-    max_event_age_seconds: int = Field(alias="SCHEDULE_MAX_EVENT_AGE_SECONDS", default=86_400, ge=60, le=86_400)
+    max_event_age_seconds: int = Field(
+        alias="SCHEDULE_MAX_EVENT_AGE_SECONDS", default=86_400, ge=60, le=86_400
+    )
 
 
 class MailSettings(_EnvModel):
@@ -66,9 +68,7 @@ def _load(model: type[_M]) -> _M:
     try:
         return model.model_validate(dict(os.environ))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigurationError(f"environment is incomplete for {model.__name__}: {problems}") from exc
 
 

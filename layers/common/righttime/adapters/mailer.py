@@ -8,7 +8,7 @@ from righttime import settings
 from righttime.adapters import aws
 
 
-class SendRejected(Exception):  # noqa: N818
+class SendRejected(Exception):
     """SES refused the message for good (bad address, not verified, ...): retrying will not help."""
 
 
@@ -30,8 +30,11 @@ class Mailer:
             request["ConfigurationSetName"] = self.config.configuration_set
         try:
             response = self.client.send_email(**request)  # type: ignore[arg-type]
-        except (self.client.exceptions.MessageRejected, self.client.exceptions.MailFromDomainNotVerifiedException,
-                self.client.exceptions.AccountSuspendedException,
-                self.client.exceptions.SendingPausedException) as exc:
+        except (
+            self.client.exceptions.MessageRejected,
+            self.client.exceptions.MailFromDomainNotVerifiedException,
+            self.client.exceptions.AccountSuspendedException,
+            self.client.exceptions.SendingPausedException,
+        ) as exc:
             raise SendRejected(exc.response["Error"].get("Message", "rejected")) from exc
         return response["MessageId"]

@@ -21,7 +21,11 @@ _ATTEMPTS = 3
 
 def group_id(customer_id: str) -> str:
     """The MessageGroupId for a customer: the id itself when SQS accepts it, else a stable hash."""
-    return customer_id if _GROUP_ID.match(customer_id) else "h-" + hashlib.sha256(customer_id.encode()).hexdigest()
+    return (
+        customer_id
+        if _GROUP_ID.match(customer_id)
+        else "h-" + hashlib.sha256(customer_id.encode()).hexdigest()
+    )
 
 
 def dedupe_id(message_id: str) -> str:
@@ -56,7 +60,9 @@ class EventQueue:
                 if not entries:
                     break
             else:
-                raise QueueUnavailableError(f"{len(entries)} events could not be queued after {_ATTEMPTS} tries")
+                raise QueueUnavailableError(
+                    f"{len(entries)} events could not be queued after {_ATTEMPTS} tries"
+                )
 
 
 def _chunks(items: list[tuple[QueuedEvent, str]]) -> list[list[tuple[QueuedEvent, str]]]:

@@ -18,8 +18,8 @@ from typing import Any
 
 from righttime import settings
 from righttime.adapters import aws
-from righttime.addresses import address_key, normalise_address
 from righttime.adapters.items import from_item, to_item, to_values
+from righttime.addresses import address_key, normalise_address
 from righttime.clock import isoformat
 from righttime.decisions import Decision, MessageStatus, OutboundMessage, short_hash
 from righttime.policy import Plan
@@ -41,14 +41,12 @@ def decision_sort_key(decision: Decision) -> str:
     return f"{DECISION_PREFIX}{isoformat(decision.decided_at)}#{decision.campaign_id}#{suffix}"
 
 
-
-
-class Duplicate(Exception):  # noqa: N818 - a signal, not a failure
+class Duplicate(Exception):
     """The event's messageId was already processed."""
 
 
 @dataclass
-class Conflict(Exception):  # noqa: N818
+class Conflict(Exception):
     """Someone else changed what the plan was based on; re-read and plan again.
 
     `settled` holds the ids of messages that are no longer pending (sent or cancelled meanwhile).
@@ -88,21 +86,30 @@ class Store:
         profile = plan.profile.model_copy(update={"version": read_version + 1})
         writes: list[tuple[str, dict[str, Any]]] = [
             ("profile", {"Put": self._profile_put(profile, read_version)}),
-            ("dedupe", {"Put": {
-                "TableName": self.dedupe,
-                "Item": {
-                    "message_id": {"S": event_message_id},
-                    "customer_id": {"S": profile.customer_id},
-                    "processed_at": {"S": isoformat(now)},
-                    "expires_at": {"N": str(int((now + self.dedupe_ttl).timestamp()))},
+            (
+                "dedupe",
+                {
+                    "Put": {
+                        "TableName": self.dedupe,
+                        "Item": {
+                            "message_id": {"S": event_message_id},
+                            "customer_id": {"S": profile.customer_id},
+                            "processed_at": {"S": isoformat(now)},
+                            "expires_at": {"N": str(int((now + self.dedupe_ttl).timestamp()))},
+                        },
+                        "ConditionExpression": "attribute_not_exists(message_id)",
+                    }
                 },
-                "ConditionExpression": "attribute_not_exists(message_id)",
-            }}),
+            ),
         ]
         writes += [(f"message:{m.message_id}", {"Update": self._schedule_update(m)}) for m in plan.schedule]
-        writes += [(f"message:{mid}", {"Update": self._close_update(profile.customer_id, mid,
-                                                                    MessageStatus.CANCELLED, d, now)})
-                   for mid, d in plan.cancel]
+        writes += [
+            (
+                f"message:{mid}",
+                {"Update": self._close_update(profile.customer_id, mid, MessageStatus.CANCELLED, d, now)},
+            )
+            for mid, d in plan.cancel
+        ]
         decisions = [("decision", {"Put": self._decision_put(d)}) for d in plan.decisions]
         room = MAX_TRANSACTION_ITEMS - len(writes)
         self._transact(writes + decisions[:room])
@@ -128,9 +135,12 @@ class Store:
         for key in ("status", "created_at"):
             fields.pop(key)
         names = {f"#{k}": k for k in fields} | {"#status": "status", "#created_at": "created_at"}
-        values = {f":{k}": v for k, v in fields.items()} | to_values({
-            ":pending": MessageStatus.PENDING.value, ":created_at": isoformat(message.created_at),
-        })
+        values = {f":{k}": v for k, v in fields.items()} | to_values(
+            {
+                ":pending": MessageStatus.PENDING.value,
+                ":created_at": isoformat(message.created_at),
+            }
+        )
         sets = [f"#{k} = :{k}" for k in fields]
         sets += ["#status = :pending", "#created_at = if_not_exists(#created_at, :created_at)"]
         return {
@@ -142,13 +152,25 @@ class Store:
             "ExpressionAttributeValues": values,
         }
 
-    def _close_update(self, customer_id: str, message_id: str, status: MessageStatus, decision: Decision,
-                      now: datetime, *, ses_message_id: str | None = None,
-                      from_statuses: tuple[MessageStatus, ...] = (MessageStatus.PENDING,)) -> dict[str, Any]:
-        values = to_values({
-            ":status": status.value, ":now": isoformat(now), ":reasons": decision.reasons,
-            **{f":from{i}": s.value for i, s in enumerate(from_statuses)},
-        })
+    def _close_update(
+        self,
+        customer_id: str,
+        message_id: str,
+        status: MessageStatus,
+        decision: Decision,
+        now: datetime,
+        *,
+        ses_message_id: str | None = None,
+        from_statuses: tuple[MessageStatus, ...] = (MessageStatus.PENDING,),
+    ) -> dict[str, Any]:
+        values = to_values(
+            {
+                ":status": status.value,
+                ":now": isoformat(now),
+                ":reasons": decision.reasons,
+                **{f":from{i}": s.value for i, s in enumerate(from_statuses)},
+            }
+        )
         sets = "#status = :status, updated_at = :now, reasons = :reasons"
         if ses_message_id is not None:
             values[":ses"] = {"S": ses_message_id}
@@ -166,25 +188,32 @@ class Store:
     def _decision_put(self, decision: Decision) -> dict[str, Any]:
         return {
             "TableName": self.messages,
-            "Item": to_item(decision, pk=decision.customer_id, sk=decision_sort_key(decision), type="decision"),
+            "Item": to_item(
+                decision, pk=decision.customer_id, sk=decision_sort_key(decision), type="decision"
+            ),
         }
 
     def _transact(self, writes: list[tuple[str, dict[str, Any]]]) -> None:
         try:
-            self.client.transact_write_items(TransactItems=[w for _, w in writes])
+            self.client.transact_write_items(TransactItems=[w for _, w in writes])  # type: ignore[misc]
         except self.client.exceptions.TransactionCanceledException as exc:
             reasons = exc.response.get("CancellationReasons", [])
-            failed = [writes[i][0] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
+            failed = [
+                writes[i][0] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"
+            ]
             if "dedupe" in failed:
                 raise Duplicate from exc
             if failed:
-                raise Conflict(settled={label.split(":", 1)[1] for label in failed
-                                        if label.startswith("message:")}) from exc
+                raise Conflict(
+                    settled={label.split(":", 1)[1] for label in failed if label.startswith("message:")}
+                ) from exc
             raise
 
     def _batch_put(self, table: str, items: list[dict[str, Any]]) -> None:
         for start in range(0, len(items), 25):
-            pending: dict[str, Any] = {table: [{"PutRequest": {"Item": i}} for i in items[start:start + 25]]}
+            pending: dict[str, Any] = {
+                table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
+            }
             for _ in range(8):
                 pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems", {})
                 if not pending:
@@ -208,12 +237,17 @@ class Store:
             request[self.suppression] = {"Keys": [{"address_key": {"S": planned_address_key}}]}
         found = self._batch_get(request)
         profile_items = found.get(self.profiles, [])
-        profile = (Profile.model_validate(from_item(profile_items[0])) if profile_items
-                   else Profile(customer_id=customer_id))
+        profile = (
+            Profile.model_validate(from_item(profile_items[0]))
+            if profile_items
+            else Profile(customer_id=customer_id)
+        )
         message_items = found.get(self.messages, [])
         message = OutboundMessage.model_validate(from_item(message_items[0])) if message_items else None
         suppression_items = found.get(self.suppression, [])
-        suppressed = str(from_item(suppression_items[0]).get("reason", "suppressed")) if suppression_items else None
+        suppressed = (
+            str(from_item(suppression_items[0]).get("reason", "suppressed")) if suppression_items else None
+        )
         if profile.email and address_key(profile.email) != planned_address_key:
             suppressed = self.suppression_reason(profile.email)
         return profile, message, suppressed
@@ -237,10 +271,15 @@ class Store:
 
     def suppress(self, address: str, reason: str, now: datetime) -> None:
         """Add `address` to the suppression list (bounces, complaints, manual)."""
-        self.client.put_item(TableName=self.suppression, Item={
-            "address_key": {"S": address_key(address)}, "address": {"S": normalise_address(address)},
-            "reason": {"S": reason}, "at": {"S": isoformat(now)},
-        })
+        self.client.put_item(
+            TableName=self.suppression,
+            Item={
+                "address_key": {"S": address_key(address)},
+                "address": {"S": normalise_address(address)},
+                "reason": {"S": reason},
+                "at": {"S": isoformat(now)},
+            },
+        )
 
     def claim(self, message: OutboundMessage, now: datetime) -> bool:
         """Mark a pending message as being sent. False if another invocation claimed or settled it first."""
@@ -251,10 +290,13 @@ class Store:
                 UpdateExpression="SET #status = :sending, claimed_at = :now, updated_at = :now",
                 ConditionExpression="#status = :pending",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_values({
-                    ":sending": MessageStatus.SENDING.value, ":pending": MessageStatus.PENDING.value,
-                    ":now": isoformat(now),
-                }),
+                ExpressionAttributeValues=to_values(
+                    {
+                        ":sending": MessageStatus.SENDING.value,
+                        ":pending": MessageStatus.PENDING.value,
+                        ":now": isoformat(now),
+                    }
+                ),
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
@@ -268,31 +310,50 @@ class Store:
             UpdateExpression="SET #status = :pending, updated_at = :now REMOVE claimed_at",
             ConditionExpression="#status = :sending",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_values({
-                ":sending": MessageStatus.SENDING.value, ":pending": MessageStatus.PENDING.value,
-                ":now": isoformat(now),
-            }),
+            ExpressionAttributeValues=to_values(
+                {
+                    ":sending": MessageStatus.SENDING.value,
+                    ":pending": MessageStatus.PENDING.value,
+                    ":now": isoformat(now),
+                }
+            ),
         )
 
-    def close(self, message: OutboundMessage, status: MessageStatus, decision: Decision, now: datetime,
-              *, ses_message_id: str | None = None) -> bool:
+    def close(
+        self,
+        message: OutboundMessage,
+        status: MessageStatus,
+        decision: Decision,
+        now: datetime,
+        *,
+        ses_message_id: str | None = None,
+    ) -> bool:
         """Settle a message with its final status and record the decision, atomically.
 
         False if the message was settled by someone else first (nothing is written then).
         """
-        update = self._close_update(message.customer_id, message.message_id, status, decision, now,
-                                    ses_message_id=ses_message_id,
-                                    from_statuses=(MessageStatus.PENDING, MessageStatus.SENDING))
+        update = self._close_update(
+            message.customer_id,
+            message.message_id,
+            status,
+            decision,
+            now,
+            ses_message_id=ses_message_id,
+            from_statuses=(MessageStatus.PENDING, MessageStatus.SENDING),
+        )
         try:
-            self._transact([("close", {"Update": update}), ("decision", {"Put": self._decision_put(decision)})])
+            self._transact(
+                [("close", {"Update": update}), ("decision", {"Put": self._decision_put(decision)})]
+            )
         except Conflict:
             return False
         return True
 
     # -- reading -------------------------------------------------------------------------------------------
     def get_message(self, customer_id: str, message_id: str) -> OutboundMessage | None:
-        item = self.client.get_item(TableName=self.messages, Key=message_key(customer_id, message_id),
-                                    ConsistentRead=True).get("Item")
+        item = self.client.get_item(
+            TableName=self.messages, Key=message_key(customer_id, message_id), ConsistentRead=True
+        ).get("Item")
         return OutboundMessage.model_validate(from_item(item)) if item else None
 
     def decisions(self, customer_id: str, campaign_id: str | None = None) -> Iterator[Decision]:

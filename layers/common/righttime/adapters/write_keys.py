@@ -14,11 +14,15 @@ def current_keys() -> list[str]:
     if config.write_keys_parameter:
         from aws_lambda_powertools.utilities.parameters import get_parameter
 
-        raw = get_parameter(config.write_keys_parameter, decrypt=True, max_age=config.write_keys_cache_seconds)
+        raw = get_parameter(
+            config.write_keys_parameter, decrypt=True, max_age=config.write_keys_cache_seconds
+        )
     elif config.write_keys:
         raw = config.write_keys
     else:
-        raise ConfigurationError("no write keys: set WRITE_KEYS_PARAMETER (AWS) or RIGHTTIME_WRITE_KEYS (local)")
+        raise ConfigurationError(
+            "no write keys: set WRITE_KEYS_PARAMETER (AWS) or RIGHTTIME_WRITE_KEYS (local)"
+        )
     keys = [key.strip() for key in str(raw).split(",") if key.strip()]
     if not keys:
         raise ConfigurationError("the write keys setting is empty")

@@ -52,7 +52,7 @@ def resolve(value: Any, ref: Resolver) -> Any:
     if isinstance(value, Tagged):
         value = {("Fn::" + value.tag) if value.tag != "Ref" else "Ref": value.value}
     if isinstance(value, dict) and len(value) == 1:
-        (key, arg), = value.items()
+        ((key, arg),) = value.items()
         if key == "Ref":
             return ref(str(arg), None)
         if key == "Fn::GetAtt":

@@ -4,6 +4,7 @@ stream batches for the scheduler, schedule firings for the sender, and an outbox
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib.util
 import json
 import os
@@ -57,7 +58,9 @@ def load_handler(code_dir: Path, handler: str, logical_id: str) -> Handler:
     unique = f"righttime_fn_{logical_id}"
     module: ModuleType | None = sys.modules.get(unique)
     if module is None:
-        spec = importlib.util.spec_from_file_location(unique, code_dir / f"{module_name.replace('.', '/')}.py")
+        spec = importlib.util.spec_from_file_location(
+            unique, code_dir / f"{module_name.replace('.', '/')}.py"
+        )
         if spec is None or spec.loader is None:
             raise ImportError(f"cannot load {handler} from {code_dir}")
         module = importlib.util.module_from_spec(spec)
@@ -69,8 +72,13 @@ def load_handler(code_dir: Path, handler: str, logical_id: str) -> Handler:
 class Pipeline:
     """The deployed stack, played locally. Call `run_until_idle()` to let every queue drain."""
 
-    def __init__(self, stack: Stack, clock: Clock, outbox: Path | None = None,
-                 session: boto3.session.Session | None = None) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        clock: Clock,
+        outbox: Path | None = None,
+        session: boto3.session.Session | None = None,
+    ) -> None:
         self.stack = stack
         self.clock = clock
         self.outbox = outbox
@@ -86,9 +94,15 @@ class Pipeline:
         self._seen_ses = 0
 
     @classmethod
-    def start(cls, template: Path, parameters: dict[str, str], clock: Clock, outbox: Path | None = None,
-              extra_env: dict[str, str] | None = None) -> Pipeline:
-        """Provision the template on whatever AWS endpoint the environment points at, and wire the handlers."""
+    def start(
+        cls,
+        template: Path,
+        parameters: dict[str, str],
+        clock: Clock,
+        outbox: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> Pipeline:
+        """Provision the template on the AWS endpoint the environment points at, and wire the handlers."""
         stack = provision(template, parameters)
         os.environ.update(stack.environment())
         os.environ.update(extra_env or {})
@@ -97,16 +111,30 @@ class Pipeline:
         return cls(stack, clock, outbox)
 
     # -- API Gateway ---------------------------------------------------------------------------------------
-    def http(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def http(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         """Turn one HTTP request into a REST API proxy event for the ingest function."""
         event = {
-            "resource": path, "path": path, "httpMethod": method.upper(),
-            "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
-            "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": None,
-            "stageVariables": None, "isBase64Encoded": True, "body": base64.b64encode(body).decode(),
-            "requestContext": {"resourcePath": path, "httpMethod": method.upper(), "path": path,
-                               "stage": "live", "requestId": str(uuid.uuid4()),
-                               "identity": {"sourceIp": "127.0.0.1"}},
+            "resource": path,
+            "path": path,
+            "httpMethod": method.upper(),
+            "headers": headers,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "queryStringParameters": None,
+            "multiValueQueryStringParameters": None,
+            "pathParameters": None,
+            "stageVariables": None,
+            "isBase64Encoded": True,
+            "body": base64.b64encode(body).decode(),
+            "requestContext": {
+                "resourcePath": path,
+                "httpMethod": method.upper(),
+                "path": path,
+                "stage": "live",
+                "requestId": str(uuid.uuid4()),
+                "identity": {"sourceIp": "127.0.0.1"},
+            },
         }
         with self.lock:
             response = self._invoke("IngestFunction", event)
@@ -118,17 +146,30 @@ class Pipeline:
     def pump_queue(self) -> int:
         """Deliver waiting events to evaluate, in SQS batches; delete what it processed."""
         url = self.stack.physical["EventsQueue"]
-        response = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
-                                            MessageSystemAttributeNames=["All"], VisibilityTimeout=30)
+        response = self.sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            AttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+            VisibilityTimeout=30,
+        )
         messages = response.get("Messages", [])
         if not messages:
             return 0
-        records = [{
-            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-            "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
-            "eventSource": "aws:sqs", "eventSourceARN": self.stack.attributes[("EventsQueue", "Arn")],
-            "awsRegion": REGION,
-        } for m in messages]
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": self.stack.attributes[("EventsQueue", "Arn")],
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
         with self.lock:
             result = self._invoke("EvaluateFunction", {"Records": records})
         failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
@@ -143,12 +184,16 @@ class Pipeline:
         iterator = self._shard_iterators.get(arn)
         if iterator is None:
             shard = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-            iterator = self.streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
-                                                       ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            iterator = self.streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
         response = self.streams.get_records(ShardIterator=iterator, Limit=100)
         self._shard_iterators[arn] = response["NextShardIterator"]
-        records = [self._stream_record(r, arn) for r in response.get("Records", [])
-                   if r["dynamodb"]["Keys"]["sk"]["S"].startswith("MSG#") and not _keys_only(r)]
+        records = [
+            self._stream_record(r, arn)
+            for r in response.get("Records", [])
+            if r["dynamodb"]["Keys"]["sk"]["S"].startswith("MSG#") and not _keys_only(r)
+        ]
         if records:
             with self.lock:
                 result = self._invoke("SchedulerFunction", {"Records": records})
@@ -157,13 +202,16 @@ class Pipeline:
         return len(records)
 
     @staticmethod
-    def _stream_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
+    def _stream_record(record: Any, arn: str) -> dict[str, Any]:
         change = dict(record["dynamodb"])
         created = change.get("ApproximateCreationDateTime")
         if isinstance(created, datetime):
             change["ApproximateCreationDateTime"] = int(created.timestamp())
-        return {**{k: v for k, v in record.items() if k != "dynamodb"}, "dynamodb": change,
-                "eventSourceARN": arn}
+        return {
+            **{k: v for k, v in record.items() if k != "dynamodb"},
+            "dynamodb": change,
+            "eventSourceARN": arn,
+        }
 
     # -- EventBridge Scheduler -----------------------------------------------------------------------------
     def due_schedules(self) -> list[tuple[datetime, str, str]]:
@@ -185,7 +233,8 @@ class Pipeline:
         return schedules[0][0] if schedules else None
 
     def fire_due(self) -> int:
-        """Invoke the sender for every schedule whose instant has come, then delete it (ActionAfterCompletion)."""
+        """Invoke the sender for every schedule whose instant has come, then delete it, as
+        ActionAfterCompletion: DELETE does."""
         now = self.clock.now()
         fired = 0
         for at, name, payload in self.due_schedules():
@@ -193,10 +242,9 @@ class Pipeline:
                 break
             with self.lock:
                 self._invoke("SenderFunction", json.loads(payload))
-            try:
+            # The scheduler function may have deleted it meanwhile: then nothing is left to complete.
+            with contextlib.suppress(self.scheduler.exceptions.ResourceNotFoundException):
                 self.scheduler.delete_schedule(Name=name, GroupName=self.stack.physical["ScheduleGroup"])
-            except self.scheduler.exceptions.ResourceNotFoundException:
-                pass  # deleted meanwhile by the scheduler function: nothing left to complete
             fired += 1
         return fired
 
@@ -206,7 +254,7 @@ class Pipeline:
         from moto.ses.models import ses_backends
 
         backend = ses_backends[ACCOUNT][REGION]
-        new = backend.sent_messages[self._seen_ses:]
+        new = backend.sent_messages[self._seen_ses :]
         self._seen_ses += len(new)
         collected = []
         for message in new:
@@ -246,7 +294,7 @@ class Pipeline:
         return self.handlers[logical_id](event, context)
 
 
-def _keys_only(record: dict[str, Any]) -> bool:
+def _keys_only(record: Any) -> bool:
     # moto emits an extra INSERT holding only the keys when a transaction's UpdateItem creates an item;
     # DynamoDB does not, so it is dropped here rather than handled in the scheduler.
     change = record["dynamodb"]

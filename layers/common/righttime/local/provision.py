@@ -72,8 +72,11 @@ def template_defaults(template: dict[str, Any]) -> dict[str, str]:
     return {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
 
 
-def provision(template_path: Path, parameters: dict[str, str], session: boto3.session.Session | None = None,
-              ) -> Stack:
+def provision(
+    template_path: Path,
+    parameters: dict[str, str],
+    session: boto3.session.Session | None = None,
+) -> Stack:
     """Create every resource local mode needs from `template_path` and return where they are."""
     template = load_template(template_path)
     session = session or boto3.session.Session()
@@ -114,7 +117,7 @@ def provision(template_path: Path, parameters: dict[str, str], session: boto3.se
         stack.attributes[(logical_id, "Arn")] = f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
 
     functions = by_type.get("AWS::Serverless::Function", [])
-    for logical_id, props in functions:  # names first: functions refer to each other's ARNs
+    for logical_id, _ in functions:  # names first: functions refer to each other's ARNs
         stack.functions[logical_id] = Function(logical_id, Path(), "", {})
     global_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     for logical_id, props in functions:
@@ -155,8 +158,14 @@ def _create_queue(client: Any, stack: Stack, logical_id: str, props: dict[str, A
     fifo = bool(props.get("FifoQueue"))
     name = logical_id + (".fifo" if fifo else "")
     attributes: dict[str, str] = {}
-    for key in ("FifoQueue", "ContentBasedDeduplication", "VisibilityTimeout", "MessageRetentionPeriod",
-                "DeduplicationScope", "FifoThroughputLimit"):
+    for key in (
+        "FifoQueue",
+        "ContentBasedDeduplication",
+        "VisibilityTimeout",
+        "MessageRetentionPeriod",
+        "DeduplicationScope",
+        "FifoThroughputLimit",
+    ):
         if key in props:
             value = props[key]
             attributes[key] = str(value).lower() if isinstance(value, bool) else str(value)

@@ -45,7 +45,7 @@ def _environment(endpoint: str, options: LocalOptions) -> tuple[dict[str, str], 
     aws = {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - moto accepts any credentials
+        "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         "POWERTOOLS_METRICS_DISABLED": "true",
@@ -82,17 +82,19 @@ class _Api(BaseHTTPRequestHandler):
     pipeline: Pipeline
     protocol_version = "HTTP/1.1"
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_HTTP_BODY:
-            self._reply(413, {"Content-Type": "application/json"}, b'{"success": false, "message": "too large"}')
+            self._reply(
+                413, {"Content-Type": "application/json"}, b'{"success": false, "message": "too large"}'
+            )
             return
         body = self.rfile.read(length)
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, reply_headers, payload = self.pipeline.http("POST", self.path.split("?")[0], headers, body)
         self._reply(status, reply_headers, payload)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path == "/health":
             self._reply(200, {"Content-Type": "application/json"}, b'{"ok": true}')
             return
@@ -107,7 +109,7 @@ class _Api(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass  # requests are summarised by the pipeline, not logged raw
 
 
@@ -132,8 +134,13 @@ class LocalRighttime:
         endpoint = self._aws.__enter__()
         aws_env, app_env = _environment(endpoint, self.options)
         os.environ.update(aws_env)
-        self.pipeline = Pipeline.start(self.options.template, {"SenderAddress": self.options.sender_address},
-                                       self.clock, self.options.outbox, extra_env=app_env)
+        self.pipeline = Pipeline.start(
+            self.options.template,
+            {"SenderAddress": self.options.sender_address},
+            self.clock,
+            self.options.outbox,
+            extra_env=app_env,
+        )
         from righttime.observability import logger
 
         logger.setLevel(self.options.log_level)  # the logger was built before local mode set the environment
@@ -166,7 +173,7 @@ class LocalRighttime:
         while not self._stop.wait(self.options.tick_seconds):
             try:
                 self.pipeline.step()
-            except Exception as exc:  # noqa: BLE001 - reported on the console; the loop must keep the stack up
+            except Exception as exc:
                 self.errors.append(exc)
                 from righttime.observability import logger
 

@@ -1,0 +1,73 @@
+# righttime developer commands. Each target sets up what it needs: a fresh clone runs `make demo` or `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+SAM_VENV := .sam-venv
+BIN := $(VENV)/bin
+SAM := $(SAM_VENV)/bin/sam
+CFN_LINT := $(SAM_VENV)/bin/cfn-lint
+export AWS_DEFAULT_REGION ?= us-east-1
+# SAM CLI asks before sending telemetry; never on CI or in make.
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help venv sam-venv demo local test lint typecheck template unit functional e2e build deploy clean
+
+help:
+	@echo "make demo      set up, start local mode with a fast clock, replay a journey, show the email"
+	@echo "make local     run the whole pipeline on this machine (http://127.0.0.1:3000)"
+	@echo "make test      set up, then lint, type-check, validate the template and run every test"
+	@echo "make build     sam build (needs python3.13 on PATH, the Lambda runtime's version)"
+	@echo "make deploy    sam deploy --guided"
+
+$(BIN)/righttime: pyproject.toml layers/common/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/righttime
+
+$(SAM): 
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli cfn-lint
+
+sam-venv: $(SAM)
+
+demo: venv
+	$(BIN)/righttime demo --journey events/journey-cart-abandonment.jsonl --speed 3600 --outbox outbox
+
+local: venv
+	$(BIN)/righttime local --port 3000 --outbox outbox
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy layers/common/righttime functions
+
+template: sam-venv
+	$(CFN_LINT) template.yaml
+	$(SAM) validate --lint --template template.yaml
+
+unit: venv
+	$(BIN)/pytest tests/unit -q
+
+functional: venv
+	$(BIN)/pytest tests/functional -q
+
+e2e: venv
+	$(BIN)/pytest tests/e2e -q
+
+test: lint typecheck template
+	$(BIN)/righttime validate campaigns --templates templates
+	$(BIN)/pytest -q
+
+build: sam-venv
+	RIGHTTIME_ROOT=$(CURDIR) $(SAM) build --template template.yaml
+
+deploy: build
+	$(SAM) deploy --guided
+
+clean:
+	rm -rf .aws-sam outbox .pytest_cache .mypy_cache .ruff_cache
