@@ -41,6 +41,15 @@ class VirtualClock:
             elapsed = self._real.now() - self._real_anchor
             return self._virtual_at_anchor + elapsed * self._speed
 
+    def set_speed(self, speed: float) -> None:
+        """Change how fast the clock runs from now on (0 stops it), without a jump."""
+        with self._lock:
+            now = self._real.now()
+            if self._speed > 0:
+                self._virtual_at_anchor += (now - self._real_anchor) * self._speed
+            self._real_anchor = now
+            self._speed = speed
+
     def advance(self, delta: timedelta) -> datetime:
         """Jump forward by `delta` (never backwards) and return the new instant."""
         if delta < timedelta(0):

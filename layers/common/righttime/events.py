@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, mod
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MAX_ID_LENGTH = 256
+IDENTITY_REQUIRED = "either userId or anonymousId is required"
 
 
 class EventContext(BaseModel):
@@ -52,7 +53,7 @@ class _Message(BaseModel):
     @model_validator(mode="after")
     def _needs_an_identity(self) -> _Message:
         if self.userId is None and self.anonymousId is None:
-            raise ValueError("either userId or anonymousId is required")
+            raise ValueError(IDENTITY_REQUIRED)
         return self
 
     @property

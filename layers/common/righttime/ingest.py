@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from righttime.errors import FieldError, InvalidRequestError, UnauthorizedError
 from righttime.events import (
+    IDENTITY_REQUIRED,
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
     BatchRequest,
@@ -89,7 +90,7 @@ def parse(endpoint: Endpoint, body: bytes, received_at: datetime) -> list[Queued
         # The single-message endpoints take the type from the path, as Segment does.
         raw_messages = [{**document, "type": endpoint}]
         prefix = ""
-    errors = _size_errors(raw_messages, prefix)
+    errors = _size_errors(raw_messages, prefix) + _identity_errors(raw_messages, prefix)
     try:
         if endpoint == "batch":
             request = BatchRequest.model_validate(document)
@@ -99,7 +100,10 @@ def parse(endpoint: Endpoint, body: bytes, received_at: datetime) -> list[Queued
             messages = [_message_adapter.validate_python(raw_messages[0])]
             batch_sent_at = None
     except ValidationError as exc:
-        errors += [FieldError(_field_name(err["loc"], prefix), err["msg"]) for err in exc.errors()]
+        # The identity rule is reported by _identity_errors under the field users write (userId), even
+        # when other fields of the message are wrong too; pydantic reports it only when they are not.
+        errors += [FieldError(_field_name(err["loc"], prefix), err["msg"]) for err in exc.errors()
+                   if IDENTITY_REQUIRED not in err["msg"]]
         messages, batch_sent_at = [], None
     if errors:
         count = len(errors)
@@ -135,6 +139,16 @@ def _size_errors(raw_messages: Any, prefix: str) -> list[FieldError]:
                 FieldError(where, f"message is {size} bytes, over the {MAX_MESSAGE_BYTES // 1024} KB limit")
             )
     return errors
+
+
+def _identity_errors(raw_messages: Any, prefix: str) -> list[FieldError]:
+    if not isinstance(raw_messages, list):
+        return []
+    return [
+        FieldError(f"{prefix}.{index}.userId" if prefix else "userId", IDENTITY_REQUIRED)
+        for index, raw in enumerate(raw_messages)
+        if isinstance(raw, dict) and raw.get("userId") in (None, "") and raw.get("anonymousId") in (None, "")
+    ]
 
 
 def _field_name(loc: tuple[int | str, ...], prefix: str) -> str:

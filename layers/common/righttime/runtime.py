@@ -13,7 +13,7 @@ from righttime.adapters import aws
 
 if TYPE_CHECKING:
     from righttime.adapters.mailer import Mailer
-    from righttime.adapters.queue import EventQueue
+    from righttime.adapters.queue import DeadLetters, EventQueue
     from righttime.adapters.schedules import Schedules
     from righttime.adapters.store import Store
 
@@ -33,6 +33,13 @@ def queue() -> EventQueue:
 
 
 @cache
+def dead_letters() -> DeadLetters:
+    from righttime.adapters.queue import DeadLetters
+
+    return DeadLetters()
+
+
+@cache
 def schedules() -> Schedules:
     from righttime.adapters.schedules import Schedules
 
@@ -47,7 +54,7 @@ def mailer() -> Mailer:
 
 
 def reset() -> None:
-    for getter in (store, queue, schedules, mailer):
+    for getter in (store, queue, dead_letters, schedules, mailer):
         getter.cache_clear()
     settings.reset()
     content.reset()

@@ -37,6 +37,12 @@ class IngestSettings(_EnvModel):
     write_keys_cache_seconds: int = Field(alias="WRITE_KEYS_CACHE_SECONDS", default=300, ge=0)
 
 
+class DeadLetterSettings(_EnvModel):
+    events_dlq_url: str = Field(alias="EVENTS_DLQ_URL", min_length=1)
+    #: the events queue's maxReceiveCount: on the last attempt a failing event is dead-lettered with its reason
+    max_receive_count: int = Field(alias="EVENTS_MAX_RECEIVE_COUNT", default=5, ge=1, le=1000)
+
+
 class ScheduleSettings(_EnvModel):
     schedule_group: str = Field(alias="SCHEDULE_GROUP", min_length=1)
     sender_function_arn: str = Field(alias="SENDER_FUNCTION_ARN", min_length=1)
@@ -83,6 +89,11 @@ def ingest() -> IngestSettings:
 
 
 @cache
+def dead_letters() -> DeadLetterSettings:
+    return _load(DeadLetterSettings)
+
+
+@cache
 def schedules() -> ScheduleSettings:
     return _load(ScheduleSettings)
 
@@ -99,5 +110,5 @@ def content() -> ContentSettings:
 
 def reset() -> None:
     """Forget parsed settings (after tests or local mode changed the environment)."""
-    for getter in (tables, ingest, schedules, mail, content):
+    for getter in (tables, ingest, dead_letters, schedules, mail, content):
         getter.cache_clear()

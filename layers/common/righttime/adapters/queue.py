@@ -76,3 +76,24 @@ def _chunks(items: list[tuple[QueuedEvent, str]]) -> list[list[tuple[QueuedEvent
         chunks[-1].append(item)
         size += length
     return [c for c in chunks if c]
+
+
+class DeadLetters:
+    """The events DLQ, written to directly when an event can never be evaluated, so it waits there with
+    its reason as message attributes instead of silently after N receives."""
+
+    def __init__(self) -> None:
+        self.url = settings.dead_letters().events_dlq_url
+        self.client = aws.sqs()
+
+    def send(self, body: str, group: str, dedupe: str, reason: str, error_type: str) -> None:
+        self.client.send_message(
+            QueueUrl=self.url,
+            MessageBody=body,
+            MessageGroupId=group,
+            MessageDeduplicationId=dedupe,
+            MessageAttributes={
+                "reason": {"DataType": "String", "StringValue": reason[:1000] or error_type},
+                "error_type": {"DataType": "String", "StringValue": error_type},
+            },
+        )

@@ -92,6 +92,8 @@ class Pipeline:
         self.on_sent: list[Callable[[SentEmail], None]] = []
         self._shard_iterators: dict[str, str] = {}
         self._seen_ses = 0
+        #: rounds of `step()` completed, so callers can wait for the pipeline to have looked again
+        self.steps = 0
 
     @classmethod
     def start(
@@ -281,6 +283,7 @@ class Pipeline:
         work = self.pump_queue() + self.pump_stream() + self.fire_due()
         work += self.pump_stream()  # the sender's writes may cancel or move other schedules
         self.collect_sent()
+        self.steps += 1
         return work
 
     def run_until_idle(self, max_rounds: int = 1000) -> None:

@@ -1,0 +1,79 @@
+"""`righttime local` over real HTTP: what an app, curl, or a Segment SDK sees."""
+
+from __future__ import annotations
+
+import email
+import json
+import urllib.request
+from datetime import timedelta
+from email.policy import default as default_policy
+
+import pytest
+
+from righttime.cli import post_json
+from righttime.local.server import LocalRighttime
+from tests.conftest import EVENTS, WRITE_KEY
+from tests.e2e.conftest import wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_official_segment_sdk_works_unmodified_and_the_reminder_arrives(local: LocalRighttime):
+    # Given the official Segment Python SDK pointed at righttime, with gzip on
+    from segment.analytics.client import Client
+
+    errors: list[Exception] = []
+    client = Client(write_key=WRITE_KEY, host=local.url, sync_mode=True, gzip=True,
+                    on_error=lambda error, _batch: errors.append(error))
+
+    # When the app identifies a customer and tracks a Product Added
+    client.identify("sdk-ann", {"email": "ann@example.com", "firstName": "Ann"})
+    client.track("sdk-ann", "Product Added", {"product_id": "mug-1", "name": "Blue mug", "price": 12.5})
+    client.flush()
+
+    # Then the SDK saw no error, and after the (accelerated) hour one email lands in the outbox
+    assert errors == []
+    assert wait_for(lambda: len(local.pipeline.sent) == 1)
+    (sent,) = local.pipeline.sent
+    assert sent.path is not None and sent.path.read_bytes() == sent.raw
+    message = email.message_from_bytes(sent.raw, policy=default_policy)
+    assert message["To"] == "ann@example.com"
+    assert "Blue mug" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_an_order_before_the_delay_means_no_email(local: LocalRighttime):
+    # Given a slower clock for this test, so the order lands well inside the hour
+    local.clock.set_speed(60)  # an hour now lasts a minute
+    for line in (EVENTS / "journey-cart-abandonment.jsonl").read_text().splitlines():
+        assert post_json(f"{local.url}/v1/batch", {"batch": [json.loads(line)]}, WRITE_KEY)[0] == 200
+    # When the order arrives shortly after
+    order = {"type": "track", "userId": "demo-jane", "event": "Order Completed", "properties": {"order_id": "o-1"}}
+    assert post_json(f"{local.url}/v1/batch", {"batch": [order]}, WRITE_KEY)[0] == 200
+    assert wait_for(lambda: local.pipeline.next_fire_at() is None and _decided(local, "cancelled"))
+    # Then, once the clock has run well past the delay and the pipeline has looked again, nothing was sent
+    past_delay = local.clock.now() + timedelta(hours=2)
+    local.clock.set_speed(36_000)
+    assert wait_for(lambda: local.clock.now() > past_delay)
+    steps = local.pipeline.steps
+    assert wait_for(lambda: local.pipeline.steps >= steps + 2)
+    assert local.pipeline.sent == []
+
+
+def test_wrong_key_and_malformed_input_are_refused_over_http(local: LocalRighttime):
+    track = {"userId": "u1", "event": "Product Added", "properties": {"product_id": "p"}}
+    status, body = post_json(f"{local.url}/v1/track", track, "wrong-key")
+    assert status == 401 and json.loads(body)["success"] is False
+    status, body = post_json(f"{local.url}/v1/track", {"event": "Product Added"}, WRITE_KEY)
+    assert status == 400
+    assert [e["field"] for e in json.loads(body)["errors"]] == ["userId"]
+
+
+def test_health_endpoint_answers(local: LocalRighttime):
+    with urllib.request.urlopen(f"{local.url}/health") as response:  # noqa: S310 - loopback
+        assert json.loads(response.read()) == {"ok": True}
+
+
+def _decided(local: LocalRighttime, outcome: str) -> bool:
+    from righttime import runtime
+
+    return any(d.outcome.value == outcome for d in runtime.store().decisions("demo-jane"))

@@ -1,0 +1,65 @@
+"""Functional fixtures: the template's resources on moto (in process) and the real handlers."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from righttime.clock import VirtualClock
+from righttime.local.pipeline import Pipeline
+from righttime.local.server import embedded_aws
+from tests.conftest import EVENTS, ROOT, TEMPLATE, WRITE_KEY
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """One embedded moto server for the session (the DynamoDB Streams API needs server mode)."""
+    with embedded_aws() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def pipeline(moto_endpoint: str, isolated_env: None, clock: VirtualClock, tmp_path: Path) -> Iterator[Pipeline]:
+    """The deployed stack on moto: tables, queues, schedule group and SES identity built from template.yaml."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()  # noqa: S310
+    os.environ["AWS_ENDPOINT_URL"] = moto_endpoint
+    yield Pipeline.start(
+            TEMPLATE, {"SenderAddress": "shop@example.com"}, clock, outbox=tmp_path / "outbox",
+            extra_env={
+                "CAMPAIGNS_DIR": str(ROOT / "campaigns"), "TEMPLATES_DIR": str(ROOT / "templates"),
+                "RIGHTTIME_WRITE_KEYS": WRITE_KEY, "WRITE_KEYS_PARAMETER": "",
+            },
+        )
+
+
+def sample_event(name: str) -> dict[str, Any]:
+    """A sample event from events/, as `sam local invoke -e` would use it."""
+    return copy.deepcopy(json.loads((EVENTS / name).read_text()))
+
+
+def api_event(path: str, body: dict[str, Any] | bytes, *, key: str | None = WRITE_KEY,
+              headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """An API Gateway proxy event for `path`, based on events/ingest-track.json."""
+    event = sample_event("ingest-track.json")
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    event.update(path=path, resource=path, body=base64.b64encode(raw).decode(), isBase64Encoded=True)
+    event["headers"] = {"Content-Type": "application/json", **(headers or {})}
+    if key is not None:
+        event["headers"]["Authorization"] = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+    return event
+
+
+def post(pipeline: Pipeline, path: str, body: dict[str, Any] | bytes, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+    event = api_event(path, body, **kwargs)
+    raw = base64.b64decode(event["body"])
+    status, _headers, payload = pipeline.http("POST", path, event["headers"], raw)
+    return status, json.loads(payload)
