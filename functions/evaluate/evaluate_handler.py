@@ -24,7 +24,9 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 def record_handler(record: SQSRecord) -> None:
     try:
         event = QueuedEvent.model_validate_json(record.body)
-        result = evaluate(event, runtime.store(), content.campaigns(), current_clock().now())
+        result = evaluate(
+            event, runtime.store(), content.campaigns(), content.policy(), current_clock().now()
+        )
     except Exception as exc:
         # A body that cannot be read never will be; anything else is retried until the last receive.
         # Either way the event then waits in the DLQ with its reason, never silently.
@@ -32,8 +34,13 @@ def record_handler(record: SQSRecord) -> None:
         if not (isinstance(exc, ValidationError) or final):
             raise
         logger.exception("event dead-lettered", extra={"sqs_message_id": record.message_id})
-        runtime.dead_letters().send(record.body, group=record.attributes.message_group_id or "unknown",
-                                    dedupe=record.message_id, reason=str(exc), error_type=type(exc).__name__)
+        runtime.dead_letters().send(
+            record.body,
+            group=record.attributes.message_group_id or "unknown",
+            dedupe=record.message_id,
+            reason=str(exc),
+            error_type=type(exc).__name__,
+        )
         metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=1)
         return
     if result.duplicate:
@@ -42,13 +49,18 @@ def record_handler(record: SQSRecord) -> None:
         metrics.add_metric(name=f"Decision_{decision.outcome.value}", unit=MetricUnit.Count, value=1)
         logger.info(
             "decision",
-            extra={"campaign": decision.campaign_id, "outcome": decision.outcome.value,
-                   "reasons": decision.reason_codes, "message_id": decision.message_id},
+            extra={
+                "campaign": decision.campaign_id,
+                "outcome": decision.outcome.value,
+                "reasons": decision.reason_codes,
+                "message_id": decision.message_id,
+            },
         )
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

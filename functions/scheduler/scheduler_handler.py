@@ -28,11 +28,14 @@ def record_handler(record: DynamoDBRecord) -> None:
     if change is None:
         return
     old, new = _message(change.old_image), _message(change.new_image)
-    action = scheduling.sync(old, new, runtime.schedules(), current_clock().now())
-    if action is not scheduling.Action.NONE:
-        message = new or old
+    for action, message in scheduling.sync(old, new, runtime.schedules(), current_clock().now()):
         logger.info(
-            "schedule", extra={"action": action.value, "message_id": message.message_id if message else None}
+            "schedule",
+            extra={
+                "action": action.value,
+                "message_id": message.message_id,
+                "generation": message.generation,
+            },
         )
 
 

@@ -78,7 +78,7 @@ def test_scheduler_creates_the_schedule_for_a_new_pending_message(pipeline: Pipe
     response = _invoke(pipeline, "SchedulerFunction", sample_event("scheduler-stream.json"))
     assert response == {"batchItemFailures": []}
     client = boto3.client("scheduler", region_name="us-east-1")
-    schedule = client.get_schedule(Name="rt-3f1c2a9e8b7d4c6e9f0a1b2c3d4e5f60",
+    schedule = client.get_schedule(Name="rt-3f1c2a9e8b7d4c6e9f0a1b2c3d4e5f60-0",
                                    GroupName=pipeline.stack.physical["ScheduleGroup"])
     assert schedule["ScheduleExpression"] == "at(2026-11-20T10:14:00)"
 

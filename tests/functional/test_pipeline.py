@@ -218,7 +218,8 @@ def test_a_customer_who_emptied_the_cart_is_not_reminded(pipeline: Pipeline, clo
     pipeline.run_until_idle()
     assert pipeline.sent == []
     last = list(runtime.store().decisions("cust-42"))[-1]
-    assert (last.outcome.value, last.reason_codes) == ("cancelled", ["cart_empty"])
+    assert (last.outcome.value, last.reason_codes) == ("cancelled", ["exit_condition"])
+    assert last.reasons[0].detail["condition"] == {"field": "cart_items", "op": "equals", "value": 0}
 
 
 def test_an_unsubscribed_customer_gets_no_promotional_reminder(pipeline: Pipeline, clock: VirtualClock):

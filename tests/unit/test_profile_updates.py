@@ -55,9 +55,7 @@ def test_identify_stores_the_traits_righttime_uses(make_event: MakeEvent, t0: da
 
 def test_snake_case_name_traits_are_understood(make_event: MakeEvent, t0: datetime) -> None:
     # Given traits written the snake_case way
-    profile = apply_event(
-        fresh(), make_event("identify", t0, traits={"first_name": "Jo", "last_name": "Li"})
-    )
+    profile = apply_event(fresh(), make_event("identify", t0, traits={"first_name": "Jo", "last_name": "Li"}))
     # Then they fill the same fields
     assert (profile.first_name, profile.last_name) == ("Jo", "Li")
 
@@ -120,9 +118,7 @@ def test_the_device_time_zone_is_stored_apart_from_the_declared_one(
 
 def test_an_invalid_device_time_zone_is_ignored(make_event: MakeEvent, t0: datetime) -> None:
     # Given an event whose context time zone is not an IANA zone
-    profile = apply_event(
-        fresh(), make_event("page", t0, name="Home", context={"timezone": "GMT+25"})
-    )
+    profile = apply_event(fresh(), make_event("page", t0, name="Home", context={"timezone": "GMT+25"}))
     # Then no context zone is stored
     assert profile.context_timezone is None
 
@@ -136,9 +132,7 @@ def test_the_context_locale_only_fills_a_missing_locale(make_event: MakeEvent, t
     assert first.locale == second.locale == "de-DE"
 
 
-def test_first_and_last_seen_follow_event_time_not_arrival_order(
-    make_event: MakeEvent, t0: datetime
-) -> None:
+def test_first_and_last_seen_follow_event_time_not_arrival_order(make_event: MakeEvent, t0: datetime) -> None:
     # Given events that arrive out of order
     profile = fresh()
     for minutes in (10, 0, 30, 20):
@@ -179,7 +173,9 @@ def test_adding_the_same_product_again_increases_its_quantity(make_event: MakeEv
     assert quantities(profile) == {"sku-1": 3, "sku-2": 1}
 
 
-def test_a_product_is_identified_by_sku_when_it_has_no_product_id(make_event: MakeEvent, t0: datetime) -> None:
+def test_a_product_is_identified_by_sku_when_it_has_no_product_id(
+    make_event: MakeEvent, t0: datetime
+) -> None:
     # Given a product added by SKU only
     event = make_event("track", t0, event="Product Added", properties={"sku": "SKU-9"})
     # Then it is in the cart under that SKU
@@ -195,7 +191,9 @@ def test_a_product_without_any_id_does_not_change_the_cart(make_event: MakeEvent
     assert profile.cart_updated_at is None
 
 
-def test_product_removed_lowers_the_quantity_then_removes_the_line(make_event: MakeEvent, t0: datetime) -> None:
+def test_product_removed_lowers_the_quantity_then_removes_the_line(
+    make_event: MakeEvent, t0: datetime
+) -> None:
     # Given three shirts and one pair of socks
     profile = apply_event(fresh(), added(make_event, t0, "sku-1", quantity=3))
     profile = apply_event(profile, added(make_event, t0, "sku-2"))
@@ -285,7 +283,9 @@ def test_order_completed_records_the_order_and_empties_the_cart(make_event: Make
 
 def test_an_order_without_revenue_still_counts(make_event: MakeEvent, t0: datetime) -> None:
     # Given an order with a total but no revenue, then one with neither
-    profile = apply_event(fresh(), make_event("track", t0, event="Order Completed", properties={"total": "25"}))
+    profile = apply_event(
+        fresh(), make_event("track", t0, event="Order Completed", properties={"total": "25"})
+    )
     profile = apply_event(profile, make_event("track", t0, event="Order Completed", properties={}))
     # Then both count, and the value is the total of the first
     assert profile.orders_count == 2
@@ -300,7 +300,10 @@ def test_a_late_arriving_older_order_does_not_replace_the_last_order(
     profile = apply_event(fresh(), newer)
     # When an older order arrives late
     older = make_event(
-        "track", t0 - timedelta(days=1), event="Order Completed", properties={"order_id": "ord-1", "revenue": 5}
+        "track",
+        t0 - timedelta(days=1),
+        event="Order Completed",
+        properties={"order_id": "ord-1", "revenue": 5},
     )
     profile = apply_event(profile, older)
     # Then it counts, but ord-2 stays the last order
@@ -313,7 +316,9 @@ def test_order_refunded_takes_the_revenue_back(make_event: MakeEvent, t0: dateti
     # Given a customer worth 80
     profile = fresh().model_copy(update={"lifetime_value": Decimal("80")})
     # When an order of 30 is refunded
-    profile = apply_event(profile, make_event("track", t0, event="Order Refunded", properties={"revenue": 30}))
+    profile = apply_event(
+        profile, make_event("track", t0, event="Order Refunded", properties={"revenue": 30})
+    )
     # Then they are worth 50
     assert profile.lifetime_value == Decimal("50")
 

@@ -1,4 +1,5 @@
-"""Marketer-owned content (campaigns and templates), loaded once per container from the configured folders."""
+"""Marketer-owned content (campaigns, the global policy, templates), loaded once per container from the
+configured folders."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from functools import cache
 
 from righttime import settings
 from righttime.campaigns import Campaign, load_campaigns
+from righttime.global_policy import GlobalPolicy, load_policy
 from righttime.rendering import Renderer
 
 
@@ -14,8 +16,14 @@ def campaigns() -> tuple[Campaign, ...]:
     return tuple(load_campaigns(settings.content().campaigns_dir))
 
 
-def campaign(campaign_id: str) -> Campaign | None:
-    return next((c for c in campaigns() if c.id == campaign_id), None)
+@cache
+def campaigns_by_id() -> dict[str, Campaign]:
+    return {campaign.id: campaign for campaign in campaigns()}
+
+
+@cache
+def policy() -> GlobalPolicy:
+    return load_policy(settings.content().campaigns_dir)
 
 
 @cache
@@ -24,5 +32,5 @@ def renderer() -> Renderer:
 
 
 def reset() -> None:
-    campaigns.cache_clear()
-    renderer.cache_clear()
+    for getter in (campaigns, campaigns_by_id, policy, renderer):
+        getter.cache_clear()

@@ -12,10 +12,17 @@ from righttime.campaigns import Kind
 
 
 class Outcome(StrEnum):
+    #: a message is planned for `send_at`
     SCHEDULED = "scheduled"
+    #: a planned message was moved later (a higher priority took its slot, quiet hours at fire time, ...)
+    DEFERRED = "deferred"
     SENT = "sent"
+    #: the customer may not get it (consent, suppression, audience, caps, re-entry)
     SUPPRESSED = "suppressed"
+    #: it no longer makes sense (converted, exit event, campaign disabled)
     CANCELLED = "cancelled"
+    #: it could not go out before its send-by deadline
+    EXPIRED = "expired"
     FAILED = "failed"
 
 
@@ -24,12 +31,26 @@ class ReasonCode(StrEnum):
 
     TRIGGERED = "triggered"
     TRIGGER_REPEATED = "trigger_repeated"
+    MIN_DELAY = "min_delay"
+    LOCAL_TIME = "local_time"
+    QUIET_HOURS = "quiet_hours"
+    OUTSIDE_WINDOW = "outside_window"
+    FREQUENCY_CAP = "frequency_cap"
+    OUTRANKED = "outranked"
+    PURCHASE_COOLDOWN = "purchase_cooldown"
+    FOLLOW_UP_DELAY = "follow_up_delay"
+    RECENTLY_BOUGHT = "recently_bought"
+    CROSS_SELL_VARIANT = "cross_sell_variant"
+    SEND_BY_PASSED = "send_by_passed"
+    REENTRY = "reentry"
+    DUPLICATE_KEY = "duplicate_key"
+    AUDIENCE = "audience"
+    EXIT_CONDITION = "exit_condition"
     CONVERTED = "converted"
     EXIT_EVENT = "exit_event"
     NO_EMAIL = "no_email"
     UNSUBSCRIBED = "unsubscribed"
     ADDRESS_SUPPRESSED = "address_suppressed"
-    CART_EMPTY = "cart_empty"
     CAMPAIGN_DISABLED = "campaign_disabled"
     DELIVERED_TO_SES = "delivered_to_ses"
     SES_REJECTED = "ses_rejected"
@@ -55,6 +76,9 @@ class Decision(BaseModel):
     send_at: AwareDatetime | None = None
     trigger_event: str | None = None
     trigger_message_id: str | None = None
+    #: the customer's zone the timing rules used, and where it came from (trait, context, default)
+    timezone: str | None = None
+    timezone_source: str | None = None
 
     @property
     def reason_codes(self) -> list[str]:
@@ -68,13 +92,25 @@ class MessageStatus(StrEnum):
     SENT = "sent"
     CANCELLED = "cancelled"
     SUPPRESSED = "suppressed"
+    EXPIRED = "expired"
     FAILED = "failed"
 
 
 #: the statuses a message never leaves
 FINAL_STATUSES = frozenset(
-    {MessageStatus.SENT, MessageStatus.CANCELLED, MessageStatus.SUPPRESSED, MessageStatus.FAILED}
+    {
+        MessageStatus.SENT,
+        MessageStatus.CANCELLED,
+        MessageStatus.SUPPRESSED,
+        MessageStatus.EXPIRED,
+        MessageStatus.FAILED,
+    }
 )
+
+
+def status_for(outcome: Outcome) -> MessageStatus:
+    """The final message status an outcome settles it in."""
+    return MessageStatus(outcome.value)
 
 
 class OutboundMessage(BaseModel):
@@ -95,6 +131,14 @@ class OutboundMessage(BaseModel):
     to: str | None = None
     ses_message_id: str | None = None
     reasons: list[Reason] = Field(default_factory=list)
+    priority: int = 0
+    desired_at: AwareDatetime | None = None
+    send_by: AwareDatetime | None = None
+    dedupe_key: str | None = None
+    category: str | None = None
+    #: bumped whenever send_at moves: each generation has its own schedule, so a schedule that is firing
+    #: while the message moves can never delete or overwrite the new one
+    generation: int = 0
 
 
 _NAMESPACE = uuid.UUID("5f0e9d2c-7a43-4c41-9a8e-2b1f6c0de0a1")

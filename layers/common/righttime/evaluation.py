@@ -10,6 +10,7 @@ from righttime.adapters.store import Conflict, Duplicate, Store
 from righttime.campaigns import Campaign
 from righttime.decisions import Decision
 from righttime.events import QueuedEvent
+from righttime.global_policy import GlobalPolicy
 from righttime.observability import logger
 from righttime.policy import plan_event
 from righttime.profiles import Profile, apply_event
@@ -29,7 +30,9 @@ class TooMuchContention(RuntimeError):
     """The profile kept changing under us; SQS will redeliver the event."""
 
 
-def evaluate(event: QueuedEvent, store: Store, campaigns: Sequence[Campaign], now: datetime) -> Evaluation:
+def evaluate(
+    event: QueuedEvent, store: Store, campaigns: Sequence[Campaign], policy: GlobalPolicy, now: datetime
+) -> Evaluation:
     """Apply `event` to its customer's profile, decide every matching campaign and commit it all at once.
 
     A messageId seen before has no effect. If another writer changed the profile (the sender settling a
@@ -39,7 +42,7 @@ def evaluate(event: QueuedEvent, store: Store, campaigns: Sequence[Campaign], no
     for attempt in range(1, MAX_ATTEMPTS + 1):
         stored = store.get_profile(event.customer_id)
         profile = _forget(apply_event(stored, event), settled)
-        plan = plan_event(profile, event, campaigns, now)
+        plan = plan_event(profile, event, campaigns, policy, now)
         try:
             store.commit_plan(plan, stored.version, event.message_id, now)
         except Duplicate:

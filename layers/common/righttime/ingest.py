@@ -102,8 +102,11 @@ def parse(endpoint: Endpoint, body: bytes, received_at: datetime) -> list[Queued
     except ValidationError as exc:
         # The identity rule is reported by _identity_errors under the field users write (userId), even
         # when other fields of the message are wrong too; pydantic reports it only when they are not.
-        errors += [FieldError(_field_name(err["loc"], prefix), err["msg"]) for err in exc.errors()
-                   if IDENTITY_REQUIRED not in err["msg"]]
+        errors += [
+            FieldError(_field_name(err["loc"], prefix), err["msg"])
+            for err in exc.errors()
+            if IDENTITY_REQUIRED not in err["msg"]
+        ]
         messages, batch_sent_at = [], None
     if errors:
         count = len(errors)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +32,10 @@ _KNOWN_TRAITS = {
 }
 #: The cart is a reminder, not an inventory: beyond this many lines, the oldest are dropped.
 MAX_CART_ITEMS = 50
+#: bounds that keep a profile item small whatever a customer does
+MAX_SENDS = 200
+MAX_KEYS = 50
+MAX_RECENT_CATEGORIES = 100
 
 
 class CartItem(BaseModel):
@@ -48,11 +52,36 @@ class CartItem(BaseModel):
 
 
 class PendingRef(BaseModel):
-    """A message this customer is waiting for, remembered on the profile so exits need no extra read."""
+    """A message this customer is waiting for, remembered on the profile so that exits, priorities and
+    frequency caps are decided from the one profile read."""
 
     message_id: str
     send_at: AwareDatetime
     trigger_at: AwareDatetime
+    #: the earliest instant the campaign's own timing allows (before caps and priorities)
+    desired_at: AwareDatetime | None = None
+    send_by: AwareDatetime | None = None
+    priority: int = 0
+    promotional: bool = True
+    dedupe_key: str | None = None
+    generation: int = 0
+
+
+class SendRecord(BaseModel):
+    """A message that went out: what frequency caps count."""
+
+    at: AwareDatetime
+    campaign_id: str
+    promotional: bool = True
+
+
+class CampaignHistory(BaseModel):
+    """What re-entry rules and de-duplication keys need to remember per campaign."""
+
+    last_sent_at: AwareDatetime | None = None
+    sent_count: int = 0
+    #: de-duplication key values already messaged (most recent last, bounded)
+    keys: list[str] = Field(default_factory=list)
 
 
 class Profile(BaseModel):
@@ -81,6 +110,11 @@ class Profile(BaseModel):
     last_seen_at: AwareDatetime | None = None
     #: campaign id -> the message waiting to be sent for it
     pending: dict[str, PendingRef] = Field(default_factory=dict)
+    #: recent sends, newest last, kept as long as the longest frequency cap needs
+    sends: list[SendRecord] = Field(default_factory=list)
+    history: dict[str, CampaignHistory] = Field(default_factory=dict)
+    #: category -> when the customer last bought from it (for the recently-bought rule)
+    recent_categories: dict[str, AwareDatetime] = Field(default_factory=dict)
     #: optimistic-locking counter: every write expects the version it read
     version: int = 0
 
@@ -156,10 +190,15 @@ def _apply_track(
         case "Order Completed":
             profile.orders_count += 1
             profile.lifetime_value += _decimal(props.get("revenue") or props.get("total")) or Decimal(0)
+            categories = _order_categories(props)
             if profile.last_order_at is None or at >= profile.last_order_at:
                 profile.last_order_at = at
                 profile.last_order_id = str(props.get("order_id") or message_id or "")
-                profile.last_order_categories = sorted(_order_categories(props))
+                profile.last_order_categories = sorted(categories)
+            for category in categories:
+                previous = profile.recent_categories.get(category)
+                profile.recent_categories[category] = max(at, previous) if previous else at
+            _bound_categories(profile)
             # Whatever channel the order came from, the cart it settled is gone.
             profile.cart = []
             profile.cart_updated_at = at
@@ -167,6 +206,57 @@ def _apply_track(
             profile.lifetime_value -= _decimal(props.get("revenue") or props.get("total")) or Decimal(0)
         case _:
             pass
+
+
+def _bound_categories(profile: Profile) -> None:
+    if len(profile.recent_categories) > MAX_RECENT_CATEGORIES:
+        newest = sorted(profile.recent_categories.items(), key=lambda kv: kv[1])[-MAX_RECENT_CATEGORIES:]
+        profile.recent_categories = dict(newest)
+
+
+def record_send(
+    profile: Profile,
+    campaign_id: str,
+    promotional: bool,
+    at: datetime,
+    dedupe_key: str | None,
+    keep: timedelta,
+) -> None:
+    """Remember a send for frequency caps and re-entry rules; forget sends older than `keep`."""
+    profile.sends = [s for s in profile.sends if s.at > at - keep][-MAX_SENDS:]
+    profile.sends.append(SendRecord(at=at, campaign_id=campaign_id, promotional=promotional))
+    history = profile.history.setdefault(campaign_id, CampaignHistory())
+    history.last_sent_at = at
+    history.sent_count += 1
+    if dedupe_key is not None and dedupe_key not in history.keys:
+        history.keys = [*history.keys, dedupe_key][-MAX_KEYS:]
+
+
+def facts(profile: Profile, now: datetime) -> dict[str, Any]:
+    """What audience and exit conditions can test, by name (docs/campaigns.md lists them)."""
+    return {
+        "customer_id": profile.customer_id,
+        "has_email": bool(profile.email),
+        "email_domain": profile.email.rsplit("@", 1)[-1].lower() if profile.email else None,
+        "locale": profile.locale,
+        "timezone": profile.timezone or profile.context_timezone,
+        "is_customer": profile.orders_count > 0,
+        "is_prospect": profile.orders_count == 0,
+        "orders_count": profile.orders_count,
+        "lifetime_value": profile.lifetime_value,
+        "days_since_last_order": _days(now, profile.last_order_at),
+        "days_since_first_seen": _days(now, profile.first_seen_at),
+        "days_since_last_seen": _days(now, profile.last_seen_at),
+        "last_order_categories": profile.last_order_categories,
+        "cart_items": sum(item.quantity for item in profile.cart),
+        "cart_total": profile.cart_total,
+        "unsubscribed": profile.unsubscribed,
+        "traits": profile.traits,
+    }
+
+
+def _days(now: datetime, then: datetime | None) -> int | None:
+    return None if then is None else max(0, (now - then).days)
 
 
 def _cart_item(props: dict[str, Any]) -> CartItem | None:

@@ -57,7 +57,9 @@ class Renderer:
         return Rendered(subject=subject, html=parts["body.html"], text=parts["body.txt"])
 
 
-def template_context(profile: Profile, campaign_id: str, message_id: str) -> dict[str, Any]:
+def template_context(
+    profile: Profile, campaign_id: str, message_id: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The variables every template sees. Money stays Decimal so templates format it exactly."""
     return {
         "customer": {
@@ -80,6 +82,8 @@ def template_context(profile: Profile, campaign_id: str, message_id: str) -> dic
         },
         "campaign": {"id": campaign_id},
         "message_id": message_id,
+        #: the campaign's own `variables` (e.g. complementary categories for a cross-sell)
+        "vars": variables or {},
     }
 
 

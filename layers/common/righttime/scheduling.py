@@ -1,5 +1,9 @@
 """Keeps EventBridge Scheduler in step with the messages table: each change to a message (seen on the
-table's stream) creates, moves or deletes its one-time schedule."""
+table's stream) creates, replaces or deletes its one-time schedule.
+
+Every move of a message is a new generation with a schedule of its own, created before the old one is
+deleted: a schedule that is firing while its message moves can never take the new one down with it.
+"""
 
 from __future__ import annotations
 
@@ -13,33 +17,47 @@ from righttime.decisions import MessageStatus, OutboundMessage
 class Action(StrEnum):
     UPSERT = "upsert"
     DELETE = "delete"
-    NONE = "none"
 
 
 class ScheduleBackend(Protocol):
     def upsert(self, message: OutboundMessage, now: datetime) -> None: ...
-    def delete(self, message_id: str) -> bool: ...
+    def delete(self, message_id: str, generation: int) -> bool: ...
 
 
-def action_for(old: OutboundMessage | None, new: OutboundMessage | None) -> Action:
-    """What a change from `old` to `new` (either may be absent) means for the message's schedule."""
-    if new is not None and new.status is MessageStatus.PENDING:
-        moved = old is None or old.status is not MessageStatus.PENDING or old.send_at != new.send_at
-        return Action.UPSERT if moved else Action.NONE
-    was_waiting = old is not None and old.status is MessageStatus.PENDING
-    # A message being sent or sent has already fired: Scheduler deletes the schedule itself afterwards.
-    if was_waiting and (new is None or new.status in (MessageStatus.CANCELLED, MessageStatus.SUPPRESSED)):
-        return Action.DELETE
-    return Action.NONE
+def actions_for(
+    old: OutboundMessage | None, new: OutboundMessage | None
+) -> list[tuple[Action, OutboundMessage]]:
+    """What a change from `old` to `new` (either may be absent) means for the message's schedules."""
+    actions: list[tuple[Action, OutboundMessage]] = []
+    new_waiting = new is not None and new.status is MessageStatus.PENDING
+    old_waiting = old is not None and old.status is MessageStatus.PENDING
+    if new_waiting and new is not None:
+        changed = (
+            not old_waiting or old is None or old.generation != new.generation or old.send_at != new.send_at
+        )
+        if changed:
+            actions.append((Action.UPSERT, new))
+    if old_waiting and old is not None:
+        superseded = new_waiting and new is not None and new.generation != old.generation
+        # Sending or sent means the schedule fired; Scheduler deletes it itself (ActionAfterCompletion).
+        settled = new is None or new.status not in (
+            MessageStatus.PENDING,
+            MessageStatus.SENDING,
+            MessageStatus.SENT,
+        )
+        if superseded or settled:
+            actions.append((Action.DELETE, old))
+    return actions
 
 
 def sync(
     old: OutboundMessage | None, new: OutboundMessage | None, backend: ScheduleBackend, now: datetime
-) -> Action:
-    """Apply the schedule change one message change calls for; idempotent, so stream retries are safe."""
-    action = action_for(old, new)
-    if action is Action.UPSERT and new is not None:
-        backend.upsert(new, now)
-    elif action is Action.DELETE and old is not None:
-        backend.delete(old.message_id)
-    return action
+) -> list[tuple[Action, OutboundMessage]]:
+    """Apply the schedule changes one message change calls for; idempotent, so stream retries are safe."""
+    actions = actions_for(old, new)
+    for action, message in actions:
+        if action is Action.UPSERT:
+            backend.upsert(message, now)
+        else:
+            backend.delete(message.message_id, message.generation)
+    return actions

@@ -1,4 +1,4 @@
-"""Sending: when a schedule fires, re-check the context, claim the message, render, send, record."""
+"""Sending: when a schedule fires, apply the policy again, then claim, render, send and record."""
 
 from __future__ import annotations
 
@@ -8,10 +8,20 @@ from email.message import EmailMessage
 from typing import Protocol
 
 from righttime.adapters.store import Store
-from righttime.campaigns import Campaign
-from righttime.decisions import Decision, MessageStatus, OutboundMessage, Outcome, Reason, ReasonCode
+from righttime.campaigns import Campaign, Kind
+from righttime.decisions import (
+    Decision,
+    MessageStatus,
+    OutboundMessage,
+    Outcome,
+    Reason,
+    ReasonCode,
+    status_for,
+)
+from righttime.global_policy import GlobalPolicy
 from righttime.observability import logger
-from righttime.policy import check_at_send
+from righttime.policy import Action, CustomerZone, Move, SendDecision, decide_at_send
+from righttime.profiles import Profile, record_send
 from righttime.rendering import Renderer, RenderError, build_mime, template_context
 from righttime.settings import MailSettings
 
@@ -33,6 +43,7 @@ def send_due_message(
     *,
     store: Store,
     campaign_of: dict[str, Campaign],
+    policy: GlobalPolicy,
     renderer: Renderer,
     mailer: MailBackend,
     mail: MailSettings,
@@ -45,28 +56,26 @@ def send_due_message(
         logger.warning("fired for an unknown message", extra={"message_id": message_id})
         return SendResult(status="unknown_message")
     campaign = campaign_of.get(message.campaign_id)
-    verdict = check_at_send(profile, message, campaign, suppressed, now)
-    if verdict.ignore:
-        logger.info("nothing to do", extra={"message_id": message_id, "status": message.status.value})
-        return SendResult(status=f"ignored_{message.status.value}")
-    if not verdict.send:
-        assert verdict.outcome is not None
-        decision = _decision(message, verdict.outcome, list(verdict.reasons), now)
-        closed = store.close(message, MessageStatus(verdict.outcome.value), decision, now)
-        return SendResult(status=verdict.outcome.value if closed else "lost_race", decision=decision)
-
-    assert profile.email is not None  # check_at_send guarantees it
+    verdict = decide_at_send(profile, message, campaign, policy, suppressed, now)
+    match verdict.action:
+        case Action.IGNORE:
+            logger.info("nothing to do", extra={"message_id": message_id, "status": message.status.value})
+            return SendResult(status=f"ignored_{message.status.value}")
+        case Action.CLOSE:
+            assert verdict.outcome is not None
+            return _close(store, profile, message, verdict.outcome, list(verdict.reasons), now, verdict.zone)
+        case Action.DEFER:
+            return _defer(store, profile, message, verdict, now)
+    assert verdict.template is not None and profile.email is not None  # decide_at_send guarantees both
     try:
-        rendered = renderer.render(
-            message.template, template_context(profile, message.campaign_id, message_id)
+        context = template_context(
+            profile, message.campaign_id, message_id, campaign.variables if campaign else {}
         )
+        rendered = renderer.render(verdict.template, context)
     except RenderError as exc:
         # A broken template will not fix itself on retry: settle the message and say why.
-        decision = _decision(
-            message, Outcome.FAILED, [Reason(code=ReasonCode.RENDER_FAILED, detail={"error": str(exc)})], now
-        )
-        store.close(message, MessageStatus.FAILED, decision, now)
-        return SendResult(status="failed", decision=decision)
+        reasons = [Reason(code=ReasonCode.RENDER_FAILED, detail={"error": str(exc)})]
+        return _close(store, profile, message, Outcome.FAILED, reasons, now, verdict.zone)
     if not store.claim(message, now):
         return SendResult(status="already_claimed")
     mime = build_mime(
@@ -78,30 +87,78 @@ def send_due_message(
         sent_at=now,
         unsubscribe_mailto=mail.unsubscribe_mailto,
     )
-    from righttime.adapters.mailer import SendRejected  # imported here: only the sender path needs SES
+    from righttime.adapters.mailer import SendRejected  # only this path needs SES's exceptions
 
     try:
         ses_id = mailer.send(mime, {"campaign": message.campaign_id, "message_id": message_id})
     except SendRejected as exc:
-        decision = _decision(
-            message, Outcome.FAILED, [Reason(code=ReasonCode.SES_REJECTED, detail={"error": str(exc)})], now
-        )
-        store.close(message, MessageStatus.FAILED, decision, now)
-        return SendResult(status="failed", decision=decision)
+        reasons = [Reason(code=ReasonCode.SES_REJECTED, detail={"error": str(exc)})]
+        return _close(store, profile, message, Outcome.FAILED, reasons, now, verdict.zone)
     except Exception:
         store.release(message, now)  # a transient error: give it back so the schedule's retry can send it
         raise
-    decision = _decision(
-        message,
-        Outcome.SENT,
-        [Reason(code=ReasonCode.DELIVERED_TO_SES, detail={"ses_message_id": ses_id})],
-        now,
-    )
-    store.close(message, MessageStatus.SENT, decision, now, ses_message_id=ses_id)
+    reasons = [*verdict.reasons, Reason(code=ReasonCode.DELIVERED_TO_SES, detail={"ses_message_id": ses_id})]
+    decision = _decision(message, Outcome.SENT, reasons, now, verdict.zone)
+    promotional = campaign is None or campaign.kind is Kind.PROMOTIONAL
+
+    def sent(p: Profile) -> None:
+        _forget_pending(p, message)
+        record_send(p, message.campaign_id, promotional, now, message.dedupe_key, keep=policy.longest_cap)
+
+    store.settle(profile, message, MessageStatus.SENT, decision, now, sent, ses_message_id=ses_id)
     return SendResult(status="sent", decision=decision, ses_message_id=ses_id)
 
 
-def _decision(message: OutboundMessage, outcome: Outcome, reasons: list[Reason], now: datetime) -> Decision:
+def _close(
+    store: Store,
+    profile: Profile,
+    message: OutboundMessage,
+    outcome: Outcome,
+    reasons: list[Reason],
+    now: datetime,
+    zone: CustomerZone | None,
+) -> SendResult:
+    decision = _decision(message, outcome, reasons, now, zone)
+    settled = store.settle(
+        profile, message, status_for(outcome), decision, now, lambda p: _forget_pending(p, message)
+    )
+    return SendResult(status=outcome.value if settled else "lost_race", decision=decision)
+
+
+def _defer(
+    store: Store, profile: Profile, message: OutboundMessage, verdict: SendDecision, now: datetime
+) -> SendResult:
+    assert verdict.at is not None
+    move = Move(message.message_id, verdict.at, message.generation + 1, list(verdict.reasons))
+    decision = _decision(
+        message, Outcome.DEFERRED, list(verdict.reasons), now, verdict.zone, send_at=verdict.at
+    )
+
+    def moved(p: Profile) -> None:
+        ref = p.pending.get(message.campaign_id)
+        if ref is not None and ref.message_id == message.message_id:
+            p.pending[message.campaign_id] = ref.model_copy(
+                update={"send_at": move.send_at, "generation": move.generation}
+            )
+
+    deferred = store.defer(profile, message, move, decision, now, moved)
+    return SendResult(status="deferred" if deferred else "lost_race", decision=decision)
+
+
+def _forget_pending(profile: Profile, message: OutboundMessage) -> None:
+    ref = profile.pending.get(message.campaign_id)
+    if ref is not None and ref.message_id == message.message_id:
+        del profile.pending[message.campaign_id]
+
+
+def _decision(
+    message: OutboundMessage,
+    outcome: Outcome,
+    reasons: list[Reason],
+    now: datetime,
+    zone: CustomerZone | None,
+    send_at: datetime | None = None,
+) -> Decision:
     return Decision(
         customer_id=message.customer_id,
         campaign_id=message.campaign_id,
@@ -109,7 +166,9 @@ def _decision(message: OutboundMessage, outcome: Outcome, reasons: list[Reason],
         decided_at=now,
         reasons=reasons,
         message_id=message.message_id,
-        send_at=message.send_at,
+        send_at=send_at or message.send_at,
         trigger_event=message.trigger_event,
         trigger_message_id=message.trigger_message_id,
+        timezone=zone.name if zone else None,
+        timezone_source=zone.source if zone else None,
     )

@@ -39,7 +39,7 @@ class IngestSettings(_EnvModel):
 
 class DeadLetterSettings(_EnvModel):
     events_dlq_url: str = Field(alias="EVENTS_DLQ_URL", min_length=1)
-    #: the events queue's maxReceiveCount: on the last attempt a failing event is dead-lettered with its reason
+    #: the events queue's maxReceiveCount: on the last try a failing event is dead-lettered with its reason
     max_receive_count: int = Field(alias="EVENTS_MAX_RECEIVE_COUNT", default=5, ge=1, le=1000)
 
 

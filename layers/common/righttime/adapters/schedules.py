@@ -15,9 +15,9 @@ from righttime.decisions import OutboundMessage
 MIN_LEAD = timedelta(seconds=60)
 
 
-def schedule_name(message_id: str) -> str:
-    """Deterministic and valid for AWS (at most 64 characters of [0-9a-zA-Z-_.])."""
-    name = f"rt-{message_id}"
+def schedule_name(message_id: str, generation: int = 0) -> str:
+    """One per message generation; deterministic and valid for AWS (≤ 64 characters of [0-9a-zA-Z-_.])."""
+    name = f"rt-{message_id}-{generation}"
     if len(name) > 64 or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in name):
         raise ValueError(f"message id {message_id!r} does not make a valid schedule name")
     return name
@@ -47,7 +47,7 @@ class Schedules:
     def upsert(self, message: OutboundMessage, now: datetime) -> None:
         """Create the message's schedule, or move it if it exists (a repeated trigger moved send_at)."""
         request = {
-            "Name": schedule_name(message.message_id),
+            "Name": schedule_name(message.message_id, message.generation),
             "GroupName": self.config.schedule_group,
             "ScheduleExpression": at_expression(message.send_at, now),
             "ScheduleExpressionTimezone": "UTC",
@@ -70,10 +70,12 @@ class Schedules:
         except self.client.exceptions.ConflictException:
             self.client.update_schedule(**request)  # type: ignore[arg-type]
 
-    def delete(self, message_id: str) -> bool:
-        """Delete the message's schedule; False if there was none (already fired, or never created)."""
+    def delete(self, message_id: str, generation: int) -> bool:
+        """Delete one generation's schedule; False if there was none (already fired, or never created)."""
         try:
-            self.client.delete_schedule(Name=schedule_name(message_id), GroupName=self.config.schedule_group)
+            self.client.delete_schedule(
+                Name=schedule_name(message_id, generation), GroupName=self.config.schedule_group
+            )
         except self.client.exceptions.ResourceNotFoundException:
             return False
         return True

@@ -11,7 +11,7 @@ Access patterns (docs/data-model.md has the full table):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,13 +22,14 @@ from righttime.adapters.items import from_item, to_item, to_values
 from righttime.addresses import address_key, normalise_address
 from righttime.clock import isoformat
 from righttime.decisions import Decision, MessageStatus, OutboundMessage, short_hash
-from righttime.policy import Plan
+from righttime.policy import Move, Plan
 from righttime.profiles import Profile
 
 MESSAGE_PREFIX = "MSG#"
 DECISION_PREFIX = "DEC#"
 #: DynamoDB's limit on the items in one TransactWriteItems call
 MAX_TRANSACTION_ITEMS = 100
+_PROFILE_ATTEMPTS = 5
 
 
 def message_key(customer_id: str, message_id: str) -> dict[str, Any]:
@@ -53,6 +54,8 @@ class Conflict(Exception):
     """
 
     settled: set[str]
+    #: labels of the writes whose condition failed ("profile", "message:<id>", ...)
+    failed: set[str]
 
 
 class Store:
@@ -104,11 +107,12 @@ class Store:
         ]
         writes += [(f"message:{m.message_id}", {"Update": self._schedule_update(m)}) for m in plan.schedule]
         writes += [
-            (
-                f"message:{mid}",
-                {"Update": self._close_update(profile.customer_id, mid, MessageStatus.CANCELLED, d, now)},
-            )
-            for mid, d in plan.cancel
+            (f"message:{mid}", {"Update": self._close_update(profile.customer_id, mid, status, d, now)})
+            for mid, status, d in plan.close
+        ]
+        writes += [
+            (f"message:{m.message_id}", {"Update": self._move_update(profile.customer_id, m, now)})
+            for m in plan.move
         ]
         decisions = [("decision", {"Put": self._decision_put(d)}) for d in plan.decisions]
         room = MAX_TRANSACTION_ITEMS - len(writes)
@@ -150,6 +154,26 @@ class Store:
             "ConditionExpression": "attribute_not_exists(sk) OR #status = :pending",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
+        }
+
+    def _move_update(self, customer_id: str, move: Move, now: datetime) -> dict[str, Any]:
+        return {
+            "TableName": self.messages,
+            "Key": message_key(customer_id, move.message_id),
+            "UpdateExpression": (
+                "SET send_at = :at, generation = :generation, reasons = :reasons, updated_at = :now"
+            ),
+            "ConditionExpression": "#status = :pending",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_values(
+                {
+                    ":at": isoformat(move.send_at),
+                    ":generation": move.generation,
+                    ":reasons": move.reasons,
+                    ":now": isoformat(now),
+                    ":pending": MessageStatus.PENDING.value,
+                }
+            ),
         }
 
     def _close_update(
@@ -205,7 +229,8 @@ class Store:
                 raise Duplicate from exc
             if failed:
                 raise Conflict(
-                    settled={label.split(":", 1)[1] for label in failed if label.startswith("message:")}
+                    settled={label.split(":", 1)[1] for label in failed if label.startswith("message:")},
+                    failed=set(failed),
                 ) from exc
             raise
 
@@ -319,18 +344,21 @@ class Store:
             ),
         )
 
-    def close(
+    def settle(
         self,
+        profile: Profile,
         message: OutboundMessage,
         status: MessageStatus,
         decision: Decision,
         now: datetime,
+        change: Callable[[Profile], None],
         *,
         ses_message_id: str | None = None,
     ) -> bool:
-        """Settle a message with its final status and record the decision, atomically.
+        """Give a message its final status, record the decision and `change` the profile (the send history
+        caps count, the pending reference), atomically. False if the message was settled by someone else.
 
-        False if the message was settled by someone else first (nothing is written then).
+        `profile` is the one already read; if it changed since, it is read again and `change` re-applied.
         """
         update = self._close_update(
             message.customer_id,
@@ -341,13 +369,46 @@ class Store:
             ses_message_id=ses_message_id,
             from_statuses=(MessageStatus.PENDING, MessageStatus.SENDING),
         )
-        try:
-            self._transact(
-                [("close", {"Update": update}), ("decision", {"Put": self._decision_put(decision)})]
-            )
-        except Conflict:
-            return False
-        return True
+        return self._with_profile(profile, change, ("message", {"Update": update}), decision)
+
+    def defer(
+        self,
+        profile: Profile,
+        message: OutboundMessage,
+        move: Move,
+        decision: Decision,
+        now: datetime,
+        change: Callable[[Profile], None],
+    ) -> bool:
+        """Move a pending message later (a new generation, so a new schedule) with the profile's reference."""
+        update = self._move_update(message.customer_id, move, now)
+        return self._with_profile(profile, change, ("message", {"Update": update}), decision)
+
+    def _with_profile(
+        self,
+        profile: Profile,
+        change: Callable[[Profile], None],
+        message_write: tuple[str, dict[str, Any]],
+        decision: Decision,
+    ) -> bool:
+        for _ in range(_PROFILE_ATTEMPTS):
+            updated = profile.model_copy(deep=True)
+            change(updated)
+            updated.version = profile.version + 1
+            writes = [
+                ("profile", {"Put": self._profile_put(updated, profile.version)}),
+                message_write,
+                ("decision", {"Put": self._decision_put(decision)}),
+            ]
+            try:
+                self._transact(writes)
+            except Conflict as conflict:
+                if conflict.failed != {"profile"}:
+                    return False  # the message was settled or moved by someone else
+                profile = self.get_profile(profile.customer_id)
+                continue
+            return True
+        raise RuntimeError(f"profile of {profile.customer_id} kept changing; message left for a retry")
 
     # -- reading -------------------------------------------------------------------------------------------
     def get_message(self, customer_id: str, message_id: str) -> OutboundMessage | None:

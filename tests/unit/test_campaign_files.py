@@ -1,0 +1,294 @@
+"""Campaign files as marketers write them, and the durations in them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from righttime.campaigns import Campaign, CampaignError, Kind, load_campaigns
+from righttime.durations import format_duration, parse_duration
+from righttime.rendering import TEMPLATE_PARTS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+VALID = """\
+id: cart
+name: Cart reminder
+kind: promotional
+trigger:
+  events: [Product Added]
+audience:
+  has_cart_items: true
+timing:
+  delay: 1h30m
+exit:
+  events: [Order Completed]
+template: cart_abandonment
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems_of(folder: Path) -> list[str]:
+    with pytest.raises(CampaignError) as caught:
+        load_campaigns(folder)
+    return caught.value.problems
+
+
+# --- loading ----------------------------------------------------------------------------------------
+
+
+def test_a_valid_file_loads_as_a_campaign(tmp_path: Path) -> None:
+    # Given a campaigns folder with one valid file
+    write(tmp_path, "cart.yaml", VALID)
+    # When the folder is loaded
+    [campaign] = load_campaigns(tmp_path)
+    # Then every field the marketer wrote is understood
+    assert campaign.id == "cart"
+    assert campaign.kind is Kind.PROMOTIONAL
+    assert campaign.is_triggered_by("Product Added")
+    assert not campaign.is_triggered_by("Product Viewed")
+    assert campaign.exits_on("Order Completed")
+    assert campaign.audience.has_cart_items is True
+    assert campaign.timing.delay == timedelta(hours=1, minutes=30)
+    assert campaign.template == "cart_abandonment"
+
+
+def test_defaults_fill_what_a_minimal_file_leaves_out(tmp_path: Path) -> None:
+    # Given a file with only the required fields
+    write(tmp_path, "min.yml", "id: minimal\nname: M\ntrigger: {events: [Signed Up]}\ntemplate: welcome\n")
+    # When it is loaded
+    [campaign] = load_campaigns(tmp_path)
+    # Then it is an enabled promotional campaign sent an hour after its trigger, with no exits
+    assert campaign.enabled
+    assert campaign.kind is Kind.PROMOTIONAL
+    assert campaign.timing.delay == timedelta(hours=1)
+    assert not campaign.exits_on("Order Completed")
+
+
+def test_campaigns_come_back_sorted_by_id_from_yaml_and_yml_only(tmp_path: Path) -> None:
+    # Given two campaign files (.yaml and .yml) and a README in the folder
+    write(tmp_path, "z.yaml", VALID.replace("id: cart", "id: beta"))
+    write(tmp_path, "a.yml", VALID.replace("id: cart", "id: alpha"))
+    write(tmp_path, "README.md", "not: a campaign")
+    # When the folder is loaded
+    # Then both campaigns load, sorted by id, and the README is ignored
+    assert [c.id for c in load_campaigns(tmp_path)] == ["alpha", "beta"]
+
+
+def test_a_disabled_campaign_is_never_triggered(tmp_path: Path) -> None:
+    # Given a campaign switched off by its marketer
+    write(tmp_path, "cart.yaml", VALID + "enabled: false\n")
+    [campaign] = load_campaigns(tmp_path)
+    # Then its trigger event does not start it
+    assert not campaign.is_triggered_by("Product Added")
+
+
+def test_a_bad_delay_names_file_campaign_and_field(tmp_path: Path) -> None:
+    # Given a file whose delay is not a duration
+    write(tmp_path, "bad.yaml", VALID.replace("delay: 1h30m", "delay: soon"))
+    # When the folder is loaded
+    [problem] = problems_of(tmp_path)
+    # Then the one problem says where, and what a duration looks like
+    assert problem.startswith("bad.yaml: cart: timing.delay: ")
+    assert "'soon' is not a duration" in problem
+    assert "1h30m" in problem
+
+
+def test_a_malformed_iso_delay_names_the_field(tmp_path: Path) -> None:
+    # Given an ISO 8601-looking delay that is not valid
+    write(tmp_path, "bad.yaml", VALID.replace("delay: 1h30m", "delay: P1X"))
+    # Then the problem names file, campaign and field
+    [problem] = problems_of(tmp_path)
+    assert problem.startswith("bad.yaml: cart: timing.delay: ")
+
+
+@pytest.mark.parametrize("delay", ["366d", "-5"])
+def test_a_delay_outside_0_to_365_days_is_rejected(tmp_path: Path, delay: str) -> None:
+    # Given a delay over a year, or negative
+    write(tmp_path, "bad.yaml", VALID.replace("delay: 1h30m", f"delay: {delay}"))
+    # Then the problem names the field and the range
+    [problem] = problems_of(tmp_path)
+    assert problem.startswith("bad.yaml: cart: timing.delay: ")
+    assert "between 0s and 365d" in problem
+
+
+def test_unknown_fields_are_rejected_at_any_depth(tmp_path: Path) -> None:
+    # Given a file with a typo at the top level and one inside timing
+    text = VALID.replace("trigger:", "triger: {events: [X]}\ntrigger:").replace(
+        "delay:", "dealy: 2h\n  delay:"
+    )
+    write(tmp_path, "typo.yaml", text)
+    # When the folder is loaded
+    problems = problems_of(tmp_path)
+    # Then each typo is named, rather than silently ignored
+    assert any(p.startswith("typo.yaml: cart: triger: ") and "Extra inputs" in p for p in problems)
+    assert any(p.startswith("typo.yaml: cart: timing.dealy: ") for p in problems)
+
+
+def test_a_missing_required_field_is_named(tmp_path: Path) -> None:
+    # Given a campaign with no template
+    write(tmp_path, "notpl.yaml", VALID.replace("template: cart_abandonment\n", ""))
+    # Then the problem names the missing field
+    assert problems_of(tmp_path) == ["notpl.yaml: cart: template: Field required"]
+
+
+def test_a_campaign_without_id_is_labelled_by_its_file_name(tmp_path: Path) -> None:
+    # Given a file that forgot the id
+    write(tmp_path, "winback.yaml", VALID.replace("id: cart\n", ""))
+    # Then the problem uses the file stem as the campaign label and names `id`
+    assert problems_of(tmp_path) == ["winback.yaml: winback: id: Field required"]
+
+
+def test_an_id_that_is_not_a_slug_is_rejected(tmp_path: Path) -> None:
+    # Given an id with spaces and capitals (it ends up in keys and schedule names)
+    write(tmp_path, "cart.yaml", VALID.replace("id: cart", "id: Cart Reminder"))
+    [problem] = problems_of(tmp_path)
+    assert problem.startswith("cart.yaml: Cart Reminder: id: ")
+
+
+def test_duplicate_ids_are_reported(tmp_path: Path) -> None:
+    # Given two files declaring the same campaign id
+    write(tmp_path, "one.yaml", VALID)
+    write(tmp_path, "two.yaml", VALID.replace("name: Cart reminder", "name: Copy"))
+    # When the folder is loaded
+    [problem] = problems_of(tmp_path)
+    # Then the duplicate is named with its file and id
+    assert problem.startswith("two.yaml: cart: id: duplicate campaign id")
+
+
+def test_every_problem_in_every_file_is_reported_at_once(tmp_path: Path) -> None:
+    # Given a folder with a good file, one that is not YAML, one that is a list, and one that is empty
+    write(tmp_path, "good.yaml", VALID)
+    write(tmp_path, "broken.yaml", "id: [unclosed\n")
+    write(tmp_path, "list.yaml", "- id: cart\n")
+    write(tmp_path, "empty.yaml", "")
+    # When the folder is loaded
+    problems = problems_of(tmp_path)
+    # Then each bad file has its own line, and nothing is loaded
+    assert len(problems) == 3
+    assert any(p.startswith("broken.yaml: not valid YAML") for p in problems)
+    assert "list.yaml: expected a mapping with the campaign's fields" in problems
+    assert "empty.yaml: expected a mapping with the campaign's fields" in problems
+
+
+def test_a_missing_folder_is_reported(tmp_path: Path) -> None:
+    # Given a path that does not exist
+    # Then loading says the folder is not found
+    assert problems_of(tmp_path / "nope") == [f"{tmp_path / 'nope'}: campaigns folder not found"]
+
+
+def test_the_error_message_lists_each_problem_on_its_own_line(tmp_path: Path) -> None:
+    # Given two bad files
+    write(tmp_path, "a.yaml", VALID.replace("delay: 1h30m", "delay: soon"))
+    write(
+        tmp_path, "b.yaml", VALID.replace("id: cart", "id: other").replace("template: cart_abandonment", "")
+    )
+    # When loading fails, Then the message a marketer reads has one line per problem
+    with pytest.raises(CampaignError) as caught:
+        load_campaigns(tmp_path)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "invalid campaigns:"
+    assert len(lines) == 3
+
+
+def test_the_shipped_campaigns_load_and_their_templates_exist() -> None:
+    # Given the campaigns and templates folders shipped with righttime
+    # When the campaigns are loaded
+    campaigns = load_campaigns(ROOT / "campaigns")
+    # Then they are valid, include cart abandonment, and each template has all its parts
+    by_id = {c.id: c for c in campaigns}
+    cart = by_id["cart_abandonment"]
+    assert cart.is_triggered_by("Product Added")
+    assert cart.exits_on("Order Completed")
+    assert cart.audience.has_cart_items is True
+    for campaign in campaigns:
+        for part in TEMPLATE_PARTS:
+            assert (ROOT / "templates" / campaign.template / part).is_file(), (campaign.id, part)
+
+
+def test_a_campaign_round_trips_through_its_serialised_form(tmp_path: Path) -> None:
+    # Given a loaded campaign
+    write(tmp_path, "cart.yaml", VALID)
+    [campaign] = load_campaigns(tmp_path)
+    # When it is dumped to JSON-ready data and read back
+    data = campaign.model_dump(mode="json")
+    # Then the delay is written the way marketers write it, and nothing is lost
+    assert data["timing"]["delay"] == "1h30m"
+    assert Campaign.model_validate(data) == campaign
+
+
+# --- durations --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("30m", timedelta(minutes=30)),
+        ("1h", timedelta(hours=1)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("1h 30m", timedelta(hours=1, minutes=30)),
+        (" 1H30M ", timedelta(hours=1, minutes=30)),
+        ("2d", timedelta(days=2)),
+        ("2w", timedelta(weeks=2)),
+        ("1w2d3h4m5s", timedelta(weeks=1, days=2, hours=3, minutes=4, seconds=5)),
+        ("0s", timedelta(0)),
+        ("PT1H", timedelta(hours=1)),
+        ("pt30m", timedelta(minutes=30)),
+        ("P2DT3H", timedelta(days=2, hours=3)),
+        (90, timedelta(seconds=90)),
+        (timedelta(minutes=5), timedelta(minutes=5)),
+    ],
+)
+def test_durations_parse_in_every_documented_form(text: object, expected: timedelta) -> None:
+    # Given a duration as a marketer may write it
+    # When it is parsed, Then it is the expected length
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("garbage", ["", "   ", "soon", "1x", "h", "1.5h", "-1h", "30m1h", None, True, [1]])
+def test_garbage_is_not_a_duration_and_the_error_shows_the_forms(garbage: object) -> None:
+    # Given something that is not a duration
+    # When it is parsed, Then the error says so and shows the accepted forms
+    with pytest.raises(ValueError, match=r"is not a duration: use e\.g\. 90s, 30m, 1h, 1h30m"):
+        parse_duration(garbage)
+
+
+@pytest.mark.parametrize("garbage", ["P", "PT", "P1X"])
+def test_malformed_iso_durations_are_rejected(garbage: str) -> None:
+    # Given ISO 8601-looking text that is not a valid duration
+    # Then it is refused
+    with pytest.raises(ValueError):
+        parse_duration(garbage)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (timedelta(0), "0s"),
+        (timedelta(seconds=90), "1m30s"),
+        (timedelta(hours=1, minutes=30), "1h30m"),
+        (timedelta(weeks=2), "14d"),
+        (timedelta(days=1, seconds=1), "1d1s"),
+    ],
+)
+def test_durations_format_in_the_short_form(value: timedelta, text: str) -> None:
+    # Given a duration, When it is formatted, Then it reads as a marketer would write it
+    assert format_duration(value) == text
+
+
+@given(seconds=st.integers(min_value=0, max_value=10 * 365 * 86_400))
+def test_formatted_durations_parse_back_to_the_same_length(seconds: int) -> None:
+    # Given any whole-second duration up to ten years
+    value = timedelta(seconds=seconds)
+    # When it is formatted and parsed again, Then nothing is lost
+    assert parse_duration(format_duration(value)) == value
