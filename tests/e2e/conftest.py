@@ -15,8 +15,14 @@ from tests.conftest import TEMPLATE, WRITE_KEY
 @pytest.fixture
 def local(isolated_env: None, tmp_path: Path) -> Iterator[LocalRighttime]:
     """Local mode on a free port, its clock running 3600x (an hour passes in a second)."""
-    options = LocalOptions(template=TEMPLATE, write_key=WRITE_KEY, port=0, speed=3600,
-                           outbox=tmp_path / "outbox", log_level="ERROR")
+    options = LocalOptions(
+        template=TEMPLATE,
+        write_key=WRITE_KEY,
+        port=0,
+        speed=3600,
+        outbox=tmp_path / "outbox",
+        log_level="ERROR",
+    )
     with LocalRighttime(options) as stack:
         yield stack
     assert stack.errors == [], f"local pipeline raised: {stack.errors!r}"

@@ -26,19 +26,26 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def pipeline(moto_endpoint: str, isolated_env: None, clock: VirtualClock, tmp_path: Path) -> Iterator[Pipeline]:
+def pipeline(
+    moto_endpoint: str, isolated_env: None, clock: VirtualClock, tmp_path: Path
+) -> Iterator[Pipeline]:
     """The deployed stack on moto: tables, queues, schedule group and SES identity built from template.yaml."""
     import urllib.request
 
     urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()  # noqa: S310
     os.environ["AWS_ENDPOINT_URL"] = moto_endpoint
     yield Pipeline.start(
-            TEMPLATE, {"SenderAddress": "shop@example.com"}, clock, outbox=tmp_path / "outbox",
-            extra_env={
-                "CAMPAIGNS_DIR": str(ROOT / "campaigns"), "TEMPLATES_DIR": str(ROOT / "templates"),
-                "RIGHTTIME_WRITE_KEYS": WRITE_KEY, "WRITE_KEYS_PARAMETER": "",
-            },
-        )
+        TEMPLATE,
+        {"SenderAddress": "shop@example.com"},
+        clock,
+        outbox=tmp_path / "outbox",
+        extra_env={
+            "CAMPAIGNS_DIR": str(ROOT / "campaigns"),
+            "TEMPLATES_DIR": str(ROOT / "templates"),
+            "RIGHTTIME_WRITE_KEYS": WRITE_KEY,
+            "WRITE_KEYS_PARAMETER": "",
+        },
+    )
 
 
 def sample_event(name: str) -> dict[str, Any]:
@@ -46,8 +53,13 @@ def sample_event(name: str) -> dict[str, Any]:
     return copy.deepcopy(json.loads((EVENTS / name).read_text()))
 
 
-def api_event(path: str, body: dict[str, Any] | bytes, *, key: str | None = WRITE_KEY,
-              headers: dict[str, str] | None = None) -> dict[str, Any]:
+def api_event(
+    path: str,
+    body: dict[str, Any] | bytes,
+    *,
+    key: str | None = WRITE_KEY,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """An API Gateway proxy event for `path`, based on events/ingest-track.json."""
     event = sample_event("ingest-track.json")
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -58,7 +70,9 @@ def api_event(path: str, body: dict[str, Any] | bytes, *, key: str | None = WRIT
     return event
 
 
-def post(pipeline: Pipeline, path: str, body: dict[str, Any] | bytes, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+def post(
+    pipeline: Pipeline, path: str, body: dict[str, Any] | bytes, **kwargs: Any
+) -> tuple[int, dict[str, Any]]:
     event = api_event(path, body, **kwargs)
     raw = base64.b64decode(event["body"])
     status, _headers, payload = pipeline.http("POST", path, event["headers"], raw)

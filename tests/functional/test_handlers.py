@@ -46,8 +46,9 @@ def test_an_unreadable_event_waits_in_the_dead_letter_queue_with_its_reason(pipe
     # Then the batch succeeds and the record sits in the events DLQ, saying what was wrong
     assert response == {"batchItemFailures": []}
     sqs = boto3.client("sqs", region_name="us-east-1")
-    (dead,) = sqs.receive_message(QueueUrl=pipeline.stack.physical["EventsDLQ"], MessageAttributeNames=["All"],
-                                  MaxNumberOfMessages=10)["Messages"]
+    (dead,) = sqs.receive_message(
+        QueueUrl=pipeline.stack.physical["EventsDLQ"], MessageAttributeNames=["All"], MaxNumberOfMessages=10
+    )["Messages"]
     assert dead["Body"] == '{"not": "an event"}'
     assert dead["MessageAttributes"]["error_type"]["StringValue"] == "ValidationError"
     assert "message" in dead["MessageAttributes"]["reason"]["StringValue"]
@@ -69,8 +70,9 @@ def test_a_failing_event_is_retried_until_its_last_receive_then_dead_lettered(pi
     event["Records"][0]["attributes"]["ApproximateReceiveCount"] = "5"
     assert _invoke(pipeline, "EvaluateFunction", event) == {"batchItemFailures": []}
     sqs = boto3.client("sqs", region_name="us-east-1")
-    (dead,) = sqs.receive_message(QueueUrl=pipeline.stack.physical["EventsDLQ"], MessageAttributeNames=["All"])[
-        "Messages"]
+    (dead,) = sqs.receive_message(
+        QueueUrl=pipeline.stack.physical["EventsDLQ"], MessageAttributeNames=["All"]
+    )["Messages"]
     assert "campaigns folder not found" in dead["MessageAttributes"]["reason"]["StringValue"]
 
 
@@ -78,8 +80,9 @@ def test_scheduler_creates_the_schedule_for_a_new_pending_message(pipeline: Pipe
     response = _invoke(pipeline, "SchedulerFunction", sample_event("scheduler-stream.json"))
     assert response == {"batchItemFailures": []}
     client = boto3.client("scheduler", region_name="us-east-1")
-    schedule = client.get_schedule(Name="rt-3f1c2a9e8b7d4c6e9f0a1b2c3d4e5f60-0",
-                                   GroupName=pipeline.stack.physical["ScheduleGroup"])
+    schedule = client.get_schedule(
+        Name="rt-3f1c2a9e8b7d4c6e9f0a1b2c3d4e5f60-0", GroupName=pipeline.stack.physical["ScheduleGroup"]
+    )
     assert schedule["ScheduleExpression"] == "at(2026-11-20T10:14:00)"
 
 

@@ -196,26 +196,15 @@ def mask_address(address: str) -> str:
 
 
 def _run_validate(args: argparse.Namespace) -> int:
-    from righttime.campaigns import CampaignError, load_campaigns
-    from righttime.profiles import sample_profile
-    from righttime.rendering import Renderer, RenderError, template_context
+    from righttime.validation import validate_content
 
-    try:
-        campaigns = load_campaigns(args.campaigns)
-    except CampaignError as exc:
-        print(exc, file=sys.stderr)
+    problems, summary = validate_content(args.campaigns, args.templates)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
         return 1
-    renderer = Renderer(args.templates)
-    failures = 0
-    for campaign in campaigns:
-        try:
-            renderer.render(campaign.template, template_context(sample_profile(), campaign.id, "sample"))
-        except RenderError as exc:
-            print(f"{campaign.id}: {exc}", file=sys.stderr)
-            failures += 1
-    if failures:
-        return 1
-    print(f"{len(campaigns)} campaign(s) valid; every template renders")
+    print(summary)
     return 0
 
 

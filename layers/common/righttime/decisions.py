@@ -136,6 +136,8 @@ class OutboundMessage(BaseModel):
     send_by: AwareDatetime | None = None
     dedupe_key: str | None = None
     category: str | None = None
+    #: the trigger event's properties, for templates (an order confirmation lists the order's products)
+    trigger_properties: dict[str, JsonValue] = Field(default_factory=dict)
     #: bumped whenever send_at moves: each generation has its own schedule, so a schedule that is firing
     #: while the message moves can never delete or overwrite the new one
     generation: int = 0

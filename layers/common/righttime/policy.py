@@ -280,6 +280,7 @@ def _trigger(
         dedupe_key=key,
         generation=generation,
         category=category,
+        trigger_properties=message.properties,
     )
     profile.pending[campaign.id] = ref
     return _Candidate(

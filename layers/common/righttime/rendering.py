@@ -58,7 +58,11 @@ class Renderer:
 
 
 def template_context(
-    profile: Profile, campaign_id: str, message_id: str, variables: dict[str, Any] | None = None
+    profile: Profile,
+    campaign_id: str,
+    message_id: str,
+    variables: dict[str, Any] | None = None,
+    event: tuple[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The variables every template sees. Money stays Decimal so templates format it exactly."""
     return {
@@ -84,6 +88,8 @@ def template_context(
         "message_id": message_id,
         #: the campaign's own `variables` (e.g. complementary categories for a cross-sell)
         "vars": variables or {},
+        #: the event that triggered the message
+        "event": {"name": event[0] if event else None, "properties": event[1] if event else {}},
     }
 
 

@@ -69,7 +69,11 @@ def send_due_message(
     assert verdict.template is not None and profile.email is not None  # decide_at_send guarantees both
     try:
         context = template_context(
-            profile, message.campaign_id, message_id, campaign.variables if campaign else {}
+            profile,
+            message.campaign_id,
+            message_id,
+            campaign.variables if campaign else {},
+            (message.trigger_event, message.trigger_properties),
         )
         rendered = renderer.render(verdict.template, context)
     except RenderError as exc:

@@ -222,7 +222,10 @@ class Pipeline:
         found = []
         for page in self.scheduler.get_paginator("list_schedules").paginate(GroupName=group):
             for summary in page["Schedules"]:
-                detail = self.scheduler.get_schedule(Name=summary["Name"], GroupName=group)
+                try:
+                    detail = self.scheduler.get_schedule(Name=summary["Name"], GroupName=group)
+                except self.scheduler.exceptions.ResourceNotFoundException:
+                    continue  # deleted between the listing and now
                 match = _AT.match(detail["ScheduleExpression"])
                 if not match:
                     raise ValueError(f"schedule {summary['Name']} has no at() expression")

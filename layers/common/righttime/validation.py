@@ -1,0 +1,71 @@
+"""`righttime validate`: every campaign, the global policy, and every template rendered against a sample
+profile and event, so a broken template is found before a customer's message fails."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from righttime.campaigns import CampaignError, load_campaigns
+from righttime.global_policy import PolicyError, load_policy
+from righttime.profiles import sample_profile
+from righttime.rendering import Renderer, RenderError, template_context
+
+#: properties a trigger event plausibly carries (Segment e-commerce spec), for rendering samples
+SAMPLE_PROPERTIES: dict[str, Any] = {
+    "product_id": "sku-1",
+    "sku": "SKU-1",
+    "name": "Linen shirt",
+    "category": "shirts",
+    "price": Decimal("49.00"),
+    "quantity": 1,
+    "url": "https://shop.example.com/p/sku-1",
+    "image_url": "https://shop.example.com/i/sku-1.jpg",
+    "cart_id": "cart-1",
+    "query": "linen shirt",
+    "order_id": "order-1",
+    "revenue": Decimal("49.00"),
+    "currency": "EUR",
+    "products": [
+        {
+            "product_id": "sku-1",
+            "name": "Linen shirt",
+            "price": Decimal("49.00"),
+            "quantity": 1,
+            "category": "shirts",
+        }
+    ],
+}
+
+
+def validate_content(campaigns_dir: Path, templates_dir: Path) -> tuple[list[str], str]:
+    """Problems found (empty when all is well) and a one-line summary."""
+    problems: list[str] = []
+    try:
+        campaigns = load_campaigns(campaigns_dir)
+    except CampaignError as exc:
+        problems += exc.problems
+        campaigns = []
+    try:
+        load_policy(campaigns_dir)
+    except PolicyError as exc:
+        problems += exc.problems
+    renderer = Renderer(templates_dir)
+    rendered = 0
+    for campaign in campaigns:
+        for template in campaign.templates:
+            if not (templates_dir / template).is_dir():
+                problems.append(f"{campaign.id}: template: folder {templates_dir / template} not found")
+                continue
+            event = (campaign.trigger.events[0], SAMPLE_PROPERTIES)
+            context = template_context(
+                sample_profile(), campaign.id, "sample-message", campaign.variables, event
+            )
+            try:
+                renderer.render(template, context)
+            except RenderError as exc:
+                problems.append(f"{campaign.id}: {exc}")
+                continue
+            rendered += 1
+    return problems, f"{len(campaigns)} campaigns and the policy are valid; {rendered} templates render"
