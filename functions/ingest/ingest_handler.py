@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from righttime import ingest, runtime
-from righttime.adapters import write_keys
+from righttime.adapters import keys
 from righttime.clock import current_clock
 from righttime.errors import ConfigurationError, InvalidRequestError, QueueUnavailableError, UnauthorizedError
 from righttime.observability import logger, metrics
@@ -29,7 +29,7 @@ def _accept(endpoint: ingest.Endpoint) -> dict[str, Any]:
         content_encoding=event.headers.get("content-encoding"),
         authorization=event.headers.get("authorization"),
         received_at=current_clock().now(),
-        is_valid_key=write_keys.is_valid,
+        is_valid_key=keys.is_write_key,
         enqueue=runtime.queue().send,
     )
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=accepted)

@@ -11,6 +11,7 @@ import secrets
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from email.message import EmailMessage
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 WRITE_KEY_ENV = "RIGHTTIME_WRITE_KEY"
+ADMIN_KEY_ENV = "RIGHTTIME_ADMIN_KEY"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,12 +42,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     replay.add_argument("--url", default="http://127.0.0.1:3000")
     replay.add_argument("--write-key", default=os.environ.get(WRITE_KEY_ENV))
 
+    simulate = commands.add_parser(
+        "simulate", help="replay a journey through the real pipeline on a virtual clock; print every decision"
+    )
+    simulate.add_argument("journey", type=Path, help="JSON lines, Segment format, each with a timestamp")
+    simulate.add_argument("--campaigns", type=Path, default=Path("campaigns"))
+    simulate.add_argument("--templates", type=Path, default=Path("templates"))
+    simulate.add_argument(
+        "--template", type=Path, default=None, help="SAM template (default: ./template.yaml)"
+    )
+
+    explain = commands.add_parser("explain", help="why did (or didn't) a customer get a message?")
+    explain.add_argument("user_id")
+    explain.add_argument("--campaign", default=None)
+    explain.add_argument(
+        "--url", default="http://127.0.0.1:3000", help="righttime API (local or the ApiUrl output)"
+    )
+    explain.add_argument("--admin-key", default=os.environ.get(ADMIN_KEY_ENV))
+    explain.add_argument("--json", action="store_true", help="print the API's JSON instead of lines")
+
     validate = commands.add_parser("validate", help="check campaigns and render every template")
     validate.add_argument("campaigns", type=Path, nargs="?", default=Path("campaigns"))
     validate.add_argument("--templates", type=Path, default=Path("templates"))
 
     args = parser.parse_args(argv)
-    handlers = {"local": _run_local, "demo": _run_demo, "replay": _run_replay, "validate": _run_validate}
+    handlers = {
+        "local": _run_local,
+        "demo": _run_demo,
+        "replay": _run_replay,
+        "simulate": _run_simulate,
+        "explain": _run_explain,
+        "validate": _run_validate,
+    }
     return handlers[args.command](args)
 
 
@@ -63,6 +91,11 @@ def _local_options(parser: argparse.ArgumentParser, speed: float = 1.0, port: in
         default=os.environ.get(WRITE_KEY_ENV),
         help=f"write key clients must use (default: ${WRITE_KEY_ENV}, else a random one)",
     )
+    parser.add_argument(
+        "--admin-key",
+        default=os.environ.get(ADMIN_KEY_ENV),
+        help=f"admin key for the read API (default: ${ADMIN_KEY_ENV}, else a random one)",
+    )
     parser.add_argument("--template", type=Path, default=None, help="SAM template (default: ./template.yaml)")
     parser.add_argument("--campaigns", type=Path, default=None)
     parser.add_argument("--templates", type=Path, default=None)
@@ -77,6 +110,7 @@ def _start_local(args: argparse.Namespace) -> Any:
     options = LocalOptions(
         template=template,
         write_key=args.write_key or secrets.token_urlsafe(18),
+        admin_key=args.admin_key or secrets.token_urlsafe(18),
         port=args.port,
         speed=args.speed,
         outbox=args.outbox,
@@ -89,6 +123,7 @@ def _start_local(args: argparse.Namespace) -> Any:
     stack.pipeline.on_sent.append(_print_sent)
     print(f"righttime local on {stack.url}  (clock x{args.speed:g}, outbox {args.outbox})")
     print(f"  write key: {options.write_key}")
+    print(f"  admin key: {options.admin_key}   (righttime explain USER_ID --admin-key ...)")
     print(
         f"  try: curl -u {options.write_key}: {stack.url}/v1/track -H 'Content-Type: application/json' "
         '-d \'{"userId": "u1", "event": "Product Added", "properties": {"product_id": "p1"}}\''
@@ -193,6 +228,58 @@ def mask_address(address: str) -> str:
     """`jane@example.com` -> `j***@example.com`: enough to recognise, not enough to leak."""
     local, _, domain = address.partition("@")
     return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from righttime.local.simulate import JourneyError, simulate
+
+    try:
+        simulate(
+            args.journey,
+            template=args.template or _find_template(),
+            campaigns=args.campaigns,
+            templates=args.templates,
+            emit=lambda line: print(json.dumps(line), flush=True),
+        )
+    except JourneyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    from righttime.explain import describe
+
+    if not args.admin_key:
+        print(f"an admin key is needed: --admin-key or ${ADMIN_KEY_ENV}", file=sys.stderr)
+        return 2
+    query = f"?campaign={urllib.parse.quote(args.campaign)}" if args.campaign else ""
+    url = f"{args.url}/v1/profiles/{urllib.parse.quote(args.user_id, safe='')}/decisions{query}"
+    status, body = get_json(url, args.admin_key)
+    if status != 200:
+        print(f"HTTP {status}: {body}", file=sys.stderr)
+        return 1
+    document = json.loads(body)
+    if args.json:
+        print(json.dumps(document, indent=2))
+    elif not document["decisions"]:
+        print(
+            f"no decisions recorded for {args.user_id}" + (f" and {args.campaign}" if args.campaign else "")
+        )
+    else:
+        print("\n".join(describe(document["decisions"])))
+    return 0
+
+
+def get_json(url: str, admin_key: str) -> tuple[int, str]:
+    if not url.startswith(("http://", "https://")):
+        raise SystemExit(f"{url}: only http:// and https:// URLs are supported")
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {admin_key}"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - scheme checked above
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
 
 
 def _run_validate(args: argparse.Namespace) -> int:

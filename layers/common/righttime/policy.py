@@ -29,6 +29,7 @@ from righttime.decisions import (
     ReasonCode,
     message_id_for,
 )
+from righttime.durations import format_duration
 from righttime.events import QueuedEvent, TrackMessage
 from righttime.global_policy import FrequencyCap, GlobalPolicy
 from righttime.profiles import PendingRef, Profile, facts
@@ -230,7 +231,8 @@ def _trigger(
     earliest = earliest_for_campaign(profile, campaign, policy, zone, trigger_at, message.event, now)
     reasons = [
         Reason(
-            code=ReasonCode.TRIGGERED, detail={"event": message.event, "delay": str(campaign.timing.delay)}
+            code=ReasonCode.TRIGGERED,
+            detail={"event": message.event, "delay": format_duration(campaign.timing.delay)},
         )
     ]
     if repeated and pending is not None:
@@ -500,7 +502,10 @@ def earliest_for_campaign(
         if minimum is not None and minimum > delay:
             at = trigger_at + minimum
             reasons.append(
-                Reason(code=ReasonCode.MIN_DELAY, detail={"event": trigger_event, "min_delay": str(minimum)})
+                Reason(
+                    code=ReasonCode.MIN_DELAY,
+                    detail={"event": trigger_event, "min_delay": format_duration(minimum)},
+                )
             )
     if campaign.timing.at_local_time is not None:
         local = timing.next_local_time(at, campaign.timing.at_local_time, zone.tz)
@@ -649,7 +654,9 @@ def place(
                 code=ReasonCode.FREQUENCY_CAP, detail={**capped[-1].detail, "until": later.isoformat()}
             )
         at = later
-    return None, capped or [Reason(code=ReasonCode.FREQUENCY_CAP, detail={"horizon": str(PLACEMENT_HORIZON)})]
+    return None, capped or [
+        Reason(code=ReasonCode.FREQUENCY_CAP, detail={"horizon": format_duration(PLACEMENT_HORIZON)})
+    ]
 
 
 def _free_after(

@@ -30,11 +30,16 @@ class TableSettings(_EnvModel):
 
 class IngestSettings(_EnvModel):
     events_queue_url: str = Field(alias="EVENTS_QUEUE_URL", min_length=1)
-    # In AWS the write keys live in SSM Parameter Store (a SecureString, comma-separated for rotation).
+
+
+class KeySettings(_EnvModel):
+    # In AWS the keys live in SSM Parameter Store (SecureStrings, comma-separated for rotation)...
     write_keys_parameter: str | None = Field(alias="WRITE_KEYS_PARAMETER", default=None)
-    # In local mode they come straight from the environment.
+    admin_keys_parameter: str | None = Field(alias="ADMIN_KEYS_PARAMETER", default=None)
+    # ...in local mode they come straight from the environment.
     write_keys: str | None = Field(alias="RIGHTTIME_WRITE_KEYS", default=None)
-    write_keys_cache_seconds: int = Field(alias="WRITE_KEYS_CACHE_SECONDS", default=300, ge=0)
+    admin_keys: str | None = Field(alias="RIGHTTIME_ADMIN_KEYS", default=None)
+    cache_seconds: int = Field(alias="KEYS_CACHE_SECONDS", default=300, ge=0)
 
 
 class DeadLetterSettings(_EnvModel):
@@ -64,7 +69,6 @@ class MailSettings(_EnvModel):
 class ContentSettings(_EnvModel):
     campaigns_dir: Path = Field(alias="CAMPAIGNS_DIR")
     templates_dir: Path = Field(alias="TEMPLATES_DIR")
-    default_timezone: str = Field(alias="DEFAULT_TIMEZONE", default="UTC")
 
 
 _M = TypeVar("_M", bound=_EnvModel)
@@ -89,6 +93,11 @@ def ingest() -> IngestSettings:
 
 
 @cache
+def keys() -> KeySettings:
+    return _load(KeySettings)
+
+
+@cache
 def dead_letters() -> DeadLetterSettings:
     return _load(DeadLetterSettings)
 
@@ -110,5 +119,5 @@ def content() -> ContentSettings:
 
 def reset() -> None:
     """Forget parsed settings (after tests or local mode changed the environment)."""
-    for getter in (tables, ingest, dead_letters, schedules, mail, content):
+    for getter in (tables, ingest, keys, dead_letters, schedules, mail, content):
         getter.cache_clear()

@@ -22,7 +22,9 @@ from typing import Any
 import boto3
 
 from righttime import runtime
+from righttime.adapters.items import from_item
 from righttime.clock import Clock, use_clock
+from righttime.decisions import Decision
 from righttime.local.provision import ACCOUNT, REGION, Stack, provision
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -90,6 +92,8 @@ class Pipeline:
         self.handlers = {lid: load_handler(f.code_dir, f.handler, lid) for lid, f in stack.functions.items()}
         self.sent: list[SentEmail] = []
         self.on_sent: list[Callable[[SentEmail], None]] = []
+        #: called with every decision as it is recorded (read from the messages table's stream)
+        self.on_decision: list[Callable[[Decision], None]] = []
         self._shard_iterators: dict[str, str] = {}
         self._seen_ses = 0
         #: rounds of `step()` completed, so callers can wait for the pipeline to have looked again
@@ -113,24 +117,46 @@ class Pipeline:
         return cls(stack, clock, outbox)
 
     # -- API Gateway ---------------------------------------------------------------------------------------
+    def route(self, method: str, path: str) -> tuple[str, str, dict[str, str]] | None:
+        """The function, resource and path parameters the template's API events give a request."""
+        parts = path.strip("/").split("/")
+        for logical_id, function in self.stack.functions.items():
+            for route_method, resource in function.routes:
+                pattern = resource.strip("/").split("/")
+                if route_method != method.upper() or len(pattern) != len(parts):
+                    continue
+                if all(p == v or p.startswith("{") for p, v in zip(pattern, parts, strict=True)):
+                    params = {p[1:-1]: v for p, v in zip(pattern, parts, strict=True) if p.startswith("{")}
+                    return logical_id, resource, params
+        return None
+
     def http(
-        self, method: str, path: str, headers: dict[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        query: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
-        """Turn one HTTP request into a REST API proxy event for the ingest function."""
+        """Turn one HTTP request into a REST API proxy event for the function the template routes it to."""
+        found = self.route(method, path)
+        if found is None:  # what API Gateway answers for a path no resource matches
+            return 403, {"Content-Type": "application/json"}, b'{"message": "Missing Authentication Token"}'
+        function, resource, params = found
         event = {
-            "resource": path,
+            "resource": resource,
             "path": path,
             "httpMethod": method.upper(),
             "headers": headers,
             "multiValueHeaders": {k: [v] for k, v in headers.items()},
-            "queryStringParameters": None,
-            "multiValueQueryStringParameters": None,
-            "pathParameters": None,
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+            "pathParameters": params or None,
             "stageVariables": None,
             "isBase64Encoded": True,
             "body": base64.b64encode(body).decode(),
             "requestContext": {
-                "resourcePath": path,
+                "resourcePath": resource,
                 "httpMethod": method.upper(),
                 "path": path,
                 "stage": "live",
@@ -139,7 +165,7 @@ class Pipeline:
             },
         }
         with self.lock:
-            response = self._invoke("IngestFunction", event)
+            response = self._invoke(function, event)
         payload = response.get("body") or ""
         raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
         return int(response["statusCode"]), dict(response.get("headers") or {}), raw
@@ -181,7 +207,8 @@ class Pipeline:
         return len(messages)
 
     def pump_stream(self) -> int:
-        """Deliver new messages-table changes to the scheduler function (MSG# items, as the filter says)."""
+        """Deliver new messages-table changes to the scheduler function (MSG# items, as its filter says), and
+        every new decision to the `on_decision` listeners."""
         arn = self.stack.stream_arns["MessagesTable"]
         iterator = self._shard_iterators.get(arn)
         if iterator is None:
@@ -189,11 +216,19 @@ class Pipeline:
             iterator = self.streams.get_shard_iterator(
                 StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
             )["ShardIterator"]
-        response = self.streams.get_records(ShardIterator=iterator, Limit=100)
+        response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
         self._shard_iterators[arn] = response["NextShardIterator"]
+        raw = response.get("Records", [])
+        if self.on_decision:
+            for record in raw:
+                change = record["dynamodb"]
+                if record["eventName"] == "INSERT" and change["Keys"]["sk"]["S"].startswith("DEC#"):
+                    decision = Decision.model_validate(from_item(change["NewImage"]))
+                    for callback in self.on_decision:
+                        callback(decision)
         records = [
             self._stream_record(r, arn)
-            for r in response.get("Records", [])
+            for r in raw
             if r["dynamodb"]["Keys"]["sk"]["S"].startswith("MSG#") and not _keys_only(r)
         ]
         if records:
@@ -201,7 +236,7 @@ class Pipeline:
                 result = self._invoke("SchedulerFunction", {"Records": records})
             if (result or {}).get("batchItemFailures"):
                 raise RuntimeError(f"scheduler failed stream records: {result}")
-        return len(records)
+        return len(raw)
 
     @staticmethod
     def _stream_record(record: Any, arn: str) -> dict[str, Any]:

@@ -22,6 +22,8 @@ class Function:
     code_dir: Path
     handler: str
     environment: dict[str, str]
+    #: (METHOD, /path/{param}) of every API Gateway event the function answers
+    routes: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -128,6 +130,11 @@ def provision(
             code_dir=template_path.parent / str(props["CodeUri"]),
             handler=str(props["Handler"]),
             environment=environment,
+            routes=[
+                (str(e["Properties"]["Method"]).upper(), str(e["Properties"]["Path"]))
+                for e in props.get("Events", {}).values()
+                if e.get("Type") == "Api"
+            ],
         )
     return stack
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ MAX_HTTP_BODY = 10 * 1024 * 1024
 class LocalOptions:
     template: Path
     write_key: str
+    admin_key: str = ""
     port: int = 3000
     host: str = "127.0.0.1"
     speed: float = 1.0
@@ -57,7 +59,9 @@ def _environment(endpoint: str, options: LocalOptions) -> tuple[dict[str, str], 
         "CAMPAIGNS_DIR": str(options.campaigns or root / "campaigns"),
         "TEMPLATES_DIR": str(options.templates or root / "templates"),
         "RIGHTTIME_WRITE_KEYS": options.write_key,
+        "RIGHTTIME_ADMIN_KEYS": options.admin_key,
         "WRITE_KEYS_PARAMETER": "",
+        "ADMIN_KEYS_PARAMETER": "",
     }
     return aws, app
 

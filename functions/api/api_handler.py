@@ -1,0 +1,50 @@
+"""Read API: explains decisions. `GET /v1/profiles/{userId}/decisions[?campaign=ID]`, with an admin key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from righttime import explain, runtime
+from righttime.adapters import keys
+from righttime.errors import ConfigurationError, UnauthorizedError
+from righttime.observability import logger, metrics
+
+app = APIGatewayRestResolver()
+
+
+@app.get("/v1/profiles/<user_id>/decisions")
+def decisions(user_id: str) -> dict[str, Any]:
+    event = app.current_event
+    explain.authorize(event.headers.get("authorization"), keys.is_admin_key)
+    campaign = event.get_query_string_value("campaign")
+    return explain.decisions_document(runtime.store(), user_id, campaign)
+
+
+@app.exception_handler(UnauthorizedError)
+def _unauthorized(exc: UnauthorizedError) -> Response[Any]:
+    return Response(
+        status_code=401,
+        content_type=content_types.APPLICATION_JSON,
+        headers={"WWW-Authenticate": 'Bearer realm="righttime-admin"'},
+        body={"message": str(exc)},
+    )
+
+
+@app.exception_handler(ConfigurationError)
+def _misconfigured(exc: ConfigurationError) -> Response[Any]:
+    logger.error("configuration error", extra={"reason": str(exc)})
+    return Response(
+        status_code=500,
+        content_type=content_types.APPLICATION_JSON,
+        body={"message": "righttime is misconfigured; see the function's logs"},
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
