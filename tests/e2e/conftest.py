@@ -18,6 +18,7 @@ def local(isolated_env: None, tmp_path: Path) -> Iterator[LocalRighttime]:
     options = LocalOptions(
         template=TEMPLATE,
         write_key=WRITE_KEY,
+        admin_key="test-admin-key",
         port=0,
         speed=3600,
         outbox=tmp_path / "outbox",

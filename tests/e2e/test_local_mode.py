@@ -83,7 +83,7 @@ def test_wrong_key_and_malformed_input_are_refused_over_http(local: LocalRightti
 
 
 def test_health_endpoint_answers(local: LocalRighttime):
-    with urllib.request.urlopen(f"{local.url}/health") as response:  # noqa: S310 - loopback
+    with urllib.request.urlopen(f"{local.url}/health") as response:
         assert json.loads(response.read()) == {"ok": True}
 
 
@@ -91,3 +91,30 @@ def _decided(local: LocalRighttime, outcome: str) -> bool:
     from righttime import runtime
 
     return any(d.outcome.value == outcome for d in runtime.store().decisions("demo-jane", "cart_abandonment"))
+
+
+def test_righttime_explain_tells_why_over_http(local: LocalRighttime, capsys):  # type: ignore[no-untyped-def]
+    # Given a customer whose cart reminder was planned
+    from righttime.cli import main
+
+    for message in (
+        {"type": "identify", "userId": "eve", "traits": {"email": "eve@example.com"}},
+        {"type": "track", "userId": "eve", "event": "Product Added", "properties": {"product_id": "p"}},
+    ):
+        assert post_json(f"{local.url}/v1/batch", {"batch": [message]}, WRITE_KEY)[0] == 200
+    assert wait_for(lambda: _has_decision(local, "eve"))
+
+    # When a marketer asks why, with the admin key
+    code = main(["explain", "eve", "--url", local.url, "--admin-key", local.options.admin_key])
+
+    # Then the answer names the campaign, the outcome and the reason
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    out = captured.out
+    assert "cart_abandonment" in out and "triggered(event=Product Added, delay=1h)" in out
+
+
+def _has_decision(local: LocalRighttime, user: str) -> bool:
+    from righttime import runtime
+
+    return bool(list(runtime.store().decisions(user)))

@@ -29,10 +29,10 @@ def moto_endpoint() -> Iterator[str]:
 def pipeline(
     moto_endpoint: str, isolated_env: None, clock: VirtualClock, tmp_path: Path
 ) -> Iterator[Pipeline]:
-    """The deployed stack on moto: tables, queues, schedule group and SES identity built from template.yaml."""
+    """The deployed stack on moto: tables, queues, schedule group and SES identity from template.yaml."""
     import urllib.request
 
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()  # noqa: S310
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()
     os.environ["AWS_ENDPOINT_URL"] = moto_endpoint
     yield Pipeline.start(
         TEMPLATE,
@@ -44,6 +44,7 @@ def pipeline(
             "TEMPLATES_DIR": str(ROOT / "templates"),
             "RIGHTTIME_WRITE_KEYS": WRITE_KEY,
             "WRITE_KEYS_PARAMETER": "",
+            "ADMIN_KEYS_PARAMETER": "",
         },
     )
 

@@ -220,7 +220,7 @@ def test_the_sender_invoked_twice_for_one_message_sends_one_email(pipeline: Pipe
     # Given a reminder that is due
     _identify_and_add(pipeline)
     clock.advance(timedelta(hours=2))
-    (at, _name, payload) = pipeline.due_schedules()[0]
+    (_at, _name, payload) = pipeline.due_schedules()[0]
 
     # When the schedule's invocation is delivered twice (at-least-once)
     import json

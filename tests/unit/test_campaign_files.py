@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,7 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from righttime.campaigns import Campaign, CampaignError, Kind, load_campaigns
+from righttime.conditions import Condition, Op
 from righttime.durations import format_duration, parse_duration
+from righttime.global_policy import POLICY_FILE, GlobalPolicy, PolicyError, load_policy
 from righttime.rendering import TEMPLATE_PARTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,11 +24,15 @@ kind: promotional
 trigger:
   events: [Product Added]
 audience:
-  has_cart_items: true
+  - {field: cart_items, op: gt, value: 0}
 timing:
   delay: 1h30m
+  window: {days: [mon, tue, wed, thu, fri], start: "08:00", end: "21:00"}
+  send_by: 24h
 exit:
   events: [Order Completed]
+  conditions:
+    - {field: cart_items, op: equals, value: 0}
 template: cart_abandonment
 """
 
@@ -54,11 +60,14 @@ def test_a_valid_file_loads_as_a_campaign(tmp_path: Path) -> None:
     # Then every field the marketer wrote is understood
     assert campaign.id == "cart"
     assert campaign.kind is Kind.PROMOTIONAL
-    assert campaign.is_triggered_by("Product Added")
-    assert not campaign.is_triggered_by("Product Viewed")
+    assert campaign.is_triggered_by("Product Added", {})
+    assert not campaign.is_triggered_by("Product Viewed", {})
     assert campaign.exits_on("Order Completed")
-    assert campaign.audience.has_cart_items is True
+    assert campaign.audience == [Condition(field="cart_items", op=Op.GT, value=0)]
     assert campaign.timing.delay == timedelta(hours=1, minutes=30)
+    assert campaign.timing.send_by == timedelta(hours=24)
+    assert campaign.timing.window is not None
+    assert campaign.timing.window.describe() == "mon,tue,wed,thu,fri 08:00-21:00"
     assert campaign.template == "cart_abandonment"
 
 
@@ -67,11 +76,27 @@ def test_defaults_fill_what_a_minimal_file_leaves_out(tmp_path: Path) -> None:
     write(tmp_path, "min.yml", "id: minimal\nname: M\ntrigger: {events: [Signed Up]}\ntemplate: welcome\n")
     # When it is loaded
     [campaign] = load_campaigns(tmp_path)
-    # Then it is an enabled promotional campaign sent an hour after its trigger, with no exits
+    # Then it is an enabled promotional campaign for everyone, sent an hour after its trigger, with no exits
     assert campaign.enabled
     assert campaign.kind is Kind.PROMOTIONAL
+    assert campaign.audience == []
     assert campaign.timing.delay == timedelta(hours=1)
+    assert campaign.timing.window is None
     assert not campaign.exits_on("Order Completed")
+
+
+def test_a_single_trigger_event_can_be_written_as_event(tmp_path: Path) -> None:
+    # Given a trigger written with the `event:` shorthand and a property filter
+    text = VALID.replace(
+        "trigger:\n  events: [Product Added]",
+        "trigger:\n  event: Product Added\n  where:\n    - {field: channel, op: in, value: [web, app]}",
+    )
+    write(tmp_path, "cart.yaml", text)
+    [campaign] = load_campaigns(tmp_path)
+    # Then it triggers on that event, only when the filter holds
+    assert campaign.is_triggered_by("Product Added", {"channel": "web"})
+    assert not campaign.is_triggered_by("Product Added", {"channel": "pos"})
+    assert not campaign.is_triggered_by("Product Added", {})
 
 
 def test_campaigns_come_back_sorted_by_id_from_yaml_and_yml_only(tmp_path: Path) -> None:
@@ -89,7 +114,7 @@ def test_a_disabled_campaign_is_never_triggered(tmp_path: Path) -> None:
     write(tmp_path, "cart.yaml", VALID + "enabled: false\n")
     [campaign] = load_campaigns(tmp_path)
     # Then its trigger event does not start it
-    assert not campaign.is_triggered_by("Product Added")
+    assert not campaign.is_triggered_by("Product Added", {})
 
 
 def test_a_bad_delay_names_file_campaign_and_field(tmp_path: Path) -> None:
@@ -200,19 +225,90 @@ def test_the_error_message_lists_each_problem_on_its_own_line(tmp_path: Path) ->
     assert len(lines) == 3
 
 
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        pytest.param(
+            ("op: gt, value: 0", "op: gt, value: lots"),
+            "audience.0",
+            "needs a number value",
+            id="numeric op with a text value",
+        ),
+        pytest.param(
+            ("op: gt, value: 0", "op: in, value: 3"),
+            "audience.0",
+            "needs a list value",
+            id="in without a list",
+        ),
+        pytest.param(
+            ("op: gt, value: 0", "op: bigger, value: 0"), "audience.0.op", "", id="unknown operator"
+        ),
+        pytest.param(
+            ("{field: cart_items, op: gt", "{feild: cart_items, op: gt"),
+            "audience.0.feild",
+            "Extra inputs",
+            id="misspelt condition key",
+        ),
+        pytest.param(
+            ("send_by: 24h", "send_by: 30m"), "timing", "send_by must not be shorter than delay", id="send_by"
+        ),
+        pytest.param(("days: [mon,", "days: [monday,"), "timing.window.days.0", "", id="unknown weekday"),
+        pytest.param(('start: "08:00"', 'start: "8 am"'), "timing.window.start", "", id="bad time"),
+    ],
+)
+def test_rule_mistakes_name_the_field(
+    tmp_path: Path, change: tuple[str, str], field: str, message: str
+) -> None:
+    # Given a campaign with one mistake in its rules
+    old, new = change
+    assert old in VALID
+    write(tmp_path, "cart.yaml", VALID.replace(old, new))
+    # When the folder is loaded
+    problems = problems_of(tmp_path)
+    # Then a problem names the file, the campaign and the field, and says what is wrong
+    assert any(p.startswith(f"cart.yaml: cart: {field}: ") and message in p for p in problems), problems
+
+
+def test_once_per_reentry_needs_a_period(tmp_path: Path) -> None:
+    # Given "once per" without saying per what
+    write(tmp_path, "cart.yaml", VALID + "reentry: {mode: once_per}\n")
+    # Then the problem says a period is needed
+    [problem] = problems_of(tmp_path)
+    assert problem.startswith("cart.yaml: cart: reentry: ")
+    assert "period" in problem
+
+
+def test_a_window_ending_at_24_00_means_midnight(tmp_path: Path) -> None:
+    # Given a window written to end at 24:00
+    write(tmp_path, "cart.yaml", VALID.replace('end: "21:00"', 'end: "24:00"'))
+    [campaign] = load_campaigns(tmp_path)
+    # Then it ends at midnight
+    assert campaign.timing.window is not None
+    assert campaign.timing.window.end == time(0, 0)
+
+
 def test_the_shipped_campaigns_load_and_their_templates_exist() -> None:
     # Given the campaigns and templates folders shipped with righttime
     # When the campaigns are loaded
     campaigns = load_campaigns(ROOT / "campaigns")
-    # Then they are valid, include cart abandonment, and each template has all its parts
+    # Then they are valid, include cart abandonment, and each template they use has all its parts
     by_id = {c.id: c for c in campaigns}
     cart = by_id["cart_abandonment"]
-    assert cart.is_triggered_by("Product Added")
+    assert cart.is_triggered_by("Product Added", {"product_id": "sku-1"})
     assert cart.exits_on("Order Completed")
-    assert cart.audience.has_cart_items is True
+    assert cart.audience == [Condition(field="cart_items", op=Op.GT, value=0)]
     for campaign in campaigns:
-        for part in TEMPLATE_PARTS:
-            assert (ROOT / "templates" / campaign.template / part).is_file(), (campaign.id, part)
+        for template in campaign.templates:
+            for part in TEMPLATE_PARTS:
+                assert (ROOT / "templates" / template / part).is_file(), (campaign.id, template, part)
+
+
+def test_the_policy_file_is_not_read_as_a_campaign(tmp_path: Path) -> None:
+    # Given a campaigns folder holding a campaign and the global policy
+    write(tmp_path, "cart.yaml", VALID)
+    write(tmp_path, "policy.yaml", "quiet_hours: {start: '21:00', end: '08:00'}\n")
+    # When the campaigns are loaded, Then only the campaign is
+    assert [c.id for c in load_campaigns(tmp_path)] == ["cart"]
 
 
 def test_a_campaign_round_trips_through_its_serialised_form(tmp_path: Path) -> None:
@@ -224,6 +320,43 @@ def test_a_campaign_round_trips_through_its_serialised_form(tmp_path: Path) -> N
     # Then the delay is written the way marketers write it, and nothing is lost
     assert data["timing"]["delay"] == "1h30m"
     assert Campaign.model_validate(data) == campaign
+
+
+# --- the global policy file -----------------------------------------------------------------------
+
+
+def test_the_shipped_policy_loads() -> None:
+    # Given the policy shipped beside the campaigns
+    policy = load_policy(ROOT / "campaigns")
+    # Then its quiet hours and caps are understood
+    assert policy.quiet_hours is not None
+    assert policy.quiet_hours.describe() == "21:00-08:00"
+    assert [cap.describe() for cap in policy.frequency_caps] == ["1 per calendar day", "3 per rolling 7d"]
+
+
+def test_without_a_policy_file_no_global_rule_applies(tmp_path: Path) -> None:
+    # Given a campaigns folder with no policy.yaml
+    # Then the policy has no quiet hours, caps or cooldown
+    assert load_policy(tmp_path) == GlobalPolicy()
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("default_timezone: Mars/Olympus\n", "default_timezone"),
+        ("frequency_caps: [{max: 0, per: day}]\n", "frequency_caps.0.max"),
+        ("quiet_hours: {start: '21:00', end: '08:00', days: [mon]}\n", "quiet_hours.days"),
+        ("purchase_cooldown: soon\n", "purchase_cooldown"),
+    ],
+)
+def test_a_bad_policy_names_the_file_and_field(tmp_path: Path, text: str, field: str) -> None:
+    # Given a policy file with a mistake
+    write(tmp_path, POLICY_FILE, text)
+    # When it is loaded
+    with pytest.raises(PolicyError) as caught:
+        load_policy(tmp_path)
+    # Then the problem names the file and the field
+    assert any(p.startswith(f"policy.yaml: {field}: ") for p in caught.value.problems), caught.value.problems
 
 
 # --- durations --------------------------------------------------------------------------------------

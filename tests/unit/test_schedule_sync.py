@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from righttime.adapters.schedules import at_expression, schedule_name, target_input
 from righttime.campaigns import Kind
 from righttime.decisions import MessageStatus, OutboundMessage, message_id_for
-from righttime.scheduling import Action, action_for, sync
+from righttime.scheduling import Action, actions_for, sync
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 NAME_RULE = re.compile(r"^[0-9a-zA-Z_.-]{1,64}$")
@@ -47,49 +47,62 @@ def message(
 
 PENDING = message()
 MOVED = message(send_at=T0 + timedelta(minutes=20))
+#: a repeated trigger moves the message to a new generation, with a schedule of its own
+NEXT_GENERATION = message(send_at=T0 + timedelta(minutes=20), generation=1)
 
 
-# --- action_for -------------------------------------------------------------------------------------
+def summary(actions: list[tuple[Action, OutboundMessage]]) -> list[tuple[str, int]]:
+    return [(action.value, message.generation) for action, message in actions]
+
+
+# --- actions_for ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        pytest.param(None, PENDING, Action.UPSERT, id="new pending message gets a schedule"),
-        pytest.param(PENDING, MOVED, Action.UPSERT, id="send_at moved: schedule moves"),
-        pytest.param(PENDING, PENDING.model_copy(update={"updated_at": T0}), Action.NONE, id="same send_at"),
-        pytest.param(PENDING, message(MessageStatus.CANCELLED), Action.DELETE, id="pending to cancelled"),
-        pytest.param(PENDING, message(MessageStatus.SUPPRESSED), Action.DELETE, id="pending to suppressed"),
-        pytest.param(PENDING, None, Action.DELETE, id="pending message removed"),
-        pytest.param(PENDING, message(MessageStatus.SENDING), Action.NONE, id="pending to sending: it fired"),
-        pytest.param(PENDING, message(MessageStatus.SENT), Action.NONE, id="pending to sent: it fired"),
+        pytest.param(None, PENDING, [("upsert", 0)], id="new pending message gets a schedule"),
+        pytest.param(PENDING, MOVED, [("upsert", 0)], id="send_at moved: its schedule moves"),
         pytest.param(
-            message(MessageStatus.SENDING), message(MessageStatus.SENT), Action.NONE, id="sending to sent"
+            PENDING,
+            NEXT_GENERATION,
+            [("upsert", 1), ("delete", 0)],
+            id="new generation: new schedule first, then the old one goes",
         ),
-        pytest.param(message(MessageStatus.SENT), None, Action.NONE, id="sent message removed"),
-        pytest.param(None, message(MessageStatus.CANCELLED), Action.NONE, id="written already closed"),
-        pytest.param(message(MessageStatus.SENDING), PENDING, Action.UPSERT, id="released back to pending"),
-        pytest.param(None, None, Action.NONE, id="nothing at all"),
+        pytest.param(PENDING, PENDING.model_copy(update={"updated_at": T0}), [], id="same send_at"),
+        pytest.param(PENDING, message(MessageStatus.CANCELLED), [("delete", 0)], id="pending to cancelled"),
+        pytest.param(PENDING, message(MessageStatus.SUPPRESSED), [("delete", 0)], id="pending to suppressed"),
+        pytest.param(PENDING, message(MessageStatus.EXPIRED), [("delete", 0)], id="pending to expired"),
+        pytest.param(PENDING, None, [("delete", 0)], id="pending message removed"),
+        pytest.param(PENDING, message(MessageStatus.SENDING), [], id="pending to sending: it fired"),
+        pytest.param(PENDING, message(MessageStatus.SENT), [], id="pending to sent: it fired"),
+        pytest.param(message(MessageStatus.SENDING), message(MessageStatus.SENT), [], id="sending to sent"),
+        pytest.param(message(MessageStatus.SENT), None, [], id="sent message removed"),
+        pytest.param(None, message(MessageStatus.CANCELLED), [], id="written already closed"),
+        pytest.param(message(MessageStatus.SENDING), PENDING, [("upsert", 0)], id="released back to pending"),
+        pytest.param(None, None, [], id="nothing at all"),
     ],
 )
-def test_each_message_change_calls_for_one_schedule_action(
-    old: OutboundMessage | None, new: OutboundMessage | None, expected: Action
+def test_each_message_change_calls_for_the_right_schedule_actions(
+    old: OutboundMessage | None, new: OutboundMessage | None, expected: list[tuple[str, int]]
 ) -> None:
     # Given a message change seen on the table's stream (old image, new image)
     # When the scheduler decides what it means
-    # Then the schedule is created/moved, deleted, or left alone
-    assert action_for(old, new) is expected
+    # Then schedules are created or moved, deleted, or left alone, in a safe order
+    assert summary(actions_for(old, new)) == expected
 
 
 class FakeBackend:
+    """Stands in for EventBridge Scheduler, recording calls in order."""
+
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
 
     def upsert(self, message: OutboundMessage, now: datetime) -> None:
-        self.calls.append(("upsert", (message.message_id, message.send_at, now)))
+        self.calls.append(("upsert", (message.message_id, message.generation, message.send_at, now)))
 
-    def delete(self, message_id: str) -> bool:
-        self.calls.append(("delete", message_id))
+    def delete(self, message_id: str, generation: int) -> bool:
+        self.calls.append(("delete", (message_id, generation)))
         return True
 
 
@@ -97,28 +110,30 @@ def test_sync_creates_the_schedule_of_a_new_pending_message() -> None:
     # Given a backend standing in for EventBridge Scheduler
     backend = FakeBackend()
     # When a new pending message appears
-    action = sync(None, PENDING, backend, now=T0)
+    sync(None, PENDING, backend, now=T0)
     # Then its schedule is upserted with its send time and the current instant
-    assert action is Action.UPSERT
-    assert backend.calls == [("upsert", (PENDING.message_id, T0, T0))]
+    assert backend.calls == [("upsert", (PENDING.message_id, 0, T0, T0))]
 
 
-def test_sync_moves_the_schedule_when_send_at_moves() -> None:
+def test_sync_replaces_the_schedule_of_a_moved_message_create_first() -> None:
     backend = FakeBackend()
-    # When a repeated trigger moves send_at
-    sync(PENDING, MOVED, backend, now=T0)
-    # Then the schedule is upserted at the new time
-    assert backend.calls == [("upsert", (MOVED.message_id, MOVED.send_at, T0))]
+    # When a repeated trigger moves the message to its next generation
+    sync(PENDING, NEXT_GENERATION, backend, now=T0)
+    # Then the new generation's schedule exists before the old one is deleted:
+    # a schedule firing meanwhile can never leave the message without one
+    assert backend.calls == [
+        ("upsert", (PENDING.message_id, 1, NEXT_GENERATION.send_at, T0)),
+        ("delete", (PENDING.message_id, 0)),
+    ]
 
 
 @pytest.mark.parametrize("new", [message(MessageStatus.CANCELLED), None])
 def test_sync_deletes_the_schedule_of_a_cancelled_or_removed_message(new: OutboundMessage | None) -> None:
     backend = FakeBackend()
     # When a pending message is cancelled (a purchase) or removed
-    action = sync(PENDING, new, backend, now=T0)
-    # Then its schedule is deleted by message id, so it never fires
-    assert action is Action.DELETE
-    assert backend.calls == [("delete", PENDING.message_id)]
+    sync(PENDING, new, backend, now=T0)
+    # Then its schedule is deleted, so it never fires
+    assert backend.calls == [("delete", (PENDING.message_id, 0))]
 
 
 @pytest.mark.parametrize(
@@ -129,29 +144,31 @@ def test_sync_leaves_the_scheduler_alone_when_nothing_changed(
 ) -> None:
     backend = FakeBackend()
     # When the change does not affect the schedule, Then no call is made
-    assert sync(old, new, backend, now=T0) is Action.NONE
+    assert sync(old, new, backend, now=T0) == []
     assert backend.calls == []
 
 
 # --- schedule_name ----------------------------------------------------------------------------------
 
 
-def test_a_schedule_is_named_after_its_message() -> None:
+def test_each_generation_of_a_message_has_its_own_schedule_name() -> None:
     # Given the id of a message
     message_id = message_id_for("cust-1", "cart_abandonment", "m-add")
-    # When its schedule is named
-    name = schedule_name(message_id)
-    # Then the name is deterministic, prefixed and valid for AWS
-    assert name == f"rt-{message_id}" == schedule_name(message_id)
-    assert NAME_RULE.match(name)
+    # When its first and second generations are named
+    first, second = schedule_name(message_id), schedule_name(message_id, 1)
+    # Then the names are deterministic, distinct and valid for AWS
+    assert first == f"rt-{message_id}-0" == schedule_name(message_id, 0)
+    assert second == f"rt-{message_id}-1"
+    assert NAME_RULE.match(first)
+    assert NAME_RULE.match(second)
 
 
 def test_the_longest_accepted_id_makes_a_64_character_name() -> None:
-    # Given a 61-character id, Then its name is exactly AWS's 64-character limit
-    assert len(schedule_name("x" * 61)) == 64
+    # Given a 59-character id, Then its generation-0 name is exactly AWS's 64-character limit
+    assert len(schedule_name("x" * 59)) == 64
 
 
-@pytest.mark.parametrize("bad", ["a/b", "a b", "caf\u00e9", "x" * 62, "id:1", "\uff11"])
+@pytest.mark.parametrize("bad", ["a/b", "a b", "caf\u00e9", "x" * 60, "id:1", "\uff11"])
 def test_an_id_that_cannot_make_a_valid_name_is_refused(bad: str) -> None:
     # Given a message id with characters AWS refuses, or too long
     # When its schedule is named, Then it fails loudly instead of at the AWS call
@@ -159,22 +176,28 @@ def test_an_id_that_cannot_make_a_valid_name_is_refused(bad: str) -> None:
         schedule_name(bad)
 
 
-@given(customer=st.text(max_size=300), campaign=st.text(max_size=60), trigger=st.text(max_size=300))
+@given(
+    customer=st.text(max_size=300),
+    campaign=st.text(max_size=60),
+    trigger=st.text(max_size=300),
+    generation=st.integers(min_value=0, max_value=10**12),
+)
 def test_every_generated_message_id_makes_a_valid_schedule_name(
-    customer: str, campaign: str, trigger: str
+    customer: str, campaign: str, trigger: str, generation: int
 ) -> None:
-    # Given any customer, campaign and trigger message ids (Segment allows up to 256 characters)
+    # Given any customer, campaign and trigger message ids (Segment allows up to 256 characters),
+    # and any number of moves
     # When righttime derives the message id and names its schedule
-    name = schedule_name(message_id_for(customer, campaign, trigger))
+    name = schedule_name(message_id_for(customer, campaign, trigger), generation)
     # Then the name always satisfies AWS: at most 64 characters of [0-9a-zA-Z-_.]
     assert NAME_RULE.match(name)
 
 
-@given(message_id=st.text(max_size=80))
-def test_schedule_name_never_returns_an_invalid_name(message_id: str) -> None:
+@given(message_id=st.text(max_size=80), generation=st.integers(min_value=0, max_value=10**6))
+def test_schedule_name_never_returns_an_invalid_name(message_id: str, generation: int) -> None:
     # Given any message id at all
     try:
-        name = schedule_name(message_id)
+        name = schedule_name(message_id, generation)
     except ValueError:
         return
     # Then any name returned is valid for AWS

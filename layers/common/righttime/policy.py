@@ -391,8 +391,7 @@ def _refuse_pending(
     plan: Plan, candidate: _Candidate, reasons: list[Reason], zone: CustomerZone, now: datetime
 ) -> None:
     ref, profile = candidate.ref, plan.profile
-    expired = any(r.code is ReasonCode.SEND_BY_PASSED for r in reasons)
-    outcome = Outcome.EXPIRED if expired else Outcome.SUPPRESSED
+    outcome = unplaceable_outcome(reasons)
     del profile.pending[candidate.campaign.id]
     decision = _decision(
         profile,
@@ -408,6 +407,15 @@ def _refuse_pending(
     plan.decisions.append(decision)
     if not candidate.is_new:
         plan.close.append((ref.message_id, MessageStatus(outcome.value), decision))
+
+
+def unplaceable_outcome(reasons: list[Reason]) -> Outcome:
+    """A message with no slot left: suppressed when caps or priorities took the room, expired when its
+    own timing (window, cooldown) ran past its send-by deadline."""
+    codes = {r.code for r in reasons}
+    if codes & {ReasonCode.FREQUENCY_CAP, ReasonCode.OUTRANKED}:
+        return Outcome.SUPPRESSED
+    return Outcome.EXPIRED if ReasonCode.SEND_BY_PASSED in codes else Outcome.SUPPRESSED
 
 
 # -- the rules ------------------------------------------------------------------------------------------
@@ -778,8 +786,7 @@ def decide_at_send(
     taken = [s.at for s in profile.sends if s.promotional] + others
     at, capped = place(earliest.at, zone, campaign, policy, taken, message.send_by)
     if at is None:
-        expired = any(r.code is ReasonCode.SEND_BY_PASSED for r in capped)
-        return close(Outcome.EXPIRED if expired else Outcome.SUPPRESSED, earliest.reasons + capped)
+        return close(unplaceable_outcome(capped), earliest.reasons + capped)
     if at - now <= SEND_NOW_TOLERANCE:
         return SendDecision(Action.SEND, reasons=tuple(bought), template=template, zone=zone)
     moved = [

@@ -17,8 +17,14 @@ def _keys(
 ) -> list[str]:
     if parameter:
         from aws_lambda_powertools.utilities.parameters import get_parameter
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-        raw = get_parameter(parameter, decrypt=True, max_age=settings.keys().cache_seconds)
+        try:
+            raw = get_parameter(parameter, decrypt=True, max_age=settings.keys().cache_seconds)
+        except GetParameterError as exc:
+            raise ConfigurationError(
+                f"cannot read the {what} keys from SSM parameter {parameter}: {exc}"
+            ) from exc
     elif inline:
         raw = inline
     else:

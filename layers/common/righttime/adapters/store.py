@@ -21,7 +21,7 @@ from righttime.adapters import aws
 from righttime.adapters.items import from_item, to_item, to_values
 from righttime.addresses import address_key, normalise_address
 from righttime.clock import isoformat
-from righttime.decisions import Decision, MessageStatus, OutboundMessage, short_hash
+from righttime.decisions import Decision, MessageStatus, OutboundMessage
 from righttime.policy import Move, Plan
 from righttime.profiles import Profile
 
@@ -36,10 +36,12 @@ def message_key(customer_id: str, message_id: str) -> dict[str, Any]:
     return {"pk": {"S": customer_id}, "sk": {"S": MESSAGE_PREFIX + message_id}}
 
 
-def decision_sort_key(decision: Decision) -> str:
-    # Sortable by time; the suffix keeps two decisions of one instant and campaign apart.
-    suffix = short_hash(f"{decision.message_id}|{decision.trigger_message_id}|{decision.outcome}", 8)
-    return f"{DECISION_PREFIX}{isoformat(decision.decided_at)}#{decision.campaign_id}#{suffix}"
+def decision_sort_key(decision: Decision, version: int, index: int) -> str:
+    """Sortable by time, then by the profile version the decision was committed with, then by its place in
+    that commit: decisions of one instant read back in the order they were made."""
+    return (
+        f"{DECISION_PREFIX}{isoformat(decision.decided_at)}#{version:012d}#{index:03d}#{decision.campaign_id}"
+    )
 
 
 class Duplicate(Exception):
@@ -114,7 +116,10 @@ class Store:
             (f"message:{m.message_id}", {"Update": self._move_update(profile.customer_id, m, now)})
             for m in plan.move
         ]
-        decisions = [("decision", {"Put": self._decision_put(d)}) for d in plan.decisions]
+        decisions = [
+            ("decision", {"Put": self._decision_put(d, profile.version, i)})
+            for i, d in enumerate(plan.decisions)
+        ]
         room = MAX_TRANSACTION_ITEMS - len(writes)
         self._transact(writes + decisions[:room])
         if decisions[room:]:
@@ -209,11 +214,14 @@ class Store:
             "ExpressionAttributeValues": values,
         }
 
-    def _decision_put(self, decision: Decision) -> dict[str, Any]:
+    def _decision_put(self, decision: Decision, version: int, index: int = 0) -> dict[str, Any]:
         return {
             "TableName": self.messages,
             "Item": to_item(
-                decision, pk=decision.customer_id, sk=decision_sort_key(decision), type="decision"
+                decision,
+                pk=decision.customer_id,
+                sk=decision_sort_key(decision, version, index),
+                type="decision",
             ),
         }
 
@@ -398,7 +406,7 @@ class Store:
             writes = [
                 ("profile", {"Put": self._profile_put(updated, profile.version)}),
                 message_write,
-                ("decision", {"Put": self._decision_put(decision)}),
+                ("decision", {"Put": self._decision_put(decision, updated.version)}),
             ]
             try:
                 self._transact(writes)

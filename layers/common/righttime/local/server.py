@@ -97,16 +97,21 @@ class _Api(BaseHTTPRequestHandler):
                 413, {"Content-Type": "application/json"}, b'{"success": false, "message": "too large"}'
             )
             return
-        body = self.rfile.read(length)
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, reply_headers, payload = self.pipeline.http("POST", self.path.split("?")[0], headers, body)
-        self._reply(status, reply_headers, payload)
+        self._forward("POST", self.rfile.read(length))
 
     def do_GET(self) -> None:
         if self.path == "/health":
             self._reply(200, {"Content-Type": "application/json"}, b'{"ok": true}')
             return
-        self._reply(404, {"Content-Type": "application/json"}, b'{"message": "Not found"}')
+        self._forward("GET", b"")
+
+    def _forward(self, method: str, body: bytes) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        path = urllib.parse.unquote(url.path)
+        status, reply_headers, payload = self.pipeline.http(method, path, headers, body, query)
+        self._reply(status, reply_headers, payload)
 
     def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
         self.send_response(status)
