@@ -135,12 +135,6 @@ def test_a_repeated_trigger_moves_the_pending_reminder(make_event: MakeEvent, t0
     assert plan.profile.pending["cart_abandonment"].send_at == later + DELAY
 
 
-@pytest.mark.xfail(
-    reason="BUG: policy.py _trigger places a repeated trigger at its own occurred_at + delay, so an older "
-    "trigger that arrives late (an offline phone flushing its queue) moves a pending reminder earlier "
-    "than delay after the latest activity",
-    strict=True,
-)
 def test_a_late_older_trigger_does_not_bring_the_reminder_forward(
     make_event: MakeEvent, t0: datetime
 ) -> None:
@@ -400,6 +394,34 @@ def test_no_promotion_is_ever_planned_in_quiet_hours(zone: str, at: datetime, de
     assert time(8, 0) <= wall < time(21, 0)
     # And it is never early, nor later than the quiet night requires
     assert at + delay <= message_out.send_at <= at + delay + timedelta(hours=12)
+
+
+def nightly(at_local_time: time) -> Campaign:
+    """A cart campaign sent at a fixed wall-clock time, with no delay."""
+    return CART.model_copy(update={"timing": Timing(delay=timedelta(0), at_local_time=at_local_time)})
+
+
+def test_a_local_time_that_occurs_twice_is_the_first_one(make_event: MakeEvent) -> None:
+    # Given a campaign sent at 02:30 local time, and a Paris customer on the day clocks go back
+    # (25 October 2026: 02:30 happens at 00:30 UTC and again at 01:30 UTC)
+    at = datetime(2026, 10, 24, 12, 0, tzinfo=PARIS)
+    profile = customer(timezone="Europe/Paris")
+    # When the message is planned
+    plan = step(profile, add_to_cart(make_event, at), now=at, campaigns=[nightly(time(2, 30))])
+    # Then it goes at the first 02:30, saying the local time moved it
+    [decision] = plan.decisions
+    assert decision.send_at == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    assert decision.reason_codes == ["triggered", "local_time"]
+
+
+def test_a_local_time_skipped_by_dst_is_the_first_instant_after(make_event: MakeEvent) -> None:
+    # Given a campaign sent at 02:30 local time, and a Paris customer on the night clocks jump 02:00 -> 03:00
+    at = datetime(2026, 3, 28, 12, 0, tzinfo=PARIS)
+    profile = customer(timezone="Europe/Paris")
+    # When the message is planned
+    plan = step(profile, add_to_cart(make_event, at), now=at, campaigns=[nightly(time(2, 30))])
+    # Then it goes at 03:00 summer time (01:00 UTC), the first instant after the gap
+    assert plan.schedule[0].send_at == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
 
 
 def test_a_full_daily_cap_moves_the_reminder_to_the_next_day(make_event: MakeEvent, t0: datetime) -> None:

@@ -83,11 +83,6 @@ def test_a_naive_start_is_refused() -> None:
         VirtualClock(datetime(2026, 3, 2, 10, 0), real=FakeRealClock())
 
 
-@pytest.mark.xfail(
-    reason="BUG: clock.py VirtualClock.set calls astimezone on a naive datetime, which reads it in the "
-    "machine's local zone instead of refusing it as the constructor and utc() do",
-    strict=True,
-)
 def test_setting_a_naive_instant_is_refused() -> None:
     # Given a virtual clock
     clock = VirtualClock(START, real=FakeRealClock())

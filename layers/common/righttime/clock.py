@@ -58,7 +58,7 @@ class VirtualClock:
 
     def set(self, instant: datetime) -> datetime:
         with self._lock:
-            instant = instant.astimezone(UTC)
+            instant = utc(instant)
             current = self._virtual_at_anchor
             if self._speed > 0:
                 current += (self._real.now() - self._real_anchor) * self._speed

@@ -228,6 +228,10 @@ def _trigger(
         return None
 
     trigger_at = event.occurred_at
+    if repeated and pending is not None and pending.trigger_at > trigger_at:
+        # An older event delivered late (an offline phone flushing its queue) must not bring the
+        # reminder forward: the delay counts from the latest activity.
+        trigger_at = pending.trigger_at
     earliest = earliest_for_campaign(profile, campaign, policy, zone, trigger_at, message.event, now)
     reasons = [
         Reason(

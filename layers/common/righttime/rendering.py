@@ -5,6 +5,7 @@ A template is a folder under `templates/` with `subject.txt`, `body.html` and `b
 
 from __future__ import annotations
 
+import email.policy
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -19,6 +20,7 @@ from righttime.errors import RighttimeError
 from righttime.profiles import Profile
 
 TEMPLATE_PARTS = ("subject.txt", "body.html", "body.txt")
+SMTP_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 class RenderError(RighttimeError):
@@ -104,7 +106,9 @@ def build_mime(
     unsubscribe_mailto: str | None,
 ) -> EmailMessage:
     """A multipart/alternative message (text, then the preferred HTML) with the headers inboxes expect."""
-    mime = EmailMessage()
+    # Lines up to SMTP's 998 characters: a long List-Unsubscribe must travel as one plain header, not be
+    # folded into an RFC 2047 encoded word that mail clients cannot read as a URL.
+    mime = EmailMessage(policy=SMTP_POLICY)
     mime["From"] = (
         Address(display_name=sender_name, addr_spec=sender_address) if sender_name else sender_address
     )
