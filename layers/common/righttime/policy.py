@@ -329,7 +329,8 @@ def _allocate(
         extra: list[Reason] = []
         if ref.promotional:
             at, extra = place(desired, zone, campaign, policy, [*taken, *(t for t, _ in placed)], ref.send_by)
-            alone, _ = place(desired, zone, campaign, policy, taken, ref.send_by)
+            # Only a slot taken by a higher priority can outrank; without one, the result is the same.
+            alone = place(desired, zone, campaign, policy, taken, ref.send_by)[0] if placed else at
             if at != alone:
                 extra = [
                     Reason(

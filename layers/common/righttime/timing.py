@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 #: how far ahead to look for an allowed instant: a weekly window always opens within 8 days
 HORIZON = timedelta(days=8)
@@ -29,7 +29,10 @@ class Weekday(StrEnum):
     @property
     def number(self) -> int:
         """Monday is 0, as `datetime.weekday()` counts."""
-        return list(Weekday).index(self)
+        return _DAY_NUMBERS[self]
+
+
+_DAY_NUMBERS = {day: number for number, day in enumerate(Weekday)}
 
 
 def _parse_time(value: object) -> object:
@@ -49,10 +52,14 @@ class Window(BaseModel):
     end: time = time(0, 0)
 
     _coerce = field_validator("start", "end", mode="before")(classmethod(lambda cls, v: _parse_time(v)))
+    _numbers: frozenset[int] = PrivateAttr(default=frozenset())
+
+    def model_post_init(self, context: object, /) -> None:
+        self._numbers = frozenset(d.number for d in self.days)  # contains() runs in the policy's inner loop
 
     def contains(self, local: datetime) -> bool:
         wall, weekday = local.time().replace(tzinfo=None), local.weekday()
-        days = {d.number for d in self.days}
+        days = self._numbers
         if self.start == self.end:
             return weekday in days
         if self.start < self.end:
@@ -135,14 +142,14 @@ def next_allowed(
         walls.add(window.start)
     if quiet is not None:
         walls.add(quiet.end)
+    # Allowed-ness only changes at these wall times; look at them day by day and stop at the first that fits.
     start_day = instant.astimezone(tz).date()
-    candidates = sorted(
-        c
-        for offset in range(-1, HORIZON.days + 1)
-        for wall in walls
-        if (c := wall_to_utc(start_day + timedelta(days=offset), wall, tz)) > instant
-    )
-    return next((c for c in candidates if allowed(c, tz, window, quiet)), None)
+    for offset in range(-1, HORIZON.days + 1):
+        day = start_day + timedelta(days=offset)
+        for candidate in sorted(wall_to_utc(day, wall, tz) for wall in walls):
+            if candidate > instant and allowed(candidate, tz, window, quiet):
+                return candidate
+    return None
 
 
 def next_local_time(instant: datetime, wall: time, tz: ZoneInfo) -> datetime:

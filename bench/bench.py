@@ -1,0 +1,644 @@
+"""`make bench`: the figures that matter, measured side by side in one run, printed and written to
+bench/results.json. Ratios to a baseline measured in the same run hold on a noisy machine; absolute
+milliseconds are shown for context only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYER = ROOT / "layers" / "common"
+HANDLERS = {
+    "ingest": ("functions/ingest", "ingest_handler"),
+    "evaluate": ("functions/evaluate", "evaluate_handler"),
+    "scheduler": ("functions/scheduler", "scheduler_handler"),
+    "sender": ("functions/sender", "sender_handler"),
+    "api": ("functions/api", "api_handler"),
+}
+TARGETS = {"ingest": 1.5, "evaluate": 1.5, "sender": 2.0}
+
+# Public AWS prices, us-east-1, as published on the AWS pricing pages (checked 2026-11-22).
+PRICES = {
+    "date": "2026-11-22",
+    "region": "us-east-1",
+    "api_gateway_rest_per_million_requests": 3.50,
+    "lambda_per_million_requests": 0.20,
+    "lambda_arm64_per_gb_second": 0.0000133334,
+    "sqs_fifo_per_million_requests": 0.50,
+    "dynamodb_on_demand_per_million_write_units": 0.625,
+    "dynamodb_on_demand_per_million_read_units": 0.125,
+    "eventbridge_scheduler_per_million_invocations": 1.00,
+}
+# What the cost estimate assumes about things the counts cannot show.
+ASSUMPTIONS = {
+    "lambda_memory_gb": {"ingest": 0.25, "evaluate": 0.5, "scheduler": 0.25, "sender": 0.5},
+    "lambda_duration_seconds_per_invocation": {
+        "ingest": 0.03,
+        "evaluate": 0.08,
+        "scheduler": 0.05,
+        "sender": 0.15,
+    },
+    "events_per_api_request": 1,
+    "sqs_batch_size_seen_by_evaluate": 10,
+    "note": "SQS polling by the Lambda event source mapping is counted as one ReceiveMessage and one "
+    "DeleteMessageBatch per batch; DynamoDB stream reads by Lambda are free; SES is excluded.",
+}
+
+
+# -- 1. cold-start proxy ------------------------------------------------------------------------------------
+
+BASELINE = "import boto3\nboto3.session.Session().client('sqs', region_name='us-east-1')"
+
+
+def _timed_import(snippet: str, paths: list[str]) -> float:
+    program = (
+        "import sys, time\n"
+        f"sys.path[:0] = {paths!r}\n"
+        "t0 = time.perf_counter()\n"
+        f"{snippet}\n"
+        "print(time.perf_counter() - t0)\n"
+    )
+    env = {
+        **os.environ,
+        "POWERTOOLS_METRICS_NAMESPACE": "righttime",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, env=env)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _heaviest_imports(module: str, paths: list[str], top: int = 6) -> list[dict[str, Any]]:
+    """The handler's direct imports that cost the most (cumulative), from `python -X importtime`."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "AWS_DEFAULT_REGION": "us-east-1"}
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    rows = []
+    for line in out.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative_us, name = line.split(":", 1)[1].split("|")
+        depth = (len(name) - len(name.lstrip()) - 1) // 2
+        if depth == 1:  # imported by the handler module itself
+            rows.append({"module": name.strip(), "cumulative_ms": round(int(cumulative_us) / 1000, 1)})
+    return sorted(rows, key=lambda r: -r["cumulative_ms"])[:top]
+
+
+def cold_start(runs: int) -> dict[str, Any]:
+    """Median import time of each handler (fresh process each time) against `import boto3` + one client."""
+    paths = {name: [str(LAYER), str(ROOT / folder)] for name, (folder, _) in HANDLERS.items()}
+    samples: dict[str, list[float]] = defaultdict(list)
+    for name, (_, module) in HANDLERS.items():  # warm the bytecode caches first
+        _timed_import(f"import {module}", paths[name])
+    _timed_import(BASELINE, [])
+    for _ in range(runs):  # interleaved, so a noisy moment hurts every figure alike
+        samples["baseline"].append(_timed_import(BASELINE, []))
+        for name, (_, module) in HANDLERS.items():
+            samples[name].append(_timed_import(f"import {module}", paths[name]))
+    baseline = statistics.median(samples["baseline"])
+    result: dict[str, Any] = {
+        "runs": runs,
+        "baseline_ms": round(baseline * 1000, 1),
+        "baseline": "import boto3 + one SQS client, fresh process",
+        "handlers": {},
+    }
+    for name, (_, module) in HANDLERS.items():
+        median = statistics.median(samples[name])
+        result["handlers"][name] = {
+            "ms": round(median * 1000, 1),
+            "ratio": round(median / baseline, 2),
+            "target_ratio": TARGETS.get(name),
+            "heaviest_imports": _heaviest_imports(module, paths[name]),
+        }
+    return result
+
+
+# -- 2. AWS calls per event ---------------------------------------------------------------------------------
+
+READS = {"GetItem", "BatchGetItem", "Query"}
+WRITES = {"PutItem", "UpdateItem", "TransactWriteItems", "BatchWriteItem", "DeleteItem"}
+FUNCTION_NAMES = {
+    "IngestFunction": "ingest",
+    "EvaluateFunction": "evaluate",
+    "SchedulerFunction": "scheduler",
+    "SenderFunction": "sender",
+    "ApiFunction": "api",
+}
+
+
+def _journey(customer: int, start: datetime, rng: random.Random) -> list[tuple[datetime, dict[str, Any]]]:
+    """A plausible shopping session: identify, browse, search, add to cart, sometimes buy."""
+    user = f"bench-{customer}"
+    at = start + timedelta(minutes=rng.randrange(0, 600))
+    zone = rng.choice(["Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC", "America/Los_Angeles"])
+    steps: list[dict[str, Any]] = [
+        {
+            "type": "identify",
+            "userId": user,
+            "traits": {"email": f"{user}@example.com", "firstName": "B", "timezone": zone},
+        },
+    ]
+    for view in range(rng.randrange(1, 4)):
+        steps.append(
+            {
+                "type": "track",
+                "userId": user,
+                "event": "Product Viewed",
+                "properties": {
+                    "product_id": f"p{view}",
+                    "name": f"Product {view}",
+                    "category": "shirts",
+                    "price": 20 + view,
+                },
+            }
+        )
+    if rng.random() < 0.5:
+        steps.append(
+            {"type": "track", "userId": user, "event": "Products Searched", "properties": {"query": "q"}}
+        )
+    steps.append(
+        {
+            "type": "track",
+            "userId": user,
+            "event": "Product Added",
+            "properties": {"product_id": "p0", "name": "Product 0", "price": 20, "cart_id": f"c{customer}"},
+        }
+    )
+    if rng.random() < 0.4:
+        steps.append(
+            {
+                "type": "track",
+                "userId": user,
+                "event": "Order Completed",
+                "properties": {
+                    "order_id": f"o{customer}",
+                    "revenue": 20,
+                    "channel": "web",
+                    "products": [{"product_id": "p0", "category": "shirts", "price": 20}],
+                },
+            }
+        )
+    timed = []
+    for index, step in enumerate(steps):
+        at += timedelta(minutes=rng.randrange(1, 15))
+        timed.append((at, {**step, "messageId": f"{user}-{index}", "timestamp": at.isoformat()}))
+    return timed
+
+
+def generate_events(customers: int, seed: int = 7) -> list[tuple[datetime, dict[str, Any]]]:
+    rng = random.Random(seed)
+    start = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)
+    events = [e for c in range(customers) for e in _journey(c, start, rng)]
+    return sorted(events, key=lambda e: (e[0], e[1]["messageId"]))
+
+
+@contextmanager
+def _counting() -> Iterator[tuple[Counter[tuple[str, str, str]], list[str]]]:
+    """Count every AWS call the handlers make, by handler, service and operation (botocore event hooks)."""
+    from righttime.adapters import aws
+
+    counts: Counter[tuple[str, str, str]] = Counter()
+    current = ["-"]
+    original = aws._client
+
+    def counted(service: str) -> Any:
+        client = original(service)
+        if not getattr(client, "_righttime_counted", False):
+
+            def hook(model: Any, **_: Any) -> None:
+                counts[(current[0], model.service_model.service_name, model.name)] += 1
+
+            client.meta.events.register("before-call.*.*", hook)
+            client._righttime_counted = True
+        return client
+
+    aws._client = counted  # type: ignore[assignment]
+    try:
+        yield counts, current
+    finally:
+        aws._client = original  # type: ignore[assignment]
+
+
+def aws_calls(customers: int) -> dict[str, Any]:
+    """Drive a realistic mix through the real handlers on moto and count the AWS calls each makes."""
+    import base64
+
+    from righttime.clock import VirtualClock
+    from righttime.local.simulate import _pipeline
+
+    events = generate_events(customers)
+    clock = VirtualClock(start=events[0][0])
+    with (
+        _counting() as (counts, current),
+        _pipeline(ROOT / "template.yaml", ROOT / "campaigns", ROOT / "templates", clock) as (pipeline, key),
+    ):
+        for logical_id, handler in list(pipeline.handlers.items()):
+
+            def wrapped(
+                event: Any, context: Any, _h: Any = handler, _n: str = FUNCTION_NAMES[logical_id]
+            ) -> Any:
+                current[0], invocations[_n] = _n, invocations[_n] + 1
+                try:
+                    return _h(event, context)
+                finally:
+                    current[0] = "-"
+
+            pipeline.handlers[logical_id] = wrapped
+        invocations: Counter[str] = Counter()
+        auth = {
+            "content-type": "application/json",
+            "authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode(),
+        }
+        from righttime.local.simulate import _fire_until
+
+        for at, message in events:
+            _fire_until(pipeline, clock, at)
+            clock.set(at)
+            status, _, body = pipeline.http(
+                "POST", "/v1/batch", auth, json.dumps({"batch": [message]}).encode()
+            )
+            assert status == 200, body
+            pipeline.run_until_idle()
+        _fire_until(pipeline, clock, events[-1][0] + timedelta(days=30))
+        sent = len(pipeline.collect_sent()) + len(pipeline.sent)
+        sizes = _item_sizes(pipeline)
+    fired = invocations["sender"]
+    per: dict[str, Any] = {}
+    for function in ("ingest", "evaluate", "scheduler", "sender"):
+        calls = {f"{service}:{op}": n for (fn, service, op), n in sorted(counts.items()) if fn == function}
+        divisor = fired if function == "sender" else len(events)
+        per[function] = {
+            "per": "message fired" if function == "sender" else "event",
+            "calls": calls,
+            "dynamodb_reads": round(
+                sum(n for k, n in calls.items() if k.split(":")[1] in READS) / max(divisor, 1), 3
+            ),
+            "dynamodb_writes": round(
+                sum(n for k, n in calls.items() if k.split(":")[1] in WRITES) / max(divisor, 1), 3
+            ),
+            "other": {
+                k: round(n / max(divisor, 1), 3)
+                for k, n in calls.items()
+                if k.split(":")[1] not in READS | WRITES
+            },
+            "invocations": invocations[function],
+        }
+    total_calls = sum(n for (fn, _, _), n in counts.items() if fn != "-")
+    result = {
+        "customers": customers,
+        "events": len(events),
+        "messages_fired": fired,
+        "emails_sent": sent,
+        "per_handler": per,
+        "total_calls_per_event": round(total_calls / len(events), 3),
+        "item_sizes_bytes": sizes,
+    }
+    result["cost"] = _cost(result, counts)
+    return result
+
+
+def _item_sizes(pipeline: Any) -> dict[str, float]:
+    import boto3
+
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    sizes: dict[str, list[int]] = defaultdict(list)
+    for table in ("ProfilesTable", "MessagesTable"):
+        # A scan, in the benchmark only, to measure what the runtime writes.
+        for page in client.get_paginator("scan").paginate(TableName=table):
+            for item in page["Items"]:
+                kind = (
+                    "profile"
+                    if table == "ProfilesTable"
+                    else ("decision" if item["sk"]["S"].startswith("DEC#") else "message")
+                )
+                sizes[kind].append(len(json.dumps(item)))
+    return {kind: round(statistics.mean(values)) for kind, values in sizes.items()}
+
+
+def _cost(result: dict[str, Any], counts: Counter[tuple[str, str, str]]) -> dict[str, Any]:
+    """Engine cost per million events from the counts, public prices and the stated assumptions."""
+    events = result["events"]
+    sizes = result["item_sizes_bytes"]
+    per_event = lambda n: n / events  # noqa: E731
+    million = 1_000_000
+    invocations = {
+        fn: result["per_handler"][fn]["invocations"] for fn in ("ingest", "evaluate", "scheduler", "sender")
+    }
+    invocations["evaluate"] = (
+        events / ASSUMPTIONS["sqs_batch_size_seen_by_evaluate"]
+    )  # batches in AWS, not 1 by 1
+    lambda_cost = sum(
+        per_event(n)
+        * million
+        * (
+            PRICES["lambda_per_million_requests"] / million
+            + ASSUMPTIONS["lambda_duration_seconds_per_invocation"][fn]
+            * ASSUMPTIONS["lambda_memory_gb"][fn]
+            * PRICES["lambda_arm64_per_gb_second"]
+        )
+        for fn, n in invocations.items()
+    )
+    api = (
+        million
+        / ASSUMPTIONS["events_per_api_request"]
+        * PRICES["api_gateway_rest_per_million_requests"]
+        / million
+    )
+    sends = sum(n for (fn, service, _), n in counts.items() if service == "sqs" and fn == "ingest")
+    polls = 2 * events / ASSUMPTIONS["sqs_batch_size_seen_by_evaluate"]
+    sqs = per_event(sends + polls) * PRICES["sqs_fifo_per_million_requests"]
+    kb = lambda kind: max(1, math.ceil(sizes.get(kind, 1024) / 1024))  # noqa: E731
+    wru = 0.0
+    rru = 0.0
+    for (fn, service, op), n in counts.items():
+        if service != "dynamodb" or fn == "-":
+            continue
+        if op == "TransactWriteItems":
+            # profile + dedupe marker + decisions (+ a message when scheduling), each at 2 units per KB
+            wru += n * 2 * (kb("profile") + 1 + kb("decision") + (kb("message") if fn != "ingest" else 0))
+        elif op in WRITES:
+            wru += n * kb("message")
+        elif op == "BatchGetItem":
+            rru += n * (kb("profile") + kb("message") + 1)
+        elif op in READS:
+            rru += n * kb("profile")
+    dynamodb = (
+        per_event(wru) * PRICES["dynamodb_on_demand_per_million_write_units"]
+        + per_event(rru) * PRICES["dynamodb_on_demand_per_million_read_units"]
+    )
+    scheduler = per_event(result["messages_fired"]) * PRICES["eventbridge_scheduler_per_million_invocations"]
+    parts = {
+        "api_gateway": api,
+        "lambda": lambda_cost,
+        "sqs": sqs,
+        "dynamodb": dynamodb,
+        "eventbridge_scheduler": scheduler,
+    }
+    return {
+        "usd_per_million_events": round(sum(parts.values()), 2),
+        "breakdown_usd": {k: round(v, 2) for k, v in parts.items()},
+        "prices": PRICES,
+        "assumptions": ASSUMPTIONS,
+    }
+
+
+# -- 3. policy core throughput ------------------------------------------------------------------------------
+
+
+def _campaigns(count: int, rng: random.Random) -> list[Any]:
+    from righttime.campaigns import Campaign
+
+    events = ["Product Viewed", "Product Added", "Products Searched", "Checkout Started", "Order Completed"]
+    campaigns = []
+    for index in range(count):
+        promotional = rng.random() < 0.85
+        spec: dict[str, Any] = {
+            "id": f"c{index:03d}",
+            "name": f"Campaign {index}",
+            "template": "t",
+            "priority": rng.randrange(0, 100),
+            "kind": "promotional" if promotional else "transactional",
+            "trigger": {
+                "event": rng.choice(events),
+                "where": [{"field": "price", "op": "gte", "value": rng.randrange(0, 50)}],
+            },
+            "timing": {"delay": f"{rng.randrange(0, 48)}h", "send_by": "3d"},
+            "exit": {"events": ["Order Completed"]},
+        }
+        if promotional:
+            spec["timing"]["window"] = {"start": "09:00", "end": "20:00"}
+            spec["audience"] = [{"field": "has_email", "op": "equals", "value": True}]
+        campaigns.append(Campaign.model_validate(spec))
+    return campaigns
+
+
+def policy_throughput(seconds: float) -> dict[str, Any]:
+    """Evaluations per second of the pure decision code on one core, for 5, 50 and 500 campaigns."""
+    from righttime.events import QueuedEvent, TrackMessage
+    from righttime.global_policy import GlobalPolicy
+    from righttime.policy import plan_event
+    from righttime.profiles import Profile
+
+    policy = GlobalPolicy.model_validate(
+        {
+            "quiet_hours": {"start": "21:00", "end": "08:00"},
+            "frequency_caps": [{"max": 1, "per": "day"}, {"max": 3, "per": "7d"}],
+            "purchase_cooldown": "3d",
+            "recent_purchase": {"window": "30d"},
+            "min_delay": {"Product Viewed": "1h"},
+        }
+    )
+    now = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)
+    names = ["Product Viewed", "Product Added", "Products Searched", "Checkout Started", "Order Completed"]
+    events = [
+        QueuedEvent(
+            message=TrackMessage(
+                userId="u",
+                messageId=f"m{i}",
+                event=names[i % len(names)],
+                properties={"price": 30, "product_id": "p", "category": "shirts"},
+            ),
+            received_at=now,
+            occurred_at=now,
+        )
+        for i in range(50)
+    ]
+    profile = Profile(
+        customer_id="u", email="u@example.com", timezone="Europe/Paris", version=3, orders_count=1
+    )
+    results = {}
+    for count in (5, 50, 500):
+        campaigns = _campaigns(count, random.Random(count))
+        done = 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            plan_event(profile, events[done % len(events)], campaigns, policy, now)
+            done += 1
+        elapsed = time.perf_counter() - started
+        results[str(count)] = {"evaluations_per_second": round(done / elapsed), "evaluations": done}
+    return {"per_campaign_count": results, "seconds_each": seconds, "core": "one (single thread)"}
+
+
+# -- 4. simulation throughput ---------------------------------------------------------------------------------
+
+
+def simulation_throughput(events: int) -> dict[str, Any]:
+    """Events per second through `righttime simulate` for a generated journey of `events` events."""
+    from righttime.local.simulate import simulate
+
+    generated: list[tuple[datetime, dict[str, Any]]] = []
+    customers = 0
+    while len(generated) < events:
+        customers += 50
+        generated = generate_events(customers)
+    generated = generated[:events]
+    with tempfile.TemporaryDirectory() as folder:
+        journey = Path(folder) / "journey.jsonl"
+        journey.write_text("\n".join(json.dumps(message) for _, message in generated) + "\n")
+        started = time.perf_counter()
+        result = simulate(
+            journey,
+            template=ROOT / "template.yaml",
+            campaigns=ROOT / "campaigns",
+            templates=ROOT / "templates",
+        )
+        elapsed = time.perf_counter() - started
+    return {
+        "events": result.events,
+        "decisions": len(result.decisions),
+        "seconds": round(elapsed, 1),
+        "events_per_second": round(result.events / elapsed, 1),
+    }
+
+
+# -- report ---------------------------------------------------------------------------------------------------
+
+
+def _row(figure: str, value: str, target: str, ok: bool | None) -> str:
+    mark = {True: "ok", False: "MISSED", None: ""}[ok]
+    return f"{figure:<52} {value:>22}   {target:<26} {mark}"
+
+
+def report(results: dict[str, Any]) -> list[str]:
+    lines = [_row("figure", "value", "target", None), "-" * 110]
+    cold = results.get("cold_start")
+    if cold:
+        lines.append(
+            _row("cold start baseline (import boto3 + 1 client)", f"{cold['baseline_ms']} ms", "", None)
+        )
+        for name, figure in cold["handlers"].items():
+            target = figure["target_ratio"]
+            lines.append(
+                _row(
+                    f"cold start {name}",
+                    f"{figure['ms']} ms = {figure['ratio']}x",
+                    f"<= {target}x baseline" if target else "(no target)",
+                    figure["ratio"] <= target if target else None,
+                )
+            )
+            heaviest = ", ".join(
+                f"{i['module']} {i['cumulative_ms']}ms" for i in figure["heaviest_imports"][:3]
+            )
+            lines.append(f"    heaviest: {heaviest}")
+    calls = results.get("aws_calls")
+    if calls:
+        targets = {
+            "ingest": ("<= 1 read + 1 write + 1 send", 1, 1),
+            "evaluate": ("<= 1 read + 1 write", 1, 1),
+            "sender": ("<= 1 read + 2 writes + 1 SES", 1, 2),
+        }
+        for name in ("ingest", "evaluate", "scheduler", "sender"):
+            figure = calls["per_handler"][name]
+            value = f"{figure['dynamodb_reads']}R {figure['dynamodb_writes']}W " + " ".join(
+                f"{k.split(':')[1]}={v}" for k, v in figure["other"].items()
+            )
+            target = targets.get(name)
+            ok = (
+                None
+                if target is None
+                else (figure["dynamodb_reads"] <= target[1] and figure["dynamodb_writes"] <= target[2])
+            )
+            lines.append(
+                _row(
+                    f"AWS calls per {figure['per']}: {name}",
+                    value[:22],
+                    target[0] if target else "create/delete per change",
+                    ok,
+                )
+            )
+            if len(value) > 22:
+                lines.append(f"    {value}")
+        lines.append(_row("AWS calls per event, all handlers", str(calls["total_calls_per_event"]), "", None))
+        lines.append(
+            _row(
+                "engine cost per million events (SES excluded)",
+                f"${calls['cost']['usd_per_million_events']}",
+                "see breakdown",
+                None,
+            )
+        )
+        lines.append("    " + ", ".join(f"{k} ${v}" for k, v in calls["cost"]["breakdown_usd"].items()))
+    policy = results.get("policy")
+    if policy:
+        for count, figure in policy["per_campaign_count"].items():
+            lines.append(
+                _row(
+                    f"policy evaluations/s, {count} campaigns, one core",
+                    str(figure["evaluations_per_second"]),
+                    "",
+                    None,
+                )
+            )
+    simulation = results.get("simulation")
+    if simulation:
+        lines.append(
+            _row(
+                f"simulate: events/s ({simulation['events']} events)",
+                str(simulation["events_per_second"]),
+                "",
+                None,
+            )
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=7, help="cold-start runs per handler (median)")
+    parser.add_argument("--customers", type=int, default=150, help="customers in the AWS-calls mix")
+    parser.add_argument("--policy-seconds", type=float, default=2.0)
+    parser.add_argument("--simulation-events", type=int, default=10_000)
+    parser.add_argument(
+        "--only", choices=["cold_start", "aws_calls", "policy", "simulation"], action="append"
+    )
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
+    args = parser.parse_args(argv)
+    only = set(args.only or ["cold_start", "aws_calls", "policy", "simulation"])
+    results: dict[str, Any] = {
+        "measured_at_utc": datetime.now(UTC).isoformat(timespec="seconds"),  # a report's date, not logic
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
+    }
+    steps: dict[str, Callable[[], dict[str, Any]]] = {
+        "cold_start": lambda: cold_start(args.runs),
+        "aws_calls": lambda: aws_calls(args.customers),
+        "policy": lambda: policy_throughput(args.policy_seconds),
+        "simulation": lambda: simulation_throughput(args.simulation_events),
+    }
+    for name, step in steps.items():
+        if name in only:
+            print(f"measuring {name} ...", file=sys.stderr, flush=True)
+            results[name] = step()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print("\n".join(report(results)))
+    print(f"\nwritten to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
