@@ -9,12 +9,13 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # SAM CLI asks before sending telemetry; never on CI or in make.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv sam-venv demo local test lint typecheck template unit functional e2e build deploy clean
+.PHONY: help venv sam-venv demo local test lint typecheck template unit functional e2e bench build deploy clean
 
 help:
 	@echo "make demo      set up, start local mode with a fast clock, replay a journey, show the email"
 	@echo "make local     run the whole pipeline on this machine (http://127.0.0.1:3000)"
 	@echo "make test      set up, then lint, type-check, validate the template and run every test"
+	@echo "make bench     set up, then measure cold start, AWS calls per event and cost, policy and simulation speed"
 	@echo "make build     sam build (needs python3.13 on PATH, the Lambda runtime's version)"
 	@echo "make deploy    sam deploy --guided"
 
@@ -44,7 +45,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 typecheck: venv
-	$(BIN)/mypy layers/common/righttime functions
+	$(BIN)/mypy layers/common/righttime functions bench
 
 template: sam-venv
 	$(CFN_LINT) template.yaml
@@ -62,6 +63,9 @@ e2e: venv
 test: lint typecheck template
 	$(BIN)/righttime validate campaigns --templates templates
 	$(BIN)/pytest -q
+
+bench: venv
+	$(BIN)/python bench/bench.py
 
 build: sam-venv
 	RIGHTTIME_ROOT=$(CURDIR) $(SAM) build --template template.yaml

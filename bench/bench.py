@@ -34,9 +34,9 @@ HANDLERS = {
 TARGETS = {"ingest": 1.5, "evaluate": 1.5, "sender": 2.0}
 
 # Public AWS prices, us-east-1, as published on the AWS pricing pages (checked 2026-11-22).
-PRICES = {
-    "date": "2026-11-22",
-    "region": "us-east-1",
+PRICES_DATE = "2026-11-22"
+PRICES_REGION = "us-east-1"
+PRICES: dict[str, float] = {
     "api_gateway_rest_per_million_requests": 3.50,
     "lambda_per_million_requests": 0.20,
     "lambda_arm64_per_gb_second": 0.0000133334,
@@ -46,16 +46,20 @@ PRICES = {
     "eventbridge_scheduler_per_million_invocations": 1.00,
 }
 # What the cost estimate assumes about things the counts cannot show.
+LAMBDA_MEMORY_GB: dict[str, float] = {"ingest": 0.25, "evaluate": 0.5, "scheduler": 0.25, "sender": 0.5}
+LAMBDA_SECONDS_PER_INVOCATION: dict[str, float] = {
+    "ingest": 0.03,
+    "evaluate": 0.08,
+    "scheduler": 0.05,
+    "sender": 0.15,
+}
+EVENTS_PER_API_REQUEST = 1
+SQS_BATCH_SIZE = 10
 ASSUMPTIONS = {
-    "lambda_memory_gb": {"ingest": 0.25, "evaluate": 0.5, "scheduler": 0.25, "sender": 0.5},
-    "lambda_duration_seconds_per_invocation": {
-        "ingest": 0.03,
-        "evaluate": 0.08,
-        "scheduler": 0.05,
-        "sender": 0.15,
-    },
-    "events_per_api_request": 1,
-    "sqs_batch_size_seen_by_evaluate": 10,
+    "lambda_memory_gb": LAMBDA_MEMORY_GB,
+    "lambda_duration_seconds_per_invocation": LAMBDA_SECONDS_PER_INVOCATION,
+    "events_per_api_request": EVENTS_PER_API_REQUEST,
+    "sqs_batch_size_seen_by_evaluate": SQS_BATCH_SIZE,
     "note": "SQS polling by the Lambda event source mapping is counted as one ReceiveMessage and one "
     "DeleteMessageBatch per batch; DynamoDB stream reads by Lambda are free; SES is excluded.",
 }
@@ -94,7 +98,7 @@ def _heaviest_imports(module: str, paths: list[str], top: int = 6) -> list[dict[
         check=True,
         env=env,
     )
-    rows = []
+    rows: list[dict[str, Any]] = []
     for line in out.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
@@ -102,7 +106,7 @@ def _heaviest_imports(module: str, paths: list[str], top: int = 6) -> list[dict[
         depth = (len(name) - len(name.lstrip()) - 1) // 2
         if depth == 1:  # imported by the handler module itself
             rows.append({"module": name.strip(), "cumulative_ms": round(int(cumulative_us) / 1000, 1)})
-    return sorted(rows, key=lambda r: -r["cumulative_ms"])[:top]
+    return sorted(rows, key=lambda r: -float(r["cumulative_ms"]))[:top]
 
 
 def cold_start(runs: int) -> dict[str, Any]:
@@ -233,11 +237,12 @@ def _counting() -> Iterator[tuple[Counter[tuple[str, str, str]], list[str]]]:
             client._righttime_counted = True
         return client
 
+    counted.cache_clear = original.cache_clear  # type: ignore[attr-defined]  # runtime.reset() calls it
     aws._client = counted  # type: ignore[assignment]
     try:
         yield counts, current
     finally:
-        aws._client = original  # type: ignore[assignment]
+        aws._client = original
 
 
 def aws_calls(customers: int) -> dict[str, Any]:
@@ -338,37 +343,34 @@ def _item_sizes(pipeline: Any) -> dict[str, float]:
 
 def _cost(result: dict[str, Any], counts: Counter[tuple[str, str, str]]) -> dict[str, Any]:
     """Engine cost per million events from the counts, public prices and the stated assumptions."""
-    events = result["events"]
-    sizes = result["item_sizes_bytes"]
-    per_event = lambda n: n / events  # noqa: E731
+    events: int = result["events"]
+    sizes: dict[str, int] = result["item_sizes_bytes"]
+
+    def per_event(n: float) -> float:
+        return n / events
+
     million = 1_000_000
     invocations = {
         fn: result["per_handler"][fn]["invocations"] for fn in ("ingest", "evaluate", "scheduler", "sender")
     }
-    invocations["evaluate"] = (
-        events / ASSUMPTIONS["sqs_batch_size_seen_by_evaluate"]
-    )  # batches in AWS, not 1 by 1
+    invocations["evaluate"] = events / SQS_BATCH_SIZE  # batches in AWS, not 1 by 1
     lambda_cost = sum(
         per_event(n)
         * million
         * (
             PRICES["lambda_per_million_requests"] / million
-            + ASSUMPTIONS["lambda_duration_seconds_per_invocation"][fn]
-            * ASSUMPTIONS["lambda_memory_gb"][fn]
-            * PRICES["lambda_arm64_per_gb_second"]
+            + LAMBDA_SECONDS_PER_INVOCATION[fn] * LAMBDA_MEMORY_GB[fn] * PRICES["lambda_arm64_per_gb_second"]
         )
         for fn, n in invocations.items()
     )
-    api = (
-        million
-        / ASSUMPTIONS["events_per_api_request"]
-        * PRICES["api_gateway_rest_per_million_requests"]
-        / million
-    )
+    api = million / EVENTS_PER_API_REQUEST * PRICES["api_gateway_rest_per_million_requests"] / million
     sends = sum(n for (fn, service, _), n in counts.items() if service == "sqs" and fn == "ingest")
-    polls = 2 * events / ASSUMPTIONS["sqs_batch_size_seen_by_evaluate"]
+    polls = 2 * events / SQS_BATCH_SIZE
     sqs = per_event(sends + polls) * PRICES["sqs_fifo_per_million_requests"]
-    kb = lambda kind: max(1, math.ceil(sizes.get(kind, 1024) / 1024))  # noqa: E731
+
+    def kb(kind: str) -> int:
+        return max(1, math.ceil(sizes.get(kind, 1024) / 1024))
+
     wru = 0.0
     rru = 0.0
     for (fn, service, op), n in counts.items():
@@ -398,7 +400,7 @@ def _cost(result: dict[str, Any], counts: Counter[tuple[str, str, str]]) -> dict
     return {
         "usd_per_million_events": round(sum(parts.values()), 2),
         "breakdown_usd": {k: round(v, 2) for k, v in parts.items()},
-        "prices": PRICES,
+        "prices": {**PRICES, "date": PRICES_DATE, "region": PRICES_REGION},
         "assumptions": ASSUMPTIONS,
     }
 
@@ -480,7 +482,7 @@ def policy_throughput(seconds: float) -> dict[str, Any]:
     return {"per_campaign_count": results, "seconds_each": seconds, "core": "one (single thread)"}
 
 
-# -- 4. simulation throughput ---------------------------------------------------------------------------------
+# -- 4. simulation throughput -----------------------------------------------------------------------
 
 
 def simulation_throughput(events: int) -> dict[str, Any]:
@@ -512,7 +514,7 @@ def simulation_throughput(events: int) -> dict[str, Any]:
     }
 
 
-# -- report ---------------------------------------------------------------------------------------------------
+# -- report ---------------------------------------------------------------------------------------
 
 
 def _row(figure: str, value: str, target: str, ok: bool | None) -> str:

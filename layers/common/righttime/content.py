@@ -4,11 +4,14 @@ configured folders."""
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from righttime import settings
 from righttime.campaigns import Campaign, load_campaigns
 from righttime.global_policy import GlobalPolicy, load_policy
-from righttime.rendering import Renderer
+
+if TYPE_CHECKING:  # only the sender renders: evaluate must not pay for importing Jinja2
+    from righttime.rendering import Renderer
 
 
 @cache
@@ -28,6 +31,8 @@ def policy() -> GlobalPolicy:
 
 @cache
 def renderer() -> Renderer:
+    from righttime.rendering import Renderer
+
     return Renderer(settings.content().templates_dir)
 
 

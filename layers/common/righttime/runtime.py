@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from righttime import content, settings
+from righttime import settings
 from righttime.adapters import aws
 
 if TYPE_CHECKING:
@@ -56,6 +56,8 @@ def mailer() -> Mailer:
 def reset() -> None:
     for getter in (store, queue, dead_letters, schedules, mailer):
         getter.cache_clear()
+    from righttime import content  # not at import: ingest never loads campaigns or templates
+
     settings.reset()
     content.reset()
     aws.reset()

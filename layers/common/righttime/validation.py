@@ -7,7 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from righttime.campaigns import CampaignError, load_campaigns
+from righttime.campaigns import Campaign, CampaignError, load_campaigns
+from righttime.conditions import Op
 from righttime.global_policy import PolicyError, load_policy
 from righttime.profiles import sample_profile
 from righttime.rendering import Renderer, RenderError, template_context
@@ -58,14 +59,30 @@ def validate_content(campaigns_dir: Path, templates_dir: Path) -> tuple[list[str
             if not (templates_dir / template).is_dir():
                 problems.append(f"{campaign.id}: template: folder {templates_dir / template} not found")
                 continue
-            event = (campaign.trigger.events[0], SAMPLE_PROPERTIES)
-            context = template_context(
-                sample_profile(), campaign.id, "sample-message", campaign.variables, event
-            )
-            try:
-                renderer.render(template, context)
-            except RenderError as exc:
-                problems.append(f"{campaign.id}: {exc}")
-                continue
-            rendered += 1
+            failure = _render_problem(renderer, campaign, template)
+            if failure:
+                problems.append(failure)
+            else:
+                rendered += 1
     return problems, f"{len(campaigns)} campaigns and the policy are valid; {rendered} templates render"
+
+
+def _render_problem(renderer: Renderer, campaign: Campaign, template: str) -> str | None:
+    """Render with a full sample event, then with one that has only what the trigger guarantees: a
+    template must not fail on a customer's message because an optional property is missing."""
+    required = {
+        c.field.split(".")[0] for c in campaign.trigger.where if c.op is Op.EXISTS and c.value is True
+    }
+    sparse: dict[str, Any] = {key: SAMPLE_PROPERTIES[key] for key in required if key in SAMPLE_PROPERTIES}
+    sparse["products"] = [{"product_id": "sku-1"}]
+    for label, properties in (
+        ("", SAMPLE_PROPERTIES),
+        (" (with only the properties the trigger requires)", sparse),
+    ):
+        event = (campaign.trigger.events[0], properties)
+        context = template_context(sample_profile(), campaign.id, "sample-message", campaign.variables, event)
+        try:
+            renderer.render(template, context)
+        except RenderError as exc:
+            return f"{campaign.id}: {exc}{label}"
+    return None

@@ -12,6 +12,7 @@ import re
 import sys
 import threading
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from righttime.adapters.items import from_item
 from righttime.clock import Clock, use_clock
 from righttime.decisions import Decision
 from righttime.local.provision import ACCOUNT, REGION, Stack, provision
+from righttime.observability import metrics
 
 Handler = Callable[[dict[str, Any], Any], Any]
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
@@ -109,6 +111,8 @@ class Pipeline:
         extra_env: dict[str, str] | None = None,
     ) -> Pipeline:
         """Provision the template on the AWS endpoint the environment points at, and wire the handlers."""
+        # Local mode keeps POWERTOOLS_METRICS_DISABLED; Powertools warns at every empty flush otherwise.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         stack = provision(template, parameters)
         os.environ.update(stack.environment())
         os.environ.update(extra_env or {})
@@ -332,7 +336,12 @@ class Pipeline:
 
     def _invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         context = LambdaContext(function_name=logical_id, aws_request_id=str(uuid.uuid4()))
-        return self.handlers[logical_id](event, context)
+        try:
+            return self.handlers[logical_id](event, context)
+        finally:
+            # With POWERTOOLS_METRICS_DISABLED, Powertools skips the flush but keeps the metrics: in a
+            # long-running local process they would pile up, and print all at once if ever enabled.
+            metrics.clear_metrics()
 
 
 def _keys_only(record: Any) -> bool:
