@@ -98,6 +98,8 @@ class Pipeline:
         self.on_decision: list[Callable[[Decision], None]] = []
         self._shard_iterators: dict[str, str] = {}
         self._seen_ses = 0
+        #: schedule name -> (last modified, fire instant, input): moto has no batch read of schedules
+        self._schedule_cache: dict[str, tuple[Any, datetime, str]] = {}
         #: rounds of `step()` completed, so callers can wait for the pipeline to have looked again
         self.steps = 0
 
@@ -259,17 +261,24 @@ class Pipeline:
         """(fire instant, name, input) of every schedule in the group, earliest first."""
         group = self.stack.physical["ScheduleGroup"]
         found = []
+        cache: dict[str, tuple[Any, datetime, str]] = {}
         for page in self.scheduler.get_paginator("list_schedules").paginate(GroupName=group):
             for summary in page["Schedules"]:
-                try:
-                    detail = self.scheduler.get_schedule(Name=summary["Name"], GroupName=group)
-                except self.scheduler.exceptions.ResourceNotFoundException:
-                    continue  # deleted between the listing and now
-                match = _AT.match(detail["ScheduleExpression"])
-                if not match:
-                    raise ValueError(f"schedule {summary['Name']} has no at() expression")
-                at = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC)
-                found.append((at, summary["Name"], detail["Target"]["Input"]))
+                name, modified = summary["Name"], summary.get("LastModificationDate")
+                cached = self._schedule_cache.get(name)
+                if cached is None or cached[0] != modified:
+                    try:
+                        detail = self.scheduler.get_schedule(Name=name, GroupName=group)
+                    except self.scheduler.exceptions.ResourceNotFoundException:
+                        continue  # deleted between the listing and now
+                    match = _AT.match(detail["ScheduleExpression"])
+                    if not match:
+                        raise ValueError(f"schedule {name} has no at() expression")
+                    at = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC)
+                    cached = (modified, at, detail["Target"]["Input"])
+                cache[name] = cached
+                found.append((cached[1], name, cached[2]))
+        self._schedule_cache = cache
         return sorted(found)
 
     def next_fire_at(self) -> datetime | None:

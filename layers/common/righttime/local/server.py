@@ -73,6 +73,9 @@ def embedded_aws(port: int | None = None) -> Iterator[str]:
 
     from moto.server import ThreadedMotoServer
 
+    from righttime.local import moto_fixes
+
+    moto_fixes.install()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log would drown the console
     port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
