@@ -11,14 +11,15 @@ import copy
 import threading
 from typing import Any
 
-_lock = threading.Lock()
+#: held while a transaction runs or while local mode reads the stream it may roll back
+lock = threading.RLock()
 _installed = False
 
 
 def install() -> None:
     """Patch moto's DynamoDB backend once per process."""
     global _installed  # noqa: PLW0603 - a one-time, process-wide patch
-    with _lock:
+    with lock:
         if _installed:
             return
         from moto.dynamodb.models import DynamoDBBackend
@@ -26,7 +27,7 @@ def install() -> None:
         original = DynamoDBBackend.transact_write_items
 
         def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-            with _lock:  # the live tables stand in for moto's backup: no two transactions at once
+            with lock:  # the live tables stand in for moto's backup: no two transactions at once
                 snapshots = [_snapshot(self, entry) for entry in transact_items]
                 _shallow_tables(True)
                 try:

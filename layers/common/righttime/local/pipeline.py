@@ -26,6 +26,7 @@ from righttime import runtime
 from righttime.adapters.items import from_item
 from righttime.clock import Clock, use_clock
 from righttime.decisions import Decision
+from righttime.local import moto_fixes
 from righttime.local.provision import ACCOUNT, REGION, Stack, provision
 from righttime.observability import metrics
 
@@ -89,14 +90,13 @@ class Pipeline:
         self.lock = threading.RLock()
         self.session = session or boto3.session.Session()
         self.sqs = self.session.client("sqs", region_name=REGION)
-        self.streams = self.session.client("dynamodbstreams", region_name=REGION)
         self.scheduler = self.session.client("scheduler", region_name=REGION)
         self.handlers = {lid: load_handler(f.code_dir, f.handler, lid) for lid, f in stack.functions.items()}
         self.sent: list[SentEmail] = []
         self.on_sent: list[Callable[[SentEmail], None]] = []
         #: called with every decision as it is recorded (read from the messages table's stream)
         self.on_decision: list[Callable[[Decision], None]] = []
-        self._shard_iterators: dict[str, str] = {}
+        self._stream_position = 0
         self._seen_ses = 0
         #: schedule name -> (last modified, fire instant, input): moto has no batch read of schedules
         self._schedule_cache: dict[str, tuple[Any, datetime, str]] = {}
@@ -115,6 +115,7 @@ class Pipeline:
         """Provision the template on the AWS endpoint the environment points at, and wire the handlers."""
         # Local mode keeps POWERTOOLS_METRICS_DISABLED; Powertools warns at every empty flush otherwise.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
+        moto_fixes.install()
         stack = provision(template, parameters)
         os.environ.update(stack.environment())
         os.environ.update(extra_env or {})
@@ -216,15 +217,7 @@ class Pipeline:
         """Deliver new messages-table changes to the scheduler function (MSG# items, as its filter says), and
         every new decision to the `on_decision` listeners."""
         arn = self.stack.stream_arns["MessagesTable"]
-        iterator = self._shard_iterators.get(arn)
-        if iterator is None:
-            shard = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-            iterator = self.streams.get_shard_iterator(
-                StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
-        response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
-        self._shard_iterators[arn] = response["NextShardIterator"]
-        raw = response.get("Records", [])
+        raw = self._new_stream_records()
         if self.on_decision:
             for record in raw:
                 change = record["dynamodb"]
@@ -243,6 +236,20 @@ class Pipeline:
             if (result or {}).get("batchItemFailures"):
                 raise RuntimeError(f"scheduler failed stream records: {result}")
         return len(raw)
+
+    def _new_stream_records(self) -> list[dict[str, Any]]:
+        """Stream records written since the last call, read from moto's own shard: its DynamoDB Streams
+        API is not reachable in-process (mock_aws), and this costs no request in server mode either."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        table = dynamodb_backends[ACCOUNT][REGION].get_table(self.stack.physical["MessagesTable"])
+        if table.stream_shard is None:
+            raise RuntimeError("MessagesTable has no stream: check StreamSpecification in template.yaml")
+        with moto_fixes.lock:  # a transaction being rolled back removes its records
+            items = table.stream_shard.items
+            new = [record.to_json() for record in items[self._stream_position :]]
+            self._stream_position = len(items)
+        return new
 
     @staticmethod
     def _stream_record(record: Any, arn: str) -> dict[str, Any]:

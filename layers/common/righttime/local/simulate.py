@@ -191,9 +191,10 @@ def _pipeline(
     import logging
     import os
 
+    from moto import mock_aws
+
     from righttime import runtime
     from righttime.local.pipeline import Pipeline
-    from righttime.local.server import embedded_aws
     from righttime.observability import logger
 
     write_key = secrets.token_urlsafe(12)
@@ -201,10 +202,11 @@ def _pipeline(
     previous_clock = use_clock(clock)
     previous_level = logger.log_level
     try:
-        with embedded_aws() as endpoint:
+        # moto in-process: a simulation needs no server, and skipping HTTP makes it several times faster.
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        with mock_aws():
             os.environ.update(
                 {
-                    "AWS_ENDPOINT_URL": endpoint,
                     "AWS_ACCESS_KEY_ID": "simulate",
                     "AWS_SECRET_ACCESS_KEY": "simulate",
                     "AWS_DEFAULT_REGION": "us-east-1",
