@@ -24,24 +24,23 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 def record_handler(record: SQSRecord) -> None:
     try:
         event = QueuedEvent.model_validate_json(record.body)
+    except ValidationError as exc:
+        # A body that cannot be read never will be: dead-letter it now, saying where (never the values).
+        where = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        )
+        _dead_letter(record, f"unreadable event: {where}", "ValidationError")
+        return
+    try:
         result = evaluate(
             event, runtime.store(), content.campaigns(), content.policy(), current_clock().now()
         )
     except Exception as exc:
-        # A body that cannot be read never will be; anything else is retried until the last receive.
-        # Either way the event then waits in the DLQ with its reason, never silently.
-        final = int(record.attributes.approximate_receive_count) >= settings.dead_letters().max_receive_count
-        if not (isinstance(exc, ValidationError) or final):
+        # Retried by SQS until the queue's last receive; then it waits in the DLQ with its reason.
+        if int(record.attributes.approximate_receive_count) < settings.dead_letters().max_receive_count:
             raise
-        logger.exception("event dead-lettered", extra={"sqs_message_id": record.message_id})
-        runtime.dead_letters().send(
-            record.body,
-            group=record.attributes.message_group_id or "unknown",
-            dedupe=record.message_id,
-            reason=str(exc),
-            error_type=type(exc).__name__,
-        )
-        metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=1)
+        _dead_letter(record, f"{type(exc).__name__}: {exc}", type(exc).__name__)
         return
     if result.duplicate:
         metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)
@@ -56,6 +55,18 @@ def record_handler(record: SQSRecord) -> None:
                 "message_id": decision.message_id,
             },
         )
+
+
+def _dead_letter(record: SQSRecord, reason: str, error_type: str) -> None:
+    logger.error("event dead-lettered", extra={"sqs_message_id": record.message_id, "error_type": error_type})
+    runtime.dead_letters().send(
+        record.body,
+        group=record.attributes.message_group_id or "unknown",
+        dedupe=record.message_id,
+        reason=reason,
+        error_type=error_type,
+    )
+    metrics.add_metric(name="EventsDeadLettered", unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context

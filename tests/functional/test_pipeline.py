@@ -294,3 +294,47 @@ def _context():  # type: ignore[no-untyped-def]
     from righttime.local.pipeline import LambdaContext
 
     return LambdaContext(function_name="SenderFunction")
+
+
+def test_ses_being_unavailable_backs_off_then_gives_up_without_a_retry_storm(
+    pipeline: Pipeline, clock: VirtualClock, monkeypatch
+):  # type: ignore[no-untyped-def]
+    # Given a due reminder, and SES throttling every attempt
+    from righttime.adapters.mailer import SendUnavailable
+
+    _identify_and_add(pipeline)
+    attempts: list[str] = []
+
+    def throttled(mime, tags):  # type: ignore[no-untyped-def]
+        attempts.append(clock.now().isoformat())
+        raise SendUnavailable("TooManyRequestsException: Maximum sending rate exceeded")
+
+    monkeypatch.setattr(runtime.mailer(), "send", throttled)
+
+    # When the hours pass
+    for _ in range(12):
+        clock.advance(timedelta(hours=1))
+        pipeline.run_until_idle()
+
+    # Then SES was tried six times, backing off (1m, 5m, 15m, 1h, 3h), each retry on a schedule of its own
+    assert len(attempts) == 6
+    (message,) = runtime.store().messages_of("cust-42")
+    assert message.status.value == "failed" and message.attempts == 5
+    assert message.reasons[0].code.value == "ses_unavailable" and message.reasons[0].detail["gave_up"] is True
+    outcomes = [d.outcome.value for d in runtime.store().decisions("cust-42")]
+    assert outcomes == ["scheduled"] + ["deferred"] * 5 + ["failed"]
+    assert _schedules(pipeline) == []
+
+
+def test_message_ids_are_unique_per_customer_not_across_customers(pipeline: Pipeline):
+    # Given two customers whose apps happen to send the same messageId
+    for user in ("ann", "bob"):
+        post(
+            pipeline,
+            "/v1/identify",
+            {"userId": user, "messageId": "same-id", "traits": {"email": f"{user}@x.io"}},
+        )
+    pipeline.run_until_idle()
+    # Then both are processed
+    assert runtime.store().get_profile("ann").email == "ann@x.io"
+    assert runtime.store().get_profile("bob").email == "bob@x.io"

@@ -136,14 +136,14 @@ def test_a_malformed_iso_delay_names_the_field(tmp_path: Path) -> None:
     assert problem.startswith("bad.yaml: cart: timing.delay: ")
 
 
-@pytest.mark.parametrize("delay", ["366d", "-5"])
-def test_a_delay_outside_0_to_365_days_is_rejected(tmp_path: Path, delay: str) -> None:
-    # Given a delay over a year, or negative
+@pytest.mark.parametrize(("delay", "message"), [("366d", "between 0s and 365d"), ("-5", "has no unit")])
+def test_a_delay_outside_0_to_365_days_is_rejected(tmp_path: Path, delay: str, message: str) -> None:
+    # Given a delay over a year, or a bare (negative) number
     write(tmp_path, "bad.yaml", VALID.replace("delay: 1h30m", f"delay: {delay}"))
-    # Then the problem names the field and the range
+    # Then the problem names the field and what is wrong
     [problem] = problems_of(tmp_path)
     assert problem.startswith("bad.yaml: cart: timing.delay: ")
-    assert "between 0s and 365d" in problem
+    assert message in problem
 
 
 def test_unknown_fields_are_rejected_at_any_depth(tmp_path: Path) -> None:
@@ -378,7 +378,6 @@ def test_a_bad_policy_names_the_file_and_field(tmp_path: Path, text: str, field:
         ("PT1H", timedelta(hours=1)),
         ("pt30m", timedelta(minutes=30)),
         ("P2DT3H", timedelta(days=2, hours=3)),
-        (90, timedelta(seconds=90)),
         (timedelta(minutes=5), timedelta(minutes=5)),
     ],
 )

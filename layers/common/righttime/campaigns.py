@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -23,7 +24,7 @@ from righttime.conditions import Condition, lookup
 from righttime.durations import Duration
 from righttime.errors import RighttimeError
 from righttime.global_policy import POLICY_FILE
-from righttime.timing import Window
+from righttime.timing import Window, parse_wall_time
 
 CAMPAIGN_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,47}$"
 TEMPLATE_PATTERN = r"^[A-Za-z0-9_-]+$"
@@ -73,7 +74,7 @@ class Trigger(_Strict):
 class Timing(_Strict):
     delay: Duration = timedelta(hours=1)
     #: send at the next HH:MM on the customer's clock at or after trigger + delay
-    at_local_time: time | None = None
+    at_local_time: Annotated[time, BeforeValidator(parse_wall_time)] | None = None
     window: Window | None = None
     outside_window: OutsideWindow = OutsideWindow.DEFER
     #: a message that cannot go out within this long after its trigger expires

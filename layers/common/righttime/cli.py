@@ -174,7 +174,7 @@ def replay_journey(journey: Path, url: str, write_key: str) -> int:
     """POST every line of `journey` to /v1/batch (one message per line); stop at the first refusal."""
     count = 0
     for number, line in enumerate(journey.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
+        if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
             message = json.loads(line)

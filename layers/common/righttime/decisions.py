@@ -31,6 +31,7 @@ class ReasonCode(StrEnum):
 
     TRIGGERED = "triggered"
     TRIGGER_REPEATED = "trigger_repeated"
+    SUPERSEDED = "superseded"
     MIN_DELAY = "min_delay"
     LOCAL_TIME = "local_time"
     QUIET_HOURS = "quiet_hours"
@@ -54,6 +55,7 @@ class ReasonCode(StrEnum):
     CAMPAIGN_DISABLED = "campaign_disabled"
     DELIVERED_TO_SES = "delivered_to_ses"
     SES_REJECTED = "ses_rejected"
+    SES_UNAVAILABLE = "ses_unavailable"
     RENDER_FAILED = "render_failed"
 
 
@@ -136,6 +138,8 @@ class OutboundMessage(BaseModel):
     send_by: AwareDatetime | None = None
     dedupe_key: str | None = None
     category: str | None = None
+    #: tries to hand the message to SES that failed with a temporary error
+    attempts: int = 0
     #: the trigger event's properties, for templates (an order confirmation lists the order's products)
     trigger_properties: dict[str, JsonValue] = Field(default_factory=dict)
     #: bumped whenever send_at moves: each generation has its own schedule, so a schedule that is firing

@@ -19,7 +19,8 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+        # A bare number is ambiguous (seconds? minutes?) and is what YAML makes of an unquoted 1:30.
+        raise ValueError(f"{value!r} has no unit: write e.g. 90s, 30m, 1h, 1h30m or 3d")
     if isinstance(value, str):
         text = value.strip().lower()
         match = _SHORT.match(text)

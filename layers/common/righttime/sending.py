@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
+
+from pydantic import JsonValue
 
 from righttime.adapters.store import Store
 from righttime.campaigns import Campaign, Kind
@@ -24,6 +26,15 @@ from righttime.policy import Action, CustomerZone, Move, SendDecision, decide_at
 from righttime.profiles import Profile, record_send
 from righttime.rendering import Renderer, RenderError, build_mime, template_context
 from righttime.settings import MailSettings
+
+#: how long to wait after each failed attempt to reach SES; after the last, the message fails
+SEND_RETRY_BACKOFF = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=3),
+)
 
 
 class MailBackend(Protocol):
@@ -91,16 +102,15 @@ def send_due_message(
         sent_at=now,
         unsubscribe_mailto=mail.unsubscribe_mailto,
     )
-    from righttime.adapters.mailer import SendRejected  # only this path needs SES's exceptions
+    from righttime.adapters.mailer import SendRejected, SendUnavailable  # only this path needs SES
 
     try:
         ses_id = mailer.send(mime, {"campaign": message.campaign_id, "message_id": message_id})
     except SendRejected as exc:
         reasons = [Reason(code=ReasonCode.SES_REJECTED, detail={"error": str(exc)})]
         return _close(store, profile, message, Outcome.FAILED, reasons, now, verdict.zone)
-    except Exception:
-        store.release(message, now)  # a transient error: give it back so the schedule's retry can send it
-        raise
+    except SendUnavailable as exc:
+        return _retry_later(store, profile, message, str(exc), now, verdict.zone)
     reasons = [*verdict.reasons, Reason(code=ReasonCode.DELIVERED_TO_SES, detail={"ses_message_id": ses_id})]
     decision = _decision(message, Outcome.SENT, reasons, now, verdict.zone)
     promotional = campaign is None or campaign.kind is Kind.PROMOTIONAL
@@ -147,6 +157,36 @@ def _defer(
 
     deferred = store.defer(profile, message, move, decision, now, moved)
     return SendResult(status="deferred" if deferred else "lost_race", decision=decision)
+
+
+def _retry_later(
+    store: Store,
+    profile: Profile,
+    message: OutboundMessage,
+    error: str,
+    now: datetime,
+    zone: CustomerZone | None,
+) -> SendResult:
+    """SES could not take it now: back off (a new schedule generation), and give up after a few tries."""
+    attempts = message.attempts + 1
+    detail: dict[str, JsonValue] = {"error": error, "attempts": attempts}
+    if attempts >= len(SEND_RETRY_BACKOFF) + 1:
+        reasons = [Reason(code=ReasonCode.SES_UNAVAILABLE, detail={**detail, "gave_up": True})]
+        return _close(store, profile, message, Outcome.FAILED, reasons, now, zone)
+    retry_at = now + SEND_RETRY_BACKOFF[attempts - 1]
+    reasons = [Reason(code=ReasonCode.SES_UNAVAILABLE, detail={**detail, "retry_at": retry_at.isoformat()})]
+    move = Move(message.message_id, retry_at, message.generation + 1, reasons)
+    decision = _decision(message, Outcome.DEFERRED, reasons, now, zone, send_at=retry_at)
+
+    def moved(p: Profile) -> None:
+        ref = p.pending.get(message.campaign_id)
+        if ref is not None and ref.message_id == message.message_id:
+            p.pending[message.campaign_id] = ref.model_copy(
+                update={"send_at": retry_at, "generation": move.generation}
+            )
+
+    store.defer(profile, message, move, decision, now, moved, claimed=True, attempts=attempts)
+    return SendResult(status="retry_later", decision=decision)
 
 
 def _forget_pending(profile: Profile, message: OutboundMessage) -> None:

@@ -35,7 +35,13 @@ class Weekday(StrEnum):
 _DAY_NUMBERS = {day: number for number, day in enumerate(Weekday)}
 
 
-def _parse_time(value: object) -> object:
+def parse_wall_time(value: object) -> object:
+    """`"HH:MM"` (quoted in YAML). An unquoted 20:00 reaches us as the integer 1200 (YAML 1.1 reads it as
+    base 60), which would silently mean 00:20: refuse it and say how to write it."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(
+            'write times as quoted strings, e.g. "20:00" (unquoted, YAML reads 20:00 as a number)'
+        )
     if isinstance(value, str) and value.strip() == "24:00":
         return time(0, 0)
     return value
@@ -51,7 +57,7 @@ class Window(BaseModel):
     start: time = time(0, 0)
     end: time = time(0, 0)
 
-    _coerce = field_validator("start", "end", mode="before")(classmethod(lambda cls, v: _parse_time(v)))
+    _coerce = field_validator("start", "end", mode="before")(classmethod(lambda cls, v: parse_wall_time(v)))
     _numbers: frozenset[int] = PrivateAttr(default=frozenset())
 
     def model_post_init(self, context: object, /) -> None:
@@ -79,7 +85,7 @@ class QuietHours(BaseModel):
     start: time
     end: time
 
-    _coerce = field_validator("start", "end", mode="before")(classmethod(lambda cls, v: _parse_time(v)))
+    _coerce = field_validator("start", "end", mode="before")(classmethod(lambda cls, v: parse_wall_time(v)))
 
     def contains(self, local: datetime) -> bool:
         wall = local.time().replace(tzinfo=None)

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from righttime import settings
 from righttime.adapters import aws
 
+#: errors that say this message will never be accepted as it is; anything else may pass later
+_PERMANENT = frozenset(
+    {"MessageRejected", "MailFromDomainNotVerifiedException", "BadRequestException", "NotFoundException"}
+)
+
 
 class SendRejected(Exception):
-    """SES refused the message for good (bad address, not verified, ...): retrying will not help."""
+    """SES refused the message for good (bad address, unverified sender): retrying will not help."""
+
+
+class SendUnavailable(Exception):
+    """SES could not take the message now (throttled, sending paused, outage): try again later."""
 
 
 class Mailer:
@@ -18,8 +29,7 @@ class Mailer:
         self.client = aws.sesv2()
 
     def send(self, mime: EmailMessage, tags: dict[str, str]) -> str:
-        """Send `mime` and return the SES MessageId. Raises SendRejected for permanent refusals; throttling
-        and service errors propagate so the schedule's retry policy tries again."""
+        """Send `mime` and return the SES MessageId; SendRejected or SendUnavailable when SES does not."""
         request = {
             "FromEmailAddress": str(mime["From"]),
             "Destination": {"ToAddresses": [str(mime["To"])]},
@@ -30,11 +40,12 @@ class Mailer:
             request["ConfigurationSetName"] = self.config.configuration_set
         try:
             response = self.client.send_email(**request)  # type: ignore[arg-type]
-        except (
-            self.client.exceptions.MessageRejected,
-            self.client.exceptions.MailFromDomainNotVerifiedException,
-            self.client.exceptions.AccountSuspendedException,
-            self.client.exceptions.SendingPausedException,
-        ) as exc:
-            raise SendRejected(exc.response["Error"].get("Message", "rejected")) from exc
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            message = f"{error.get('Code', 'Error')}: {error.get('Message', 'no message')}"
+            if error.get("Code") in _PERMANENT:
+                raise SendRejected(message) from exc
+            raise SendUnavailable(message) from exc
+        except BotoCoreError as exc:  # connection failures and the like, after botocore's own retries
+            raise SendUnavailable(type(exc).__name__) from exc
         return response["MessageId"]

@@ -28,9 +28,10 @@ def group_id(customer_id: str) -> str:
     )
 
 
-def dedupe_id(message_id: str) -> str:
-    # SQS drops a repeat within 5 minutes; durable de-duplication happens at evaluation.
-    return hashlib.sha256(message_id.encode()).hexdigest()
+def dedupe_id(customer_id: str, message_id: str) -> str:
+    """SQS drops a repeat within 5 minutes; durable de-duplication happens at evaluation. Both are per
+    customer: two customers' apps may well send the same messageId."""
+    return hashlib.sha256(f"{customer_id}\x1f{message_id}".encode()).hexdigest()
 
 
 class EventQueue:
@@ -46,7 +47,7 @@ class EventQueue:
                     "Id": str(i),
                     "MessageBody": body,
                     "MessageGroupId": group_id(event.customer_id),
-                    "MessageDeduplicationId": dedupe_id(event.message_id),
+                    "MessageDeduplicationId": dedupe_id(event.customer_id, event.message_id),
                 }
                 for i, (event, body) in enumerate(chunk)
             ]

@@ -5,8 +5,8 @@ Access patterns (docs/data-model.md has the full table):
 * message by id (sender) ........ Messages: pk=customer_id, sk=MSG#<message_id>
 * decisions by customer ......... Messages: pk=customer_id, sk begins_with DEC#
 * pending messages by customer .. kept on the profile (`pending`), so exits need no extra read
-* suppression by address ........ Suppression: pk=address
-* de-duplication by messageId ... Dedupe: pk=message_id, TTL on expires_at
+* suppression by address ........ Suppression: pk=address_key (sha256 of the normalised address)
+* de-duplication by messageId ... Dedupe: pk=dedupe_key (customer + messageId), TTL on expires_at
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from righttime.adapters import aws
 from righttime.adapters.items import from_item, to_item, to_values
 from righttime.addresses import address_key, normalise_address
 from righttime.clock import isoformat
-from righttime.decisions import Decision, MessageStatus, OutboundMessage
+from righttime.decisions import Decision, MessageStatus, OutboundMessage, short_hash
 from righttime.policy import Move, Plan
 from righttime.profiles import Profile
 
@@ -34,6 +34,11 @@ _PROFILE_ATTEMPTS = 5
 
 def message_key(customer_id: str, message_id: str) -> dict[str, Any]:
     return {"pk": {"S": customer_id}, "sk": {"S": MESSAGE_PREFIX + message_id}}
+
+
+def dedupe_key(customer_id: str, message_id: str) -> str:
+    """A messageId is unique per customer, as SQS de-duplicates it (DeduplicationScope: messageGroup)."""
+    return short_hash(f"{customer_id}\x1f{message_id}", 64)
 
 
 def decision_sort_key(decision: Decision, version: int, index: int) -> str:
@@ -97,12 +102,13 @@ class Store:
                     "Put": {
                         "TableName": self.dedupe,
                         "Item": {
+                            "dedupe_key": {"S": dedupe_key(profile.customer_id, event_message_id)},
                             "message_id": {"S": event_message_id},
                             "customer_id": {"S": profile.customer_id},
                             "processed_at": {"S": isoformat(now)},
                             "expires_at": {"N": str(int((now + self.dedupe_ttl).timestamp()))},
                         },
-                        "ConditionExpression": "attribute_not_exists(message_id)",
+                        "ConditionExpression": "attribute_not_exists(dedupe_key)",
                     }
                 },
             ),
@@ -161,24 +167,36 @@ class Store:
             "ExpressionAttributeValues": values,
         }
 
-    def _move_update(self, customer_id: str, move: Move, now: datetime) -> dict[str, Any]:
+    def _move_update(
+        self,
+        customer_id: str,
+        move: Move,
+        now: datetime,
+        *,
+        claimed: bool = False,
+        attempts: int | None = None,
+    ) -> dict[str, Any]:
+        """Move a pending message (or give back a claimed one, counting the failed attempt)."""
+        sets = "SET send_at = :at, generation = :generation, reasons = :reasons, updated_at = :now"
+        sets += ", #status = :pending"
+        values = {
+            ":at": isoformat(move.send_at),
+            ":generation": move.generation,
+            ":reasons": move.reasons,
+            ":now": isoformat(now),
+            ":pending": MessageStatus.PENDING.value,
+            ":from": (MessageStatus.SENDING if claimed else MessageStatus.PENDING).value,
+        }
+        if attempts is not None:
+            sets += ", attempts = :attempts"
+            values[":attempts"] = attempts
         return {
             "TableName": self.messages,
             "Key": message_key(customer_id, move.message_id),
-            "UpdateExpression": (
-                "SET send_at = :at, generation = :generation, reasons = :reasons, updated_at = :now"
-            ),
-            "ConditionExpression": "#status = :pending",
+            "UpdateExpression": sets + (" REMOVE claimed_at" if claimed else ""),
+            "ConditionExpression": "#status = :from",
             "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": to_values(
-                {
-                    ":at": isoformat(move.send_at),
-                    ":generation": move.generation,
-                    ":reasons": move.reasons,
-                    ":now": isoformat(now),
-                    ":pending": MessageStatus.PENDING.value,
-                }
-            ),
+            "ExpressionAttributeValues": to_values(values),
         }
 
     def _close_update(
@@ -335,23 +353,6 @@ class Store:
             return False
         return True
 
-    def release(self, message: OutboundMessage, now: datetime) -> None:
-        """Give a claimed message back (SES refused it with a retryable error): the schedule retries it."""
-        self.client.update_item(
-            TableName=self.messages,
-            Key=message_key(message.customer_id, message.message_id),
-            UpdateExpression="SET #status = :pending, updated_at = :now REMOVE claimed_at",
-            ConditionExpression="#status = :sending",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_values(
-                {
-                    ":sending": MessageStatus.SENDING.value,
-                    ":pending": MessageStatus.PENDING.value,
-                    ":now": isoformat(now),
-                }
-            ),
-        )
-
     def settle(
         self,
         profile: Profile,
@@ -387,9 +388,13 @@ class Store:
         decision: Decision,
         now: datetime,
         change: Callable[[Profile], None],
+        *,
+        claimed: bool = False,
+        attempts: int | None = None,
     ) -> bool:
-        """Move a pending message later (a new generation, so a new schedule) with the profile's reference."""
-        update = self._move_update(message.customer_id, move, now)
+        """Move a pending message later (a new generation, so a new schedule) with the profile's reference;
+        `claimed` gives back a message this invocation claimed, for another attempt."""
+        update = self._move_update(message.customer_id, move, now, claimed=claimed, attempts=attempts)
         return self._with_profile(profile, change, ("message", {"Update": update}), decision)
 
     def _with_profile(
