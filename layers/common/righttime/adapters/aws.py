@@ -1,4 +1,4 @@
-"""boto3 clients, created lazily (never at import) and cached per service for the container's life.
+"""AWS clients (botocore), created lazily (never at import) and cached per service for the container's life.
 
 Every client honours `AWS_ENDPOINT_URL`, which is how local mode and tests point them at moto.
 """
@@ -17,11 +17,12 @@ if TYPE_CHECKING:
 
 @cache
 def _client(service: str) -> Any:
-    import boto3
+    # botocore directly: boto3 adds nothing for low-level clients but costs every cold start its import.
     from botocore.config import Config
+    from botocore.session import get_session
 
     config = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
-    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+    return get_session().create_client(service, config=config)
 
 
 def dynamodb() -> DynamoDBClient:

@@ -6,28 +6,67 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import BaseModel
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 def to_item(model: BaseModel, **extra: Any) -> dict[str, Any]:
     """A model as a DynamoDB item (attribute-value form), with `extra` attributes such as keys."""
     plain = json.loads(model.model_dump_json(), parse_float=Decimal)
     plain.update(extra)
-    return {key: _serializer.serialize(value) for key, value in plain.items()}
+    return {key: serialize(value) for key, value in plain.items()}
 
 
 def to_values(values: dict[str, Any]) -> dict[str, Any]:
     """Expression attribute values in attribute-value form."""
-    return {key: _serializer.serialize(_jsonable(value)) for key, value in values.items()}
+    return {key: serialize(_jsonable(value)) for key, value in values.items()}
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     """A DynamoDB item as plain Python (numbers as int or float), ready for `Model.model_validate`."""
-    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+    return {key: _plain(deserialize(value)) for key, value in item.items()}
+
+
+def serialize(value: Any) -> dict[str, Any]:
+    """One value in DynamoDB's attribute-value form. Our items come from JSON, so these are all the
+    types there are; boto3's TypeSerializer would cost the handlers an import of all of boto3."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | Decimal):
+        return {"N": str(value)}
+    if isinstance(value, float):
+        return {"N": str(Decimal(str(value)))}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, bytes | bytearray):
+        return {"B": bytes(value)}
+    if isinstance(value, list | tuple):
+        return {"L": [serialize(v) for v in value]}
+    if isinstance(value, dict):
+        return {"M": {str(k): serialize(v) for k, v in value.items()}}
+    raise TypeError(f"cannot store a {type(value).__name__} in DynamoDB")
+
+
+def deserialize(attribute: dict[str, Any]) -> Any:
+    """The Python value of one attribute value (numbers as Decimal, as DynamoDB returns them)."""
+    ((kind, value),) = attribute.items()
+    match kind:
+        case "NULL":
+            return None
+        case "S" | "BOOL" | "B":
+            return value
+        case "N":
+            return Decimal(value)
+        case "L":
+            return [deserialize(v) for v in value]
+        case "M":
+            return {k: deserialize(v) for k, v in value.items()}
+        case "SS" | "BS":
+            return set(value)
+        case "NS":
+            return {Decimal(v) for v in value}
+    raise ValueError(f"unknown DynamoDB attribute type {kind!r}")
 
 
 def _jsonable(value: Any) -> Any:
