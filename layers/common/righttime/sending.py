@@ -143,20 +143,8 @@ def _defer(
     store: Store, profile: Profile, message: OutboundMessage, verdict: SendDecision, now: datetime
 ) -> SendResult:
     assert verdict.at is not None
-    move = Move(message.message_id, verdict.at, message.generation + 1, list(verdict.reasons))
-    decision = _decision(
-        message, Outcome.DEFERRED, list(verdict.reasons), now, verdict.zone, send_at=verdict.at
-    )
-
-    def moved(p: Profile) -> None:
-        ref = p.pending.get(message.campaign_id)
-        if ref is not None and ref.message_id == message.message_id:
-            p.pending[message.campaign_id] = ref.model_copy(
-                update={"send_at": move.send_at, "generation": move.generation}
-            )
-
-    deferred = store.defer(profile, message, move, decision, now, moved)
-    return SendResult(status="deferred" if deferred else "lost_race", decision=decision)
+    moved = _move(store, profile, message, verdict.at, list(verdict.reasons), now, verdict.zone)
+    return SendResult(status="deferred" if moved[0] else "lost_race", decision=moved[1])
 
 
 def _retry_later(
@@ -175,18 +163,38 @@ def _retry_later(
         return _close(store, profile, message, Outcome.FAILED, reasons, now, zone)
     retry_at = now + SEND_RETRY_BACKOFF[attempts - 1]
     reasons = [Reason(code=ReasonCode.SES_UNAVAILABLE, detail={**detail, "retry_at": retry_at.isoformat()})]
-    move = Move(message.message_id, retry_at, message.generation + 1, reasons)
-    decision = _decision(message, Outcome.DEFERRED, reasons, now, zone, send_at=retry_at)
+    _, decision = _move(
+        store, profile, message, retry_at, reasons, now, zone, claimed=True, attempts=attempts
+    )
+    return SendResult(status="retry_later", decision=decision)
+
+
+def _move(
+    store: Store,
+    profile: Profile,
+    message: OutboundMessage,
+    at: datetime,
+    reasons: list[Reason],
+    now: datetime,
+    zone: CustomerZone | None,
+    *,
+    claimed: bool = False,
+    attempts: int | None = None,
+) -> tuple[bool, Decision]:
+    """Move the message (and the profile's reference to it) to `at`, as a new schedule generation."""
+    move = Move(message.message_id, at, message.generation + 1, reasons)
+    decision = _decision(message, Outcome.DEFERRED, reasons, now, zone, send_at=at)
 
     def moved(p: Profile) -> None:
         ref = p.pending.get(message.campaign_id)
         if ref is not None and ref.message_id == message.message_id:
             p.pending[message.campaign_id] = ref.model_copy(
-                update={"send_at": retry_at, "generation": move.generation}
+                update={"send_at": at, "generation": move.generation}
             )
 
-    store.defer(profile, message, move, decision, now, moved, claimed=True, attempts=attempts)
-    return SendResult(status="retry_later", decision=decision)
+    return store.defer(
+        profile, message, move, decision, now, moved, claimed=claimed, attempts=attempts
+    ), decision
 
 
 def _forget_pending(profile: Profile, message: OutboundMessage) -> None:
