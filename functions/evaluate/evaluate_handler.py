@@ -25,12 +25,8 @@ def record_handler(record: SQSRecord) -> None:
     try:
         event = QueuedEvent.model_validate_json(record.body)
     except ValidationError as exc:
-        # A body that cannot be read never will be: dead-letter it now, saying where (never the values).
-        where = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}"
-            for e in exc.errors(include_input=False, include_url=False)
-        )
-        _dead_letter(record, f"unreadable event: {where}", "ValidationError")
+        # A body that cannot be read never will be: dead-letter it now.
+        _dead_letter(record, f"unreadable event: {_describe(exc)}", "ValidationError")
         return
     try:
         result = evaluate(
@@ -39,8 +35,16 @@ def record_handler(record: SQSRecord) -> None:
     except Exception as exc:
         # Retried by SQS until the queue's last receive; then it waits in the DLQ with its reason.
         if int(record.attributes.approximate_receive_count) < settings.dead_letters().max_receive_count:
+            logger.warning(
+                "evaluation failed; SQS will deliver the event again",
+                extra={
+                    "sqs_message_id": record.message_id,
+                    "reason": _describe(exc),
+                    "receive_count": record.attributes.approximate_receive_count,
+                },
+            )
             raise
-        _dead_letter(record, f"{type(exc).__name__}: {exc}", type(exc).__name__)
+        _dead_letter(record, _describe(exc), type(exc).__name__)
         return
     if result.duplicate:
         metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)
@@ -55,6 +59,16 @@ def record_handler(record: SQSRecord) -> None:
                 "message_id": decision.message_id,
             },
         )
+
+
+def _describe(exc: Exception) -> str:
+    """The reason kept with a dead letter: where validation failed, never the values (personal data)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{exc.title}.{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        )
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _dead_letter(record: SQSRecord, reason: str, error_type: str) -> None:

@@ -221,29 +221,6 @@ def _trigger(
     if blockers:
         refuse(Outcome.SUPPRESSED, blockers)
         return None
-    if pending is not None and not repeated:
-        # One pending message per campaign: a trigger about something else (another product, another
-        # cart) replaces the message about the first, which is cancelled rather than left orphaned.
-        superseded = _decision(
-            profile,
-            campaign.id,
-            Outcome.CANCELLED,
-            [
-                Reason(
-                    code=ReasonCode.SUPERSEDED,
-                    detail={"key": campaign.dedupe_key, "previous": pending.dedupe_key, "by": key},
-                )
-            ],
-            now,
-            zone,
-            message_id=pending.message_id,
-            trigger_event=message.event,
-            trigger_message_id=event.message_id,
-        )
-        plan.close.append((pending.message_id, MessageStatus.CANCELLED, superseded))
-        plan.decisions.append(superseded)
-        del profile.pending[campaign.id]
-        pending = None
     category = campaign.category_of(message.properties)
     template, bought = choose_template(profile, campaign, category, policy, now)
     if template is None:
@@ -273,6 +250,30 @@ def _trigger(
     if earliest.at is None:
         refuse(earliest.outcome or Outcome.SUPPRESSED, reasons[1:] or reasons)
         return None
+    if pending is not None and not repeated:
+        # One pending message per campaign: a trigger about something else (another product, another
+        # cart) that can be sent replaces the message about the first, which is cancelled rather than left
+        # orphaned. A new trigger that is refused above leaves the first one as it was.
+        superseded = _decision(
+            profile,
+            campaign.id,
+            Outcome.CANCELLED,
+            [
+                Reason(
+                    code=ReasonCode.SUPERSEDED,
+                    detail={"key": campaign.dedupe_key, "previous": pending.dedupe_key, "by": key},
+                )
+            ],
+            now,
+            zone,
+            message_id=pending.message_id,
+            trigger_event=message.event,
+            trigger_message_id=event.message_id,
+        )
+        plan.close.append((pending.message_id, MessageStatus.CANCELLED, superseded))
+        plan.decisions.append(superseded)
+        del profile.pending[campaign.id]
+        pending = None
 
     send_by = trigger_at + campaign.timing.send_by if campaign.timing.send_by is not None else None
     if pending is not None and repeated:

@@ -23,7 +23,7 @@ from righttime.decisions import (
 from righttime.global_policy import GlobalPolicy
 from righttime.observability import logger
 from righttime.policy import Action, CustomerZone, Move, SendDecision, decide_at_send
-from righttime.profiles import Profile, record_send
+from righttime.profiles import PendingRef, Profile, record_send
 from righttime.rendering import Renderer, RenderError, build_mime, template_context
 from righttime.settings import MailSettings
 
@@ -163,10 +163,10 @@ def _retry_later(
         return _close(store, profile, message, Outcome.FAILED, reasons, now, zone)
     retry_at = now + SEND_RETRY_BACKOFF[attempts - 1]
     reasons = [Reason(code=ReasonCode.SES_UNAVAILABLE, detail={**detail, "retry_at": retry_at.isoformat()})]
-    _, decision = _move(
+    moved, decision = _move(
         store, profile, message, retry_at, reasons, now, zone, claimed=True, attempts=attempts
     )
-    return SendResult(status="retry_later", decision=decision)
+    return SendResult(status="retry_later" if moved else "lost_race", decision=decision)
 
 
 def _move(
@@ -187,7 +187,11 @@ def _move(
 
     def moved(p: Profile) -> None:
         ref = p.pending.get(message.campaign_id)
-        if ref is not None and ref.message_id == message.message_id:
+        if ref is None:
+            # An evaluation that found this message claimed (sending) dropped its reference; it waits
+            # again, so exits and caps must find it again.
+            p.pending[message.campaign_id] = pending_ref(message, at, move.generation)
+        elif ref.message_id == message.message_id:
             p.pending[message.campaign_id] = ref.model_copy(
                 update={"send_at": at, "generation": move.generation}
             )
@@ -195,6 +199,21 @@ def _move(
     return store.defer(
         profile, message, move, decision, now, moved, claimed=claimed, attempts=attempts
     ), decision
+
+
+def pending_ref(message: OutboundMessage, at: datetime, generation: int) -> PendingRef:
+    """The profile's reference to a waiting message, rebuilt from the message itself."""
+    return PendingRef(
+        message_id=message.message_id,
+        send_at=at,
+        trigger_at=message.trigger_at,
+        desired_at=message.desired_at,
+        send_by=message.send_by,
+        priority=message.priority,
+        promotional=message.kind is Kind.PROMOTIONAL,
+        dedupe_key=message.dedupe_key,
+        generation=generation,
+    )
 
 
 def _forget_pending(profile: Profile, message: OutboundMessage) -> None:
