@@ -100,6 +100,8 @@ class Pipeline:
         self._seen_ses = 0
         #: schedule name -> (last modified, fire instant, input): moto has no batch read of schedules
         self._schedule_cache: dict[str, tuple[Any, datetime, str]] = {}
+        self._schedules: list[tuple[datetime, str, str]] | None = None
+        self._schedules_changed = True
         #: rounds of `step()` completed, so callers can wait for the pipeline to have looked again
         self.steps = 0
 
@@ -233,6 +235,7 @@ class Pipeline:
         if records:
             with self.lock:
                 result = self._invoke("SchedulerFunction", {"Records": records})
+            self._schedules_changed = True
             if (result or {}).get("batchItemFailures"):
                 raise RuntimeError(f"scheduler failed stream records: {result}")
         return len(raw)
@@ -265,7 +268,17 @@ class Pipeline:
 
     # -- EventBridge Scheduler -----------------------------------------------------------------------------
     def due_schedules(self) -> list[tuple[datetime, str, str]]:
-        """(fire instant, name, input) of every schedule in the group, earliest first."""
+        """(fire instant, name, input) of every schedule in the group, earliest first.
+
+        In local mode only the scheduler function and this clock change schedules, so the listing is
+        reused until one of them has run (a long simulation would otherwise list them at every step)."""
+        if self._schedules is not None and not self._schedules_changed:
+            return self._schedules
+        self._schedules_changed = False
+        self._schedules = self._list_schedules()
+        return self._schedules
+
+    def _list_schedules(self) -> list[tuple[datetime, str, str]]:
         group = self.stack.physical["ScheduleGroup"]
         found = []
         cache: dict[str, tuple[Any, datetime, str]] = {}
@@ -306,6 +319,8 @@ class Pipeline:
             with contextlib.suppress(self.scheduler.exceptions.ResourceNotFoundException):
                 self.scheduler.delete_schedule(Name=name, GroupName=self.stack.physical["ScheduleGroup"])
             fired += 1
+        if fired:
+            self._schedules_changed = True
         return fired
 
     # -- SES -----------------------------------------------------------------------------------------------
