@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from righttime.local.simulate import JourneyError, simulate
+from righttime.journeys import JourneyError
+from righttime.local.simulate import simulate
 from tests.conftest import EVENTS, ROOT, TEMPLATE
 
 JOURNEYS = EVENTS / "journeys"

@@ -172,14 +172,14 @@ def _run_replay(args: argparse.Namespace) -> int:
 
 def replay_journey(journey: Path, url: str, write_key: str) -> int:
     """POST every line of `journey` to /v1/batch (one message per line); stop at the first refusal."""
+    from righttime.journeys import JourneyError, journey_lines
+
     count = 0
-    for number, line in enumerate(journey.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            message = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SystemExit(f"{journey}:{number}: not valid JSON: {exc}") from exc
+    try:
+        lines = list(journey_lines(journey))
+    except JourneyError as exc:
+        raise SystemExit(str(exc)) from exc
+    for number, message in lines:
         status, body = post_json(f"{url}/v1/batch", {"batch": [message]}, write_key)
         if status != 200:
             raise SystemExit(f"{journey}:{number}: HTTP {status}: {body}")
@@ -231,7 +231,8 @@ def mask_address(address: str) -> str:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
-    from righttime.local.simulate import JourneyError, simulate
+    from righttime.journeys import JourneyError
+    from righttime.local.simulate import simulate
 
     try:
         simulate(

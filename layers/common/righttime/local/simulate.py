@@ -27,14 +27,11 @@ from righttime.decisions import Decision, Outcome
 from righttime.errors import InvalidRequestError
 from righttime.explain import decision_json
 from righttime.ingest import parse
+from righttime.journeys import JourneyError, journey_lines
 
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)  # validation only: every timestamp is before it
 #: after the last event, schedules are followed this far (a cross-sell three days after an order)
 DRAIN_HORIZON = timedelta(days=45)
-
-
-class JourneyError(ValueError):
-    """A journey line that cannot be simulated; the message names the line and the problem."""
 
 
 @dataclass(frozen=True)
@@ -47,19 +44,7 @@ class JourneyEvent:
 def read_journey(path: Path) -> list[JourneyEvent]:
     """Parse and validate every line (Segment format, one JSON object each, with a `timestamp`)."""
     events: list[JourneyEvent] = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise JourneyError(f"{path}: cannot read: {exc.strerror}") from exc
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            message = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise JourneyError(f"{path}:{number}: not valid JSON: {exc.msg} (column {exc.colno})") from exc
-        if not isinstance(message, dict):
-            raise JourneyError(f"{path}:{number}: expected a JSON object")
+    for number, message in journey_lines(path):
         if "type" not in message:
             raise JourneyError(
                 f"{path}:{number}: type: required (identify, track, page, screen, group or alias)"
