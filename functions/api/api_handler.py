@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from righttime import explain, runtime
 from righttime.adapters import keys
+from righttime.api_errors import json_error, misconfigured
 from righttime.errors import ConfigurationError, UnauthorizedError
 from righttime.observability import logger, metrics
 
@@ -26,22 +27,12 @@ def decisions(user_id: str) -> dict[str, Any]:
 
 @app.exception_handler(UnauthorizedError)
 def _unauthorized(exc: UnauthorizedError) -> Response[Any]:
-    return Response(
-        status_code=401,
-        content_type=content_types.APPLICATION_JSON,
-        headers={"WWW-Authenticate": 'Bearer realm="righttime-admin"'},
-        body={"message": str(exc)},
-    )
+    return json_error(401, {"message": str(exc)}, {"WWW-Authenticate": 'Bearer realm="righttime-admin"'})
 
 
 @app.exception_handler(ConfigurationError)
 def _misconfigured(exc: ConfigurationError) -> Response[Any]:
-    logger.error("configuration error", extra={"reason": str(exc)})
-    return Response(
-        status_code=500,
-        content_type=content_types.APPLICATION_JSON,
-        body={"message": "righttime is misconfigured; see the function's logs"},
-    )
+    return misconfigured(exc)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

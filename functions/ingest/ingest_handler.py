@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from righttime import ingest, runtime
 from righttime.adapters import keys
+from righttime.api_errors import json_error, misconfigured
 from righttime.clock import current_clock
 from righttime.errors import ConfigurationError, InvalidRequestError, QueueUnavailableError, UnauthorizedError
 from righttime.observability import logger, metrics
@@ -55,42 +56,29 @@ def batch() -> dict[str, Any]:
 def _invalid(exc: InvalidRequestError) -> Response[Any]:
     metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
     logger.info("request rejected", extra={"reason": exc.message, "fields": [e.field for e in exc.errors]})
-    return Response(
-        status_code=exc.status,
-        content_type=content_types.APPLICATION_JSON,
-        body={"success": False, "message": exc.message, "errors": [e.as_dict() for e in exc.errors]},
+    return json_error(
+        exc.status, {"success": False, "message": exc.message, "errors": [e.as_dict() for e in exc.errors]}
     )
 
 
 @app.exception_handler(UnauthorizedError)
 def _unauthorized(exc: UnauthorizedError) -> Response[Any]:
-    return Response(
-        status_code=401,
-        content_type=content_types.APPLICATION_JSON,
-        headers={"WWW-Authenticate": 'Basic realm="righttime"'},
-        body={"success": False, "message": str(exc)},
+    return json_error(
+        401, {"success": False, "message": str(exc)}, {"WWW-Authenticate": 'Basic realm="righttime"'}
     )
 
 
 @app.exception_handler(QueueUnavailableError)
 def _unavailable(exc: QueueUnavailableError) -> Response[Any]:
     logger.error("events not queued", extra={"reason": str(exc)})
-    return Response(
-        status_code=503,
-        content_type=content_types.APPLICATION_JSON,
-        headers={"Retry-After": "5"},
-        body={"success": False, "message": "temporarily unable to accept events; retry"},
+    return json_error(
+        503, {"success": False, "message": "temporarily unable to accept events; retry"}, {"Retry-After": "5"}
     )
 
 
 @app.exception_handler(ConfigurationError)
 def _misconfigured(exc: ConfigurationError) -> Response[Any]:
-    logger.error("configuration error", extra={"reason": str(exc)})
-    return Response(
-        status_code=500,
-        content_type=content_types.APPLICATION_JSON,
-        body={"success": False, "message": "righttime is misconfigured; see the function's logs"},
-    )
+    return misconfigured(exc, success=False)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
