@@ -5,34 +5,55 @@ SAM_VENV := .sam-venv
 BIN := $(VENV)/bin
 SAM := $(SAM_VENV)/bin/sam
 CFN_LINT := $(SAM_VENV)/bin/cfn-lint
+# Both venvs install exact, hashed pins from requirements/*.txt; these two bootstrap them.
+PIP_VERSION := 26.3
+UV_VERSION := 0.13.9
 export AWS_DEFAULT_REGION ?= us-east-1
 # SAM CLI asks before sending telemetry; never on CI or in make.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv sam-venv demo local test lint typecheck template unit functional e2e bench build deploy clean
+.PHONY: help venv sam-venv lock lock-upgrade lock-check demo local test lint typecheck template unit functional e2e bench build deploy clean
 
 help:
 	@echo "make demo      set up, start local mode with a fast clock, replay a journey, show the email"
 	@echo "make local     run the whole pipeline on this machine (http://127.0.0.1:3000)"
 	@echo "make test      set up, then lint, type-check, validate the template and run every test"
 	@echo "make bench     set up, then measure cold start, AWS calls per event and cost, policy and simulation speed"
+	@echo "make lock      regenerate the lock files after changing dependencies in pyproject.toml or requirements/sam.in"
 	@echo "make build     sam build (needs python3.13 on PATH, the Lambda runtime's version)"
 	@echo "make deploy    sam deploy --guided"
 
-$(BIN)/righttime: pyproject.toml layers/common/requirements.txt
+$(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet pip==$(PIP_VERSION) uv==$(UV_VERSION)
+
+# Exactly the pins of the dev lock, then righttime itself without resolving anything; a changed lock reinstalls.
+$(BIN)/righttime: requirements/dev.txt pyproject.toml | $(BIN)/uv
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
 venv: $(BIN)/righttime
 
-$(SAM): 
+# The SAM CLI pins boto3 and pydantic of its own, so it keeps a venv (and a lock) apart from .venv.
+$(SAM): requirements/sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli cfn-lint
+	$(SAM_VENV)/bin/pip install --quiet pip==$(PIP_VERSION)
+	$(SAM_VENV)/bin/pip install --quiet --require-hashes -r requirements/sam.txt
+	@touch $@
 
 sam-venv: $(SAM)
+
+# Locks are generated from pyproject.toml and requirements/sam.in by requirements/lock.py; never edit them.
+# `make lock` keeps the current pins where they still fit, `make lock-upgrade` moves all to the newest.
+lock: $(BIN)/uv
+	$(BIN)/python requirements/lock.py --uv $(BIN)/uv
+
+lock-upgrade: $(BIN)/uv
+	$(BIN)/python requirements/lock.py --uv $(BIN)/uv --upgrade
+
+lock-check:
+	$(PYTHON) requirements/lock.py --check
 
 demo: venv
 	$(BIN)/righttime demo --journey events/journey-cart-abandonment.jsonl --speed 3600 --outbox outbox
@@ -60,7 +81,7 @@ functional: venv
 e2e: venv
 	$(BIN)/pytest tests/e2e -q
 
-test: lint typecheck template
+test: lock-check lint typecheck template
 	$(BIN)/righttime validate campaigns --templates templates
 	$(BIN)/pytest -q
 
