@@ -66,7 +66,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 typecheck: venv
-	$(BIN)/mypy layers/common/righttime functions bench
+	$(BIN)/mypy layers/common/righttime tools/righttime_dev functions bench
 
 template: sam-venv
 	$(CFN_LINT) template.yaml

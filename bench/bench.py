@@ -219,15 +219,16 @@ def generate_events(customers: int, seed: int = 7) -> list[tuple[datetime, dict[
 
 @contextmanager
 def _counting() -> Iterator[tuple[Counter[tuple[str, str, str]], list[str]]]:
-    """Count every AWS call the handlers make, by handler, service and operation (botocore event hooks)."""
-    from righttime.adapters import aws
+    """Count every AWS call the handlers make, by handler, service and operation (botocore event hooks on
+    each client the composition root creates)."""
+    from righttime.adapters.clients import Clients
 
     counts: Counter[tuple[str, str, str]] = Counter()
     current = ["-"]
-    original = aws._client
+    original = Clients._client
 
-    def counted(service: str) -> Any:
-        client = original(service)
+    def counted(self: Clients, service: str) -> Any:
+        client = original(self, service)
         if not getattr(client, "_righttime_counted", False):
 
             def hook(model: Any, **_: Any) -> None:
@@ -237,26 +238,28 @@ def _counting() -> Iterator[tuple[Counter[tuple[str, str, str]], list[str]]]:
             client._righttime_counted = True
         return client
 
-    counted.cache_clear = original.cache_clear  # type: ignore[attr-defined]  # runtime.reset() calls it
-    aws._client = counted  # type: ignore[assignment]
+    Clients._client = counted  # type: ignore[method-assign]
     try:
         yield counts, current
     finally:
-        aws._client = original
+        Clients._client = original  # type: ignore[method-assign]
 
 
 def aws_calls(customers: int) -> dict[str, Any]:
     """Drive a realistic mix through the real handlers on moto and count the AWS calls each makes."""
     import base64
 
-    from righttime.clock import VirtualClock
-    from righttime.local.simulate import _pipeline
+    from righttime.core.clock import VirtualClock
+    from righttime_dev.simulate import engine
 
     events = generate_events(customers)
     clock = VirtualClock(start=events[0][0])
     with (
         _counting() as (counts, current),
-        _pipeline(ROOT / "template.yaml", ROOT / "campaigns", ROOT / "templates", clock) as (pipeline, key),
+        engine("moto", ROOT / "template.yaml", ROOT / "campaigns", ROOT / "templates", clock) as (
+            pipeline,
+            key,
+        ),
     ):
         for logical_id, handler in list(pipeline.handlers.items()):
 
@@ -275,7 +278,7 @@ def aws_calls(customers: int) -> dict[str, Any]:
             "content-type": "application/json",
             "authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode(),
         }
-        from righttime.local.simulate import _fire_until
+        from righttime_dev.simulate import _fire_until
 
         for at, message in events:
             _fire_until(pipeline, clock, at)
@@ -409,7 +412,7 @@ def _cost(result: dict[str, Any], counts: Counter[tuple[str, str, str]]) -> dict
 
 
 def _campaigns(count: int, rng: random.Random) -> list[Any]:
-    from righttime.campaigns import Campaign
+    from righttime.core.campaigns import Campaign
 
     events = ["Product Viewed", "Product Added", "Products Searched", "Checkout Started", "Order Completed"]
     campaigns = []
@@ -437,10 +440,10 @@ def _campaigns(count: int, rng: random.Random) -> list[Any]:
 
 def policy_throughput(seconds: float) -> dict[str, Any]:
     """Evaluations per second of the pure decision code on one core, for 5, 50 and 500 campaigns."""
-    from righttime.events import QueuedEvent, TrackMessage
-    from righttime.global_policy import GlobalPolicy
-    from righttime.policy import plan_event
-    from righttime.profiles import Profile
+    from righttime.core.events import QueuedEvent, TrackMessage
+    from righttime.core.global_policy import GlobalPolicy
+    from righttime.core.policy import plan_event
+    from righttime.core.profiles import Profile
 
     policy = GlobalPolicy.model_validate(
         {
@@ -487,7 +490,7 @@ def policy_throughput(seconds: float) -> dict[str, Any]:
 
 def simulation_throughput(events: int) -> dict[str, Any]:
     """Events per second through `righttime simulate` for a generated journey of `events` events."""
-    from righttime.local.simulate import simulate
+    from righttime_dev.simulate import simulate
 
     generated: list[tuple[datetime, dict[str, Any]]] = []
     customers = 0

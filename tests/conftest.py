@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,8 +9,8 @@ from pathlib import Path
 import moto  # noqa: F401 - must precede boto3 client creation
 import pytest
 
-from righttime import runtime
-from righttime.clock import VirtualClock, use_clock
+from righttime.core.clock import VirtualClock
+from righttime.wiring.root import install
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -20,38 +19,25 @@ WRITE_KEY = "test-write-key"
 
 
 @pytest.fixture
-def isolated_env() -> Iterator[None]:
-    """Whatever a test (or local mode) puts in the environment is gone afterwards."""
-    saved = dict(os.environ)
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "righttime-tests",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    runtime.reset()
+def isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Powertools' own test switches (no metrics published, quiet logs), no AWS endpoint inherited from the
+    shell, and a composition root that the test (or local mode) builds and that is gone afterwards."""
+    for name, value in {
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "righttime-tests",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    previous = install(None)
     try:
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        runtime.reset()
+        install(previous)
 
 
 @pytest.fixture
-def clock() -> Iterator[VirtualClock]:
+def clock() -> VirtualClock:
     """A virtual clock that stands still until the test moves it."""
-    virtual = VirtualClock(start=datetime(2026, 11, 20, 9, 15, tzinfo=UTC))
-    previous = use_clock(virtual)
-    try:
-        yield virtual
-    finally:
-        use_clock(previous)
+    return VirtualClock(start=datetime(2026, 11, 20, 9, 15, tzinfo=UTC))

@@ -8,11 +8,11 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from righttime import explain, runtime
-from righttime.adapters import keys
-from righttime.api_errors import json_error, misconfigured
-from righttime.errors import ConfigurationError, UnauthorizedError
-from righttime.observability import logger, metrics
+from righttime.core.errors import ConfigurationError, UnauthorizedError
+from righttime.stages import explain
+from righttime.wiring.http_errors import json_error, misconfigured
+from righttime.wiring.observability import logger, metrics
+from righttime.wiring.root import root
 
 app = APIGatewayRestResolver()
 
@@ -20,9 +20,9 @@ app = APIGatewayRestResolver()
 @app.get("/v1/profiles/<user_id>/decisions")
 def decisions(user_id: str) -> dict[str, Any]:
     event = app.current_event
-    explain.authorize(event.headers.get("authorization"), keys.is_admin_key)
+    explain.authorize(event.headers.get("authorization"), root().keys.is_admin_key)
     campaign = event.get_query_string_value("campaign")
-    return explain.decisions_document(runtime.store(), user_id, campaign)
+    return explain.decisions_document(root().store, user_id, campaign)
 
 
 @app.exception_handler(UnauthorizedError)

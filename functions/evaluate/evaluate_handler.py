@@ -11,11 +11,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from righttime import content, runtime, settings
-from righttime.clock import current_clock
-from righttime.evaluation import evaluate
-from righttime.events import QueuedEvent
-from righttime.observability import logger, metrics
+from righttime.core.events import QueuedEvent
+from righttime.stages.evaluate import evaluate
+from righttime.wiring.observability import logger, metrics
+from righttime.wiring.root import root
 
 # One failing customer must not hold back the others in the batch; its own later events wait behind it.
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
@@ -28,13 +27,13 @@ def record_handler(record: SQSRecord) -> None:
         # A body that cannot be read never will be: dead-letter it now.
         _dead_letter(record, f"unreadable event: {_describe(exc)}", "ValidationError")
         return
+    parts = root()
     try:
-        result = evaluate(
-            event, runtime.store(), content.campaigns(), content.policy(), current_clock().now()
-        )
+        content = parts.content
+        result = evaluate(event, parts.store, content.campaigns, content.policy, parts.clock.now())
     except Exception as exc:
         # Retried by SQS until the queue's last receive; then it waits in the DLQ with its reason.
-        if int(record.attributes.approximate_receive_count) < settings.dead_letters().max_receive_count:
+        if int(record.attributes.approximate_receive_count) < parts.max_receive_count:
             logger.warning(
                 "evaluation failed; SQS will deliver the event again",
                 extra={
@@ -47,7 +46,10 @@ def record_handler(record: SQSRecord) -> None:
         _dead_letter(record, _describe(exc), type(exc).__name__)
         return
     if result.duplicate:
+        logger.info("duplicate messageId ignored", extra={"message_id": event.message_id})
         metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)
+    if result.attempts > 1:
+        logger.info("profile changed while evaluating; planned again", extra={"attempts": result.attempts})
     for decision in result.decisions:
         metrics.add_metric(name=f"Decision_{decision.outcome.value}", unit=MetricUnit.Count, value=1)
         logger.info(
@@ -73,7 +75,7 @@ def _describe(exc: Exception) -> str:
 
 def _dead_letter(record: SQSRecord, reason: str, error_type: str) -> None:
     logger.error("event dead-lettered", extra={"sqs_message_id": record.message_id, "error_type": error_type})
-    runtime.dead_letters().send(
+    root().dead_letters.send(
         record.body,
         group=record.attributes.message_group_id or "unknown",
         dedupe=record.message_id,

@@ -10,12 +10,16 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from righttime import ingest, runtime
-from righttime.adapters import keys
-from righttime.api_errors import json_error, misconfigured
-from righttime.clock import current_clock
-from righttime.errors import ConfigurationError, InvalidRequestError, QueueUnavailableError, UnauthorizedError
-from righttime.observability import logger, metrics
+from righttime.core.errors import (
+    ConfigurationError,
+    InvalidRequestError,
+    QueueUnavailableError,
+    UnauthorizedError,
+)
+from righttime.stages import ingest
+from righttime.wiring.http_errors import json_error, misconfigured
+from righttime.wiring.observability import logger, metrics
+from righttime.wiring.root import root
 
 app = APIGatewayRestResolver()
 
@@ -29,9 +33,9 @@ def _accept(endpoint: ingest.Endpoint) -> dict[str, Any]:
         body,
         content_encoding=event.headers.get("content-encoding"),
         authorization=event.headers.get("authorization"),
-        received_at=current_clock().now(),
-        is_valid_key=keys.is_write_key,
-        enqueue=runtime.queue().send,
+        received_at=root().clock.now(),
+        is_valid_key=root().keys.is_write_key,
+        enqueue=root().queue.send,
     )
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=accepted)
     return {"success": True}

@@ -10,11 +10,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from righttime import runtime, scheduling
 from righttime.adapters.items import plain
-from righttime.clock import current_clock
-from righttime.decisions import OutboundMessage
-from righttime.observability import logger, metrics
+from righttime.core.decisions import OutboundMessage
+from righttime.stages import schedule
+from righttime.wiring.observability import logger, metrics
+from righttime.wiring.root import root
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -28,7 +28,8 @@ def record_handler(record: DynamoDBRecord) -> None:
     if change is None:
         return
     old, new = _message(change.old_image), _message(change.new_image)
-    for action, message in scheduling.sync(old, new, runtime.schedules(), current_clock().now()):
+    parts = root()
+    for action, message in schedule.sync(old, new, parts.schedules, parts.clock.now()):
         logger.info(
             "schedule",
             extra={

@@ -9,10 +9,9 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from righttime import content, runtime, settings
-from righttime.clock import current_clock
-from righttime.observability import logger, metrics
-from righttime.sending import send_due_message
+from righttime.stages.send import send_due_message
+from righttime.wiring.observability import logger, metrics
+from righttime.wiring.root import root
 
 
 class SendRequest(BaseModel):
@@ -28,16 +27,17 @@ class SendRequest(BaseModel):
 @event_parser(model=SendRequest)
 def lambda_handler(event: SendRequest, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(message_id=event.message_id)
+    parts = root()
     result = send_due_message(
         event.customer_id,
         event.message_id,
-        store=runtime.store(),
-        campaign_of=content.campaigns_by_id(),
-        policy=content.policy(),
-        renderer=content.renderer(),
-        mailer=runtime.mailer(),
-        mail=settings.mail(),
-        now=current_clock().now(),
+        store=parts.store,
+        campaign_of=parts.content.campaigns_by_id,
+        policy=parts.content.policy,
+        renderer=parts.content.renderer,
+        mailer=parts.mailer,
+        mail=parts.mail,
+        now=parts.clock.now(),
         address_key=event.address_key,
     )
     metrics.add_metric(name=f"Send_{result.status}", unit=MetricUnit.Count, value=1)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from righttime.local.server import LocalOptions, LocalRighttime
+from righttime_dev.local.server import LocalOptions, LocalRighttime
 from tests.conftest import TEMPLATE, WRITE_KEY
 
 

@@ -10,8 +10,8 @@ from email.policy import default as default_policy
 
 import pytest
 
-from righttime.cli import post_json
-from righttime.local.server import LocalRighttime
+from righttime_dev.cli import post_json
+from righttime_dev.local.server import LocalRighttime
 from tests.conftest import EVENTS, WRITE_KEY
 from tests.e2e.conftest import wait_for
 
@@ -88,14 +88,14 @@ def test_health_endpoint_answers(local: LocalRighttime):
 
 
 def _decided(local: LocalRighttime, outcome: str) -> bool:
-    from righttime import runtime
+    from righttime.wiring.root import root
 
-    return any(d.outcome.value == outcome for d in runtime.store().decisions("demo-jane", "cart_abandonment"))
+    return any(d.outcome.value == outcome for d in root().store.decisions("demo-jane", "cart_abandonment"))
 
 
 def test_righttime_explain_tells_why_over_http(local: LocalRighttime, capsys):  # type: ignore[no-untyped-def]
     # Given a customer whose cart reminder was planned
-    from righttime.cli import main
+    from righttime_dev.cli import main
 
     for message in (
         {"type": "identify", "userId": "eve", "traits": {"email": "eve@example.com"}},
@@ -115,6 +115,6 @@ def test_righttime_explain_tells_why_over_http(local: LocalRighttime, capsys):  
 
 
 def _has_decision(local: LocalRighttime, user: str) -> bool:
-    from righttime import runtime
+    from righttime.wiring.root import root
 
-    return bool(list(runtime.store().decisions(user)))
+    return bool(list(root().store.decisions(user)))

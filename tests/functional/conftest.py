@@ -5,16 +5,15 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from righttime.clock import VirtualClock
-from righttime.local.pipeline import Pipeline
-from righttime.local.server import embedded_aws
+from righttime.core.clock import VirtualClock
+from righttime_dev.local.pipeline import Pipeline
+from righttime_dev.local.server import embedded_aws
 from tests.conftest import EVENTS, ROOT, TEMPLATE, WRITE_KEY
 
 
@@ -33,19 +32,24 @@ def pipeline(
     import urllib.request
 
     urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()
-    os.environ["AWS_ENDPOINT_URL"] = moto_endpoint
     yield Pipeline.start(
         TEMPLATE,
         {"SenderAddress": "shop@example.com"},
         clock,
-        outbox=tmp_path / "outbox",
-        extra_env={
+        aws={
+            "AWS_ENDPOINT_URL": moto_endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+        },
+        app={
             "CAMPAIGNS_DIR": str(ROOT / "campaigns"),
             "TEMPLATES_DIR": str(ROOT / "templates"),
             "RIGHTTIME_WRITE_KEYS": WRITE_KEY,
             "WRITE_KEYS_PARAMETER": "",
             "ADMIN_KEYS_PARAMETER": "",
         },
+        outbox=tmp_path / "outbox",
     )
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
 
-from righttime import runtime
-from righttime.local.pipeline import LambdaContext, Pipeline
+from righttime.wiring.root import from_environment, install, root
+from righttime_dev.local.pipeline import LambdaContext, Pipeline
 from tests.functional.conftest import sample_event
 
 
@@ -31,9 +30,9 @@ def test_evaluate_explains_why_an_anonymous_cart_gets_no_reminder(pipeline: Pipe
     response = _invoke(pipeline, "EvaluateFunction", sample_event("evaluate-sqs.json"))
     # Then the record is processed, the cart is stored, and the decision says there is no address
     assert response == {"batchItemFailures": []}
-    profile = runtime.store().get_profile("cust-42")
+    profile = root().store.get_profile("cust-42")
     assert [item.name for item in profile.cart] == ["Brass desk lamp"]
-    (decision,) = runtime.store().decisions("cust-42")
+    (decision,) = root().store.decisions("cust-42")
     assert (decision.outcome.value, decision.reason_codes) == ("suppressed", ["no_email"])
 
 
@@ -45,7 +44,7 @@ def test_an_unreadable_event_waits_in_the_dead_letter_queue_with_its_reason(pipe
     response = _invoke(pipeline, "EvaluateFunction", event)
     # Then the batch succeeds and the record sits in the events DLQ, saying what was wrong
     assert response == {"batchItemFailures": []}
-    sqs = boto3.client("sqs", region_name="us-east-1")
+    sqs = pipeline.client("sqs")
     (dead,) = sqs.receive_message(
         QueueUrl=pipeline.stack.physical["EventsDLQ"], MessageAttributeNames=["All"], MaxNumberOfMessages=10
     )["Messages"]
@@ -56,10 +55,7 @@ def test_an_unreadable_event_waits_in_the_dead_letter_queue_with_its_reason(pipe
 
 def test_a_failing_event_is_retried_until_its_last_receive_then_dead_lettered(pipeline: Pipeline):
     # Given a valid event whose evaluation fails (the campaigns folder is unreadable)
-    import os
-
-    os.environ["CAMPAIGNS_DIR"] = "/nonexistent"
-    runtime.reset()
+    install(from_environment({**pipeline.environment, "CAMPAIGNS_DIR": "/nonexistent"}, clock=pipeline.clock))
     event = sample_event("evaluate-sqs.json")
     # When it is received the first time, the invocation fails so SQS delivers it again
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
@@ -69,7 +65,7 @@ def test_a_failing_event_is_retried_until_its_last_receive_then_dead_lettered(pi
     # When it is received the fifth time (maxReceiveCount), it goes to the DLQ with its reason
     event["Records"][0]["attributes"]["ApproximateReceiveCount"] = "5"
     assert _invoke(pipeline, "EvaluateFunction", event) == {"batchItemFailures": []}
-    sqs = boto3.client("sqs", region_name="us-east-1")
+    sqs = pipeline.client("sqs")
     (dead,) = sqs.receive_message(
         QueueUrl=pipeline.stack.physical["EventsDLQ"], MessageAttributeNames=["All"]
     )["Messages"]
@@ -79,7 +75,7 @@ def test_a_failing_event_is_retried_until_its_last_receive_then_dead_lettered(pi
 def test_scheduler_creates_the_schedule_for_a_new_pending_message(pipeline: Pipeline):
     response = _invoke(pipeline, "SchedulerFunction", sample_event("scheduler-stream.json"))
     assert response == {"batchItemFailures": []}
-    client = boto3.client("scheduler", region_name="us-east-1")
+    client = pipeline.client("scheduler")
     schedule = client.get_schedule(
         Name="rt-3f1c2a9e8b7d4c6e9f0a1b2c3d4e5f60-0", GroupName=pipeline.stack.physical["ScheduleGroup"]
     )

@@ -7,11 +7,9 @@ import gzip
 from datetime import timedelta
 from email.policy import default as default_policy
 
-import boto3
-
-from righttime import runtime
-from righttime.clock import VirtualClock
-from righttime.local.pipeline import Pipeline
+from righttime.core.clock import VirtualClock
+from righttime.wiring.root import root
+from righttime_dev.local.pipeline import Pipeline
 from tests.functional.conftest import post, sample_event
 
 
@@ -24,7 +22,7 @@ def _identify_and_add(pipeline: Pipeline) -> None:
 
 
 def _schedules(pipeline: Pipeline) -> list[str]:
-    client = boto3.client("scheduler", region_name="us-east-1")
+    client = pipeline.client("scheduler")
     return [
         s["Name"]
         for s in client.list_schedules(GroupName=pipeline.stack.physical["ScheduleGroup"])["Schedules"]
@@ -59,7 +57,7 @@ def test_cart_reminder_goes_out_once_after_the_delay_listing_the_cart(
     assert _schedules(pipeline) == []
 
     # And the decisions explain it: scheduled, then sent with the SES message id
-    decisions = list(runtime.store().decisions("cust-42"))
+    decisions = list(root().store.decisions("cust-42"))
     assert [d.outcome.value for d in decisions] == ["scheduled", "sent"]
     assert decisions[1].reasons[0].detail["ses_message_id"] == sent.ses_message_id
 
@@ -90,18 +88,18 @@ def test_purchase_before_the_delay_cancels_the_reminder_and_its_schedule(
     pipeline.run_until_idle()
 
     # Then the reminder's schedule is gone, and after the delay no reminder goes out
-    (reminder,) = [m for m in runtime.store().messages_of("cust-42") if m.campaign_id == "cart_abandonment"]
+    (reminder,) = [m for m in root().store.messages_of("cust-42") if m.campaign_id == "cart_abandonment"]
     assert not any(name.startswith(f"rt-{reminder.message_id}") for name in _schedules(pipeline))
     clock.advance(timedelta(hours=3))
     pipeline.run_until_idle()
     assert pipeline.sent == []  # an in-store order gets no confirmation e-mail either
 
     # And the reminder is cancelled with the reason "converted"
-    reminder = runtime.store().get_message("cust-42", reminder.message_id)  # type: ignore[assignment]
+    reminder = root().store.get_message("cust-42", reminder.message_id)  # type: ignore[assignment]
     assert reminder.status.value == "cancelled"
     assert [r.code.value for r in reminder.reasons] == ["converted"]
     outcomes = [
-        (d.outcome.value, d.reason_codes) for d in runtime.store().decisions("cust-42", "cart_abandonment")
+        (d.outcome.value, d.reason_codes) for d in root().store.decisions("cust-42", "cart_abandonment")
     ]
     assert outcomes == [("scheduled", ["triggered"]), ("cancelled", ["converted"])]
 
@@ -121,9 +119,9 @@ def test_a_repeated_message_id_has_no_second_effect(pipeline: Pipeline, clock: V
     pipeline.run_until_idle()
 
     # Then the cart holds one scarf, and one decision was made
-    profile = runtime.store().get_profile("cust-7")
+    profile = root().store.get_profile("cust-7")
     assert [(i.product_id, i.quantity) for i in profile.cart] == [("p1", 1)]
-    assert len(list(runtime.store().decisions("cust-7"))) == 1
+    assert len(list(root().store.decisions("cust-7"))) == 1
 
 
 def test_a_malformed_event_is_rejected_with_its_fields_and_nothing_is_stored(pipeline: Pipeline):
@@ -152,8 +150,8 @@ def test_a_malformed_event_is_rejected_with_its_fields_and_nothing_is_stored(pip
 
     # And nothing was queued or stored, not even the valid first message
     pipeline.run_until_idle()
-    assert runtime.store().get_profile("u1").is_new
-    sqs = boto3.client("sqs", region_name="us-east-1")
+    assert root().store.get_profile("u1").is_new
+    sqs = pipeline.client("sqs")
     attributes = sqs.get_queue_attributes(
         QueueUrl=pipeline.stack.physical["EventsQueue"], AttributeNames=["ApproximateNumberOfMessages"]
     )
@@ -166,7 +164,7 @@ def test_a_wrong_or_missing_write_key_is_refused_with_401(pipeline: Pipeline):
     status, body = post(pipeline, "/v1/track", track, key=None)
     assert status == 401 and "write key" in body["message"]
     pipeline.run_until_idle()
-    assert runtime.store().get_profile("u1").is_new
+    assert root().store.get_profile("u1").is_new
 
 
 def test_gzip_bodies_are_accepted(pipeline: Pipeline):
@@ -179,7 +177,7 @@ def test_gzip_bodies_are_accepted(pipeline: Pipeline):
     pipeline.run_until_idle()
     # Then the profile has the trait
     assert status == 200
-    assert runtime.store().get_profile("gz").email == "gz@example.com"
+    assert root().store.get_profile("gz").email == "gz@example.com"
 
 
 def test_batches_over_segments_limits_are_refused(pipeline: Pipeline):
@@ -200,7 +198,7 @@ def test_batches_over_segments_limits_are_refused(pipeline: Pipeline):
 def test_the_schedule_is_named_for_aws_deletes_itself_and_carries_no_address(pipeline: Pipeline):
     # Given a pending cart reminder
     _identify_and_add(pipeline)
-    client = boto3.client("scheduler", region_name="us-east-1")
+    client = pipeline.client("scheduler")
     (name,) = _schedules(pipeline)
     schedule = client.get_schedule(Name=name, GroupName=pipeline.stack.physical["ScheduleGroup"])
 
@@ -237,14 +235,14 @@ def test_the_sender_invoked_twice_for_one_message_sends_one_email(pipeline: Pipe
 
 def test_a_suppressed_address_gets_nothing_and_the_decision_says_why(pipeline: Pipeline, clock: VirtualClock):
     # Given the customer's address bounced before
-    runtime.store().suppress("Ada@Example.com", "hard_bounce", clock.now())
+    root().store.suppress("Ada@Example.com", "hard_bounce", clock.now())
     _identify_and_add(pipeline)
     # When the reminder fires
     clock.advance(timedelta(hours=2))
     pipeline.run_until_idle()
     # Then nothing is sent and the decision names the suppression
     assert pipeline.sent == []
-    last = list(runtime.store().decisions("cust-42"))[-1]
+    last = list(root().store.decisions("cust-42"))[-1]
     assert (last.outcome.value, last.reason_codes) == ("suppressed", ["address_suppressed"])
     assert last.reasons[0].detail == {"suppression": "hard_bounce"}
 
@@ -260,7 +258,7 @@ def test_a_customer_who_emptied_the_cart_is_not_reminded(pipeline: Pipeline, clo
     clock.advance(timedelta(hours=2))
     pipeline.run_until_idle()
     assert pipeline.sent == []
-    last = list(runtime.store().decisions("cust-42"))[-1]
+    last = list(root().store.decisions("cust-42"))[-1]
     assert (last.outcome.value, last.reason_codes) == ("cancelled", ["exit_condition"])
     assert last.reasons[0].detail["condition"] == {"field": "cart_items", "op": "equals", "value": 0}
 
@@ -272,26 +270,26 @@ def test_an_unsubscribed_customer_gets_no_promotional_reminder(pipeline: Pipelin
     clock.advance(timedelta(hours=2))
     pipeline.run_until_idle()
     assert pipeline.sent == []
-    last = list(runtime.store().decisions("cust-42"))[-1]
+    last = list(root().store.decisions("cust-42"))[-1]
     assert (last.outcome.value, last.reason_codes) == ("suppressed", ["unsubscribed"])
 
 
 def test_ses_refusing_the_message_marks_it_failed_without_retrying(pipeline: Pipeline, clock: VirtualClock):
     # Given the sender identity is no longer verified in SES
     _identify_and_add(pipeline)
-    boto3.client("sesv2", region_name="us-east-1").delete_email_identity(EmailIdentity="shop@example.com")
+    pipeline.client("sesv2").delete_email_identity(EmailIdentity="shop@example.com")
     # When the reminder fires
     clock.advance(timedelta(hours=2))
     pipeline.run_until_idle()
     # Then the message is failed with SES's reason, and nothing is sent or retried
-    (message,) = runtime.store().messages_of("cust-42")
+    (message,) = root().store.messages_of("cust-42")
     assert message.status.value == "failed"
     assert message.reasons[0].code.value == "ses_rejected"
     assert pipeline.sent == []
 
 
 def _context():  # type: ignore[no-untyped-def]
-    from righttime.local.pipeline import LambdaContext
+    from righttime_dev.local.pipeline import LambdaContext
 
     return LambdaContext(function_name="SenderFunction")
 
@@ -309,7 +307,7 @@ def test_ses_being_unavailable_backs_off_then_gives_up_without_a_retry_storm(
         attempts.append(clock.now().isoformat())
         raise SendUnavailable("TooManyRequestsException: Maximum sending rate exceeded")
 
-    monkeypatch.setattr(runtime.mailer(), "send", throttled)
+    monkeypatch.setattr(root().mailer, "send", throttled)
 
     # When the hours pass
     for _ in range(12):
@@ -318,10 +316,10 @@ def test_ses_being_unavailable_backs_off_then_gives_up_without_a_retry_storm(
 
     # Then SES was tried six times, backing off (1m, 5m, 15m, 1h, 3h), each retry on a schedule of its own
     assert len(attempts) == 6
-    (message,) = runtime.store().messages_of("cust-42")
+    (message,) = root().store.messages_of("cust-42")
     assert message.status.value == "failed" and message.attempts == 5
     assert message.reasons[0].code.value == "ses_unavailable" and message.reasons[0].detail["gave_up"] is True
-    outcomes = [d.outcome.value for d in runtime.store().decisions("cust-42")]
+    outcomes = [d.outcome.value for d in root().store.decisions("cust-42")]
     assert outcomes == ["scheduled"] + ["deferred"] * 5 + ["failed"]
     assert _schedules(pipeline) == []
 
@@ -336,5 +334,5 @@ def test_message_ids_are_unique_per_customer_not_across_customers(pipeline: Pipe
         )
     pipeline.run_until_idle()
     # Then both are processed
-    assert runtime.store().get_profile("ann").email == "ann@x.io"
-    assert runtime.store().get_profile("bob").email == "bob@x.io"
+    assert root().store.get_profile("ann").email == "ann@x.io"
+    assert root().store.get_profile("bob").email == "bob@x.io"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from righttime.local.pipeline import Pipeline
+from righttime.wiring.root import from_environment, install
+from righttime_dev.local.pipeline import Pipeline
 from tests.conftest import WRITE_KEY
 from tests.functional.conftest import post
 
@@ -17,9 +18,14 @@ def _get(pipeline: Pipeline, path: str, key: str | None, query: dict[str, str] |
     return status, json.loads(body)
 
 
-def test_decisions_are_explained_to_an_admin(pipeline: Pipeline, monkeypatch):  # type: ignore[no-untyped-def]
+def _admin_keys(pipeline: Pipeline, keys: str) -> None:
+    """The deployment's admin keys are `keys` (comma-separated, as the SSM parameter holds them)."""
+    install(from_environment({**pipeline.environment, "RIGHTTIME_ADMIN_KEYS": keys}, clock=pipeline.clock))
+
+
+def test_decisions_are_explained_to_an_admin(pipeline: Pipeline):
     # Given an admin key, and a customer with a cart reminder that was cancelled by a purchase
-    monkeypatch.setenv("RIGHTTIME_ADMIN_KEYS", f"old-key,{ADMIN_KEY}")
+    _admin_keys(pipeline, f"old-key,{ADMIN_KEY}")
     post(pipeline, "/v1/identify", {"userId": "ivy", "traits": {"email": "ivy@example.com"}})
     post(
         pipeline, "/v1/track", {"userId": "ivy", "event": "Product Added", "properties": {"product_id": "p"}}
@@ -42,14 +48,14 @@ def test_decisions_are_explained_to_an_admin(pipeline: Pipeline, monkeypatch):  
     assert body["decisions"][0]["timezone"] == "UTC" and body["decisions"][0]["timezone_source"] == "default"
 
 
-def test_the_read_api_refuses_write_keys_and_strangers(pipeline: Pipeline, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("RIGHTTIME_ADMIN_KEYS", ADMIN_KEY)
+def test_the_read_api_refuses_write_keys_and_strangers(pipeline: Pipeline):
+    _admin_keys(pipeline, ADMIN_KEY)
     assert _get(pipeline, "/v1/profiles/ivy/decisions", WRITE_KEY)[0] == 401
     status, body = _get(pipeline, "/v1/profiles/ivy/decisions", None)
     assert status == 401 and "admin key" in body["message"]
 
 
-def test_an_unknown_customer_has_no_decisions(pipeline: Pipeline, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("RIGHTTIME_ADMIN_KEYS", ADMIN_KEY)
+def test_an_unknown_customer_has_no_decisions(pipeline: Pipeline):
+    _admin_keys(pipeline, ADMIN_KEY)
     status, body = _get(pipeline, "/v1/profiles/nobody/decisions", ADMIN_KEY)
     assert (status, body["decisions"]) == (200, [])

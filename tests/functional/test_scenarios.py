@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from righttime.journeys import JourneyError
-from righttime.local.simulate import simulate
+from righttime_dev.journeys import JourneyError
+from righttime_dev.simulate import simulate
 from tests.conftest import EVENTS, ROOT, TEMPLATE
 
 JOURNEYS = EVENTS / "journeys"
@@ -112,7 +112,7 @@ def test_simulate_prints_json_lines_and_is_deterministic():
     command = [
         sys.executable,
         "-m",
-        "righttime.cli",
+        "righttime_dev.cli",
         "simulate",
         str(JOURNEYS / "cart-abandonment.jsonl"),
         "--template",

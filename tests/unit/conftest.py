@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from righttime.events import Message, QueuedEvent
+from righttime.core.events import Message, QueuedEvent
 
 _messages: TypeAdapter[Message] = TypeAdapter(Message)
 

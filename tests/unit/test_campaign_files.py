@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from righttime.campaigns import Campaign, CampaignError, Kind, load_campaigns
-from righttime.conditions import Condition, Op
-from righttime.durations import format_duration, parse_duration
-from righttime.global_policy import POLICY_FILE, GlobalPolicy, PolicyError, load_policy
-from righttime.rendering import TEMPLATE_PARTS
+from righttime.core.campaigns import Campaign, CampaignError, Kind, load_campaigns
+from righttime.core.conditions import Condition, Op
+from righttime.core.durations import format_duration, parse_duration
+from righttime.core.global_policy import POLICY_FILE, GlobalPolicy, PolicyError, load_policy
+from righttime.stages.rendering import TEMPLATE_PARTS
 
 ROOT = Path(__file__).resolve().parents[2]
 

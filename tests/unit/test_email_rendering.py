@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from righttime.decisions import message_id_for
-from righttime.profiles import CartItem, sample_profile
-from righttime.rendering import Rendered, Renderer, RenderError, build_mime, template_context
+from righttime.core.decisions import message_id_for
+from righttime.core.profiles import CartItem
+from righttime.stages.rendering import Rendered, Renderer, RenderError, build_mime, template_context
+from righttime_dev.samples import sample_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 SENT_AT = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from righttime.errors import InvalidRequestError, UnauthorizedError
-from righttime.events import MAX_BATCH_BYTES, IdentifyMessage, QueuedEvent, TrackMessage
-from righttime.ingest import accept, authenticate, decode_body, parse
+from righttime.core.errors import InvalidRequestError, UnauthorizedError
+from righttime.core.events import MAX_BATCH_BYTES, IdentifyMessage, QueuedEvent, TrackMessage
+from righttime.stages.ingest import accept, authenticate, decode_body, parse
 
 WRITE_KEY = "wk_live_123"
 RECEIVED = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

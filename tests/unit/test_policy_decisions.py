@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from righttime.campaigns import Campaign, Exit, Kind, Timing, Trigger
-from righttime.conditions import Condition, Op
-from righttime.decisions import MessageStatus, OutboundMessage, Outcome
-from righttime.events import QueuedEvent, TrackMessage
-from righttime.global_policy import FrequencyCap, GlobalPolicy
-from righttime.policy import Action, Plan, decide_at_send, plan_event
-from righttime.profiles import CartItem, PendingRef, Profile, SendRecord, apply_event
-from righttime.timing import QuietHours
+from righttime.core.calendar import QuietHours
+from righttime.core.campaigns import Campaign, Exit, Kind, Timing, Trigger
+from righttime.core.conditions import Condition, Op
+from righttime.core.decisions import MessageStatus, OutboundMessage, Outcome
+from righttime.core.events import QueuedEvent, TrackMessage
+from righttime.core.global_policy import FrequencyCap, GlobalPolicy
+from righttime.core.policy import Action, Plan, decide_at_send, plan_event
+from righttime.core.profiles import CartItem, PendingRef, Profile, SendRecord, apply_event
 
 MakeEvent = Callable[..., QueuedEvent]  # the type of the `make_event` fixture
 DELAY = timedelta(hours=1)

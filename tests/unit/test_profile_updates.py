@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from righttime.events import QueuedEvent, TrackMessage
-from righttime.profiles import MAX_CART_ITEMS, CartItem, Profile, apply_event
+from righttime.core.events import QueuedEvent, TrackMessage
+from righttime.core.profiles import MAX_CART_ITEMS, CartItem, Profile, apply_event
 
 MakeEvent = Callable[..., QueuedEvent]  # the conftest `make_event` fixture
 

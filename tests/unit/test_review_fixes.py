@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from righttime.campaigns import Campaign, CampaignError, load_campaigns
-from righttime.decisions import MessageStatus, Outcome
-from righttime.events import QueuedEvent, TrackMessage
-from righttime.global_policy import GlobalPolicy
-from righttime.policy import plan_event
-from righttime.profiles import Profile
+from righttime.core.campaigns import Campaign, CampaignError, load_campaigns
+from righttime.core.decisions import MessageStatus, Outcome
+from righttime.core.events import QueuedEvent, TrackMessage
+from righttime.core.global_policy import GlobalPolicy
+from righttime.core.policy import plan_event
+from righttime.core.profiles import Profile
 
 NOW = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
 BROWSE = Campaign.model_validate(

@@ -15,9 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from righttime.adapters.schedules import at_expression, schedule_name, target_input
-from righttime.campaigns import Kind
-from righttime.decisions import MessageStatus, OutboundMessage, message_id_for
-from righttime.scheduling import Action, actions_for, sync
+from righttime.core.campaigns import Kind
+from righttime.core.decisions import MessageStatus, OutboundMessage, message_id_for
+from righttime.stages.schedule import ScheduleChange, actions_for, sync
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 NAME_RULE = re.compile(r"^[0-9a-zA-Z_.-]{1,64}$")
@@ -51,7 +51,7 @@ MOVED = message(send_at=T0 + timedelta(minutes=20))
 NEXT_GENERATION = message(send_at=T0 + timedelta(minutes=20), generation=1)
 
 
-def summary(actions: list[tuple[Action, OutboundMessage]]) -> list[tuple[str, int]]:
+def summary(actions: list[tuple[ScheduleChange, OutboundMessage]]) -> list[tuple[str, int]]:
     return [(action.value, message.generation) for action, message in actions]
 
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from righttime.events import (
+from righttime.core.events import (
     AliasMessage,
     GroupMessage,
     IdentifyMessage,

@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from righttime import timing
-from righttime.campaigns import Campaign
-from righttime.decisions import Outcome
-from righttime.events import QueuedEvent, TrackMessage
-from righttime.global_policy import GlobalPolicy
-from righttime.policy import Action, decide_at_send, plan_event
-from righttime.profiles import Profile
-from righttime.timing import QuietHours, Weekday, Window
+from righttime.core import calendar
+from righttime.core.calendar import QuietHours, Weekday, Window
+from righttime.core.campaigns import Campaign
+from righttime.core.decisions import Outcome
+from righttime.core.events import QueuedEvent, TrackMessage
+from righttime.core.global_policy import GlobalPolicy
+from righttime.core.policy import Action, decide_at_send, plan_event
+from righttime.core.profiles import Profile
 
 ZONES = [
     "Pacific/Kiritimati",  # UTC+14
@@ -69,17 +69,17 @@ def _minutes(start: datetime, end: datetime):  # type: ignore[no-untyped-def]
 @given(instant=any_instant, zone=st.sampled_from(ZONES), window=st.one_of(st.none(), windows), quiet=quiets)
 def test_next_allowed_is_the_earliest_allowed_instant(instant, zone, window, quiet):  # type: ignore[no-untyped-def]
     tz = ZoneInfo(zone)
-    found = timing.next_allowed(instant, tz, window, quiet)
+    found = calendar.next_allowed(instant, tz, window, quiet)
     if found is None:
         # Only when nothing in the next eight days is allowed (quiet hours covering the whole window).
         assert not any(
-            timing.allowed(m, tz, window, quiet) for m in _minutes(instant, instant + timedelta(days=8))
+            calendar.allowed(m, tz, window, quiet) for m in _minutes(instant, instant + timedelta(days=8))
         )
         return
     assert found >= instant
-    assert timing.allowed(found, tz, window, quiet)
+    assert calendar.allowed(found, tz, window, quiet)
     # Boundaries fall on whole minutes, so checking each minute before `found` proves nothing earlier fits.
-    assert not any(timing.allowed(m, tz, window, quiet) for m in _minutes(instant, found))
+    assert not any(calendar.allowed(m, tz, window, quiet) for m in _minutes(instant, found))
 
 
 @given(
@@ -89,7 +89,7 @@ def test_next_allowed_is_the_earliest_allowed_instant(instant, zone, window, qui
 )
 def test_a_wall_time_maps_to_the_first_instant_showing_it_or_the_end_of_a_gap(day, wall, zone):  # type: ignore[no-untyped-def]
     tz = ZoneInfo(zone)
-    found = timing.wall_to_utc(day, wall, tz)
+    found = calendar.wall_to_utc(day, wall, tz)
     local = found.astimezone(tz).replace(tzinfo=None)
     wanted = datetime.combine(day, wall)
     assert local >= wanted
@@ -146,8 +146,8 @@ def test_no_promotional_send_lands_in_quiet_hours_outside_its_window_or_before_i
     tz = ZoneInfo(zone)
     # Then the send is allowed in the customer's zone, never before trigger + delay, and the earliest such
     assert send_at >= occurred + delay
-    assert timing.allowed(send_at, tz, window, quiet)
-    assert send_at == timing.next_allowed(occurred + delay, tz, window, quiet)
+    assert calendar.allowed(send_at, tz, window, quiet)
+    assert send_at == calendar.next_allowed(occurred + delay, tz, window, quiet)
     # And when the schedule fires at that instant, the same policy says: send now
     (message,) = plan.schedule
     verdict = decide_at_send(plan.profile, message, campaign, policy, None, send_at)
@@ -178,9 +178,9 @@ def test_a_message_deferred_by_quiet_hours_goes_out_when_they_end(occurred, zone
         # Then it is deferred (never dropped) to the end of quiet hours, and the reason says so
         assert "quiet_hours" in decision.reason_codes
         assert not quiet.contains(decision.send_at.astimezone(tz))
-        assert decision.send_at == timing.next_allowed(occurred, tz, None, quiet)
+        assert decision.send_at == calendar.next_allowed(occurred, tz, None, quiet)
         end_day = decision.send_at.astimezone(tz).date()
-        assert decision.send_at == timing.wall_to_utc(
+        assert decision.send_at == calendar.wall_to_utc(
             end_day, quiet.end, tz
         )  # the first instant quiet hours end
     else:

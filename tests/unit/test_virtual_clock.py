@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from righttime.clock import VirtualClock, current_clock, isoformat, use_clock, utc
+from righttime.core.clock import VirtualClock, isoformat, utc
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -150,19 +150,6 @@ def test_the_clock_never_goes_backwards(speed: float, ops: list[tuple[str, float
         now = clock.now()
         assert now >= last
         last = now
-
-
-def test_an_installed_clock_is_what_every_component_reads() -> None:
-    # Given a virtual clock installed process-wide
-    clock = VirtualClock(START, real=FakeRealClock())
-    previous = use_clock(clock)
-    try:
-        # Then the current clock is that one
-        assert current_clock() is clock
-    finally:
-        # And the previous one comes back when restored
-        assert use_clock(previous) is clock
-    assert current_clock() is previous
 
 
 def test_instants_are_written_sortably_in_utc() -> None:

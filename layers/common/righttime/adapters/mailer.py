@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from righttime import settings
-from righttime.adapters import aws
+from righttime.stages.ports import SendRejected, SendUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_sesv2 import SESV2Client
 
 #: errors that say this message will never be accepted as it is; anything else may pass later
 _PERMANENT = frozenset(
@@ -15,18 +18,12 @@ _PERMANENT = frozenset(
 )
 
 
-class SendRejected(Exception):
-    """SES refused the message for good (bad address, unverified sender): retrying will not help."""
+class SesMailer:
+    """The `Mailer` port on SES v2."""
 
-
-class SendUnavailable(Exception):
-    """SES could not take the message now (throttled, sending paused, outage): try again later."""
-
-
-class Mailer:
-    def __init__(self) -> None:
-        self.config = settings.mail()
-        self.client = aws.sesv2()
+    def __init__(self, client: SESV2Client, configuration_set: str | None = None) -> None:
+        self.client = client
+        self.configuration_set = configuration_set
 
     def send(self, mime: EmailMessage, tags: dict[str, str]) -> str:
         """Send `mime` and return the SES MessageId; SendRejected or SendUnavailable when SES does not."""
@@ -36,8 +33,8 @@ class Mailer:
             "Content": {"Raw": {"Data": mime.as_bytes()}},
             "EmailTags": [{"Name": k, "Value": v} for k, v in tags.items()],
         }
-        if self.config.configuration_set:
-            request["ConfigurationSetName"] = self.config.configuration_set
+        if self.configuration_set:
+            request["ConfigurationSetName"] = self.configuration_set
         try:
             response = self.client.send_email(**request)  # type: ignore[arg-type]
         except ClientError as exc:

@@ -6,15 +6,17 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from righttime import settings
-from righttime.adapters import aws
-from righttime.errors import QueueUnavailableError
-from righttime.events import QueuedEvent
+from righttime.core.errors import QueueUnavailableError
+from righttime.core.events import QueuedEvent
 
 #: SQS limits: 10 entries and 256 KiB per SendMessageBatch call
 _MAX_ENTRIES = 10
 _MAX_BATCH_BYTES = 256 * 1024
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
 _GROUP_ID = re.compile(r"^[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}$")
 _ATTEMPTS = 3
 
@@ -34,10 +36,12 @@ def dedupe_id(customer_id: str, message_id: str) -> str:
     return hashlib.sha256(f"{customer_id}\x1f{message_id}".encode()).hexdigest()
 
 
-class EventQueue:
-    def __init__(self) -> None:
-        self.url = settings.ingest().events_queue_url
-        self.client = aws.sqs()
+class SqsEventQueue:
+    """The `EventQueue` port on SQS FIFO."""
+
+    def __init__(self, client: SQSClient, url: str) -> None:
+        self.client = client
+        self.url = url
 
     def send(self, events: Sequence[QueuedEvent]) -> None:
         """Queue every event or raise QueueUnavailableError (the caller answers 503 so the SDK retries)."""
@@ -79,13 +83,13 @@ def _chunks(items: list[tuple[QueuedEvent, str]]) -> list[list[tuple[QueuedEvent
     return [c for c in chunks if c]
 
 
-class DeadLetters:
+class SqsDeadLetters:
     """The events DLQ, written to directly when an event can never be evaluated, so it waits there with
     its reason as message attributes instead of silently after N receives."""
 
-    def __init__(self) -> None:
-        self.url = settings.dead_letters().events_dlq_url
-        self.client = aws.sqs()
+    def __init__(self, client: SQSClient, url: str) -> None:
+        self.client = client
+        self.url = url
 
     def send(self, body: str, group: str, dedupe: str, reason: str, error_type: str) -> None:
         self.client.send_message(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from righttime import settings
-from righttime.adapters import aws
-from righttime.addresses import address_key
-from righttime.clock import utc
-from righttime.decisions import OutboundMessage
+from righttime.core.addresses import address_key
+from righttime.core.clock import utc
+from righttime.core.decisions import OutboundMessage
+
+if TYPE_CHECKING:
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
 
 #: EventBridge Scheduler fires with one-minute precision and will not create an at() in the past.
 MIN_LEAD = timedelta(seconds=60)
@@ -39,16 +42,30 @@ def target_input(message: OutboundMessage) -> str:
     return json.dumps(payload)
 
 
-class Schedules:
-    def __init__(self) -> None:
-        self.config = settings.schedules()
-        self.client = aws.scheduler()
+@dataclass(frozen=True)
+class ScheduleTarget:
+    """Where schedules live and what they invoke."""
+
+    group: str
+    sender_function_arn: str
+    role_arn: str
+    dead_letter_arn: str
+    max_retry_attempts: int = 10
+    max_event_age_seconds: int = 86_400
+
+
+class EventBridgeSchedules:
+    """The `Schedules` port on EventBridge Scheduler."""
+
+    def __init__(self, client: EventBridgeSchedulerClient, target: ScheduleTarget) -> None:
+        self.client = client
+        self.config = target
 
     def upsert(self, message: OutboundMessage, now: datetime) -> None:
         """Create the message's schedule, or move it if it exists (a repeated trigger moved send_at)."""
         request = {
             "Name": schedule_name(message.message_id, message.generation),
-            "GroupName": self.config.schedule_group,
+            "GroupName": self.config.group,
             "ScheduleExpression": at_expression(message.send_at, now),
             "ScheduleExpressionTimezone": "UTC",
             "FlexibleTimeWindow": {"Mode": "OFF"},
@@ -56,13 +73,13 @@ class Schedules:
             "Description": f"righttime {message.campaign_id} for one customer",
             "Target": {
                 "Arn": self.config.sender_function_arn,
-                "RoleArn": self.config.scheduler_role_arn,
+                "RoleArn": self.config.role_arn,
                 "Input": target_input(message),
                 "RetryPolicy": {
                     "MaximumRetryAttempts": self.config.max_retry_attempts,
                     "MaximumEventAgeInSeconds": self.config.max_event_age_seconds,
                 },
-                "DeadLetterConfig": {"Arn": self.config.schedule_dlq_arn},
+                "DeadLetterConfig": {"Arn": self.config.dead_letter_arn},
             },
         }
         try:
@@ -74,7 +91,7 @@ class Schedules:
         """Delete one generation's schedule; False if there was none (already fired, or never created)."""
         try:
             self.client.delete_schedule(
-                Name=schedule_name(message_id, generation), GroupName=self.config.schedule_group
+                Name=schedule_name(message_id, generation), GroupName=self.config.group
             )
         except self.client.exceptions.ResourceNotFoundException:
             return False

@@ -1,0 +1,447 @@
+"""DynamoDB access for profiles, messages, decisions, suppression and de-duplication.
+
+Access patterns (docs/data-model.md has the full table):
+* profile by customer id ........ Profiles: GetItem / Put with an optimistic version check
+* message by id (sender) ........ Messages: pk=customer_id, sk=MSG#<message_id>
+* decisions by customer ......... Messages: pk=customer_id, sk begins_with DEC#
+* pending messages by customer .. kept on the profile (`pending`), so exits need no extra read
+* suppression by address ........ Suppression: pk=address_key (sha256 of the normalised address)
+* de-duplication by messageId ... Dedupe: pk=dedupe_key (customer + messageId), TTL on expires_at
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from righttime.adapters.items import from_item, to_item, to_values
+from righttime.core.addresses import address_key, normalise_address
+from righttime.core.clock import isoformat
+from righttime.core.decisions import Decision, MessageStatus, OutboundMessage, short_hash
+from righttime.core.policy import Move, Plan
+from righttime.core.profiles import Profile
+from righttime.stages.ports import Conflict, Duplicate
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+MESSAGE_PREFIX = "MSG#"
+DECISION_PREFIX = "DEC#"
+#: DynamoDB's limit on the items in one TransactWriteItems call
+MAX_TRANSACTION_ITEMS = 100
+_PROFILE_ATTEMPTS = 5
+
+
+def message_key(customer_id: str, message_id: str) -> dict[str, Any]:
+    return {"pk": {"S": customer_id}, "sk": {"S": MESSAGE_PREFIX + message_id}}
+
+
+def dedupe_key(customer_id: str, message_id: str) -> str:
+    """A messageId is unique per customer, as SQS de-duplicates it (DeduplicationScope: messageGroup)."""
+    return short_hash(f"{customer_id}\x1f{message_id}", 64)
+
+
+def decision_sort_key(decision: Decision, version: int, index: int) -> str:
+    """Sortable by time, then by the profile version the decision was committed with, then by its place in
+    that commit: decisions of one instant read back in the order they were made."""
+    return (
+        f"{DECISION_PREFIX}{isoformat(decision.decided_at)}#{version:012d}#{index:03d}#{decision.campaign_id}"
+    )
+
+
+class DynamoStore:
+    """The `Store` port on DynamoDB: four tables of one deployment."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        *,
+        profiles_table: str,
+        messages_table: str,
+        suppression_table: str,
+        dedupe_table: str,
+        dedupe_ttl: timedelta,
+    ) -> None:
+        self.client = client
+        self.profiles = profiles_table
+        self.messages = messages_table
+        self.suppression = suppression_table
+        self.dedupe = dedupe_table
+        self.dedupe_ttl = dedupe_ttl
+
+    # -- profiles ------------------------------------------------------------------------------------------
+    def get_profile(self, customer_id: str) -> Profile:
+        """The stored profile, or a new empty one (version 0) for a customer seen for the first time."""
+        response = self.client.get_item(
+            TableName=self.profiles, Key={"customer_id": {"S": customer_id}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return Profile.model_validate(from_item(item)) if item else Profile(customer_id=customer_id)
+
+    # -- evaluation ----------------------------------------------------------------------------------------
+    def commit_plan(self, plan: Plan, read_version: int, event_message_id: str, now: datetime) -> None:
+        """Write everything one event changed in a single transaction: the profile (if nobody else changed
+        it since `read_version`), the de-duplication marker, new or moved messages, cancellations, decisions.
+
+        Raises Duplicate if the messageId was already processed, Conflict if the plan is stale.
+        """
+        profile = plan.profile.model_copy(update={"version": read_version + 1})
+        writes: list[tuple[str, dict[str, Any]]] = [
+            ("profile", {"Put": self._profile_put(profile, read_version)}),
+            (
+                "dedupe",
+                {
+                    "Put": {
+                        "TableName": self.dedupe,
+                        "Item": {
+                            "dedupe_key": {"S": dedupe_key(profile.customer_id, event_message_id)},
+                            "message_id": {"S": event_message_id},
+                            "customer_id": {"S": profile.customer_id},
+                            "processed_at": {"S": isoformat(now)},
+                            "expires_at": {"N": str(int((now + self.dedupe_ttl).timestamp()))},
+                        },
+                        "ConditionExpression": "attribute_not_exists(dedupe_key)",
+                    }
+                },
+            ),
+        ]
+        writes += [(f"message:{m.message_id}", {"Update": self._schedule_update(m)}) for m in plan.schedule]
+        writes += [
+            (f"message:{mid}", {"Update": self._close_update(profile.customer_id, mid, status, d, now)})
+            for mid, status, d in plan.close
+        ]
+        writes += [
+            (f"message:{m.message_id}", {"Update": self._move_update(profile.customer_id, m, now)})
+            for m in plan.move
+        ]
+        decisions = [
+            ("decision", {"Put": self._decision_put(d, profile.version, i)})
+            for i, d in enumerate(plan.decisions)
+        ]
+        room = MAX_TRANSACTION_ITEMS - len(writes)
+        self._transact(writes + decisions[:room])
+        if decisions[room:]:
+            # More decisions than one transaction holds (a very large campaign set): the state change above
+            # is atomic; the remaining explanations follow in batches.
+            self._batch_put(self.messages, [w["Put"]["Item"] for _, w in decisions[room:]])
+
+    def _profile_put(self, profile: Profile, read_version: int) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self.profiles, "Item": to_item(profile)}
+        if read_version == 0:
+            put["ConditionExpression"] = "attribute_not_exists(customer_id)"
+        else:
+            put["ConditionExpression"] = "#version = :read_version"
+            put["ExpressionAttributeNames"] = {"#version": "version"}
+            put["ExpressionAttributeValues"] = {":read_version": {"N": str(read_version)}}
+        return put
+
+    def _schedule_update(self, message: OutboundMessage) -> dict[str, Any]:
+        # One expression creates a new message or moves a pending one; a message that was claimed, sent or
+        # cancelled meanwhile fails the condition and the plan is made again.
+        fields = to_item(message)
+        for key in ("status", "created_at"):
+            fields.pop(key)
+        names = {f"#{k}": k for k in fields} | {"#status": "status", "#created_at": "created_at"}
+        values = {f":{k}": v for k, v in fields.items()} | to_values(
+            {
+                ":pending": MessageStatus.PENDING.value,
+                ":created_at": isoformat(message.created_at),
+            }
+        )
+        sets = [f"#{k} = :{k}" for k in fields]
+        sets += ["#status = :pending", "#created_at = if_not_exists(#created_at, :created_at)"]
+        return {
+            "TableName": self.messages,
+            "Key": message_key(message.customer_id, message.message_id),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": "attribute_not_exists(sk) OR #status = :pending",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+    def _move_update(
+        self,
+        customer_id: str,
+        move: Move,
+        now: datetime,
+        *,
+        claimed: bool = False,
+        attempts: int | None = None,
+    ) -> dict[str, Any]:
+        """Move a pending message (or give back a claimed one, counting the failed attempt)."""
+        sets = "SET send_at = :at, generation = :generation, reasons = :reasons, updated_at = :now"
+        sets += ", #status = :pending"
+        values = {
+            ":at": isoformat(move.send_at),
+            ":generation": move.generation,
+            ":reasons": move.reasons,
+            ":now": isoformat(now),
+            ":pending": MessageStatus.PENDING.value,
+            ":from": (MessageStatus.SENDING if claimed else MessageStatus.PENDING).value,
+        }
+        if attempts is not None:
+            sets += ", attempts = :attempts"
+            values[":attempts"] = attempts
+        return {
+            "TableName": self.messages,
+            "Key": message_key(customer_id, move.message_id),
+            "UpdateExpression": sets + (" REMOVE claimed_at" if claimed else ""),
+            "ConditionExpression": "#status = :from",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_values(values),
+        }
+
+    def _close_update(
+        self,
+        customer_id: str,
+        message_id: str,
+        status: MessageStatus,
+        decision: Decision,
+        now: datetime,
+        *,
+        ses_message_id: str | None = None,
+        from_statuses: tuple[MessageStatus, ...] = (MessageStatus.PENDING,),
+    ) -> dict[str, Any]:
+        values = to_values(
+            {
+                ":status": status.value,
+                ":now": isoformat(now),
+                ":reasons": decision.reasons,
+                **{f":from{i}": s.value for i, s in enumerate(from_statuses)},
+            }
+        )
+        sets = "#status = :status, updated_at = :now, reasons = :reasons"
+        if ses_message_id is not None:
+            values[":ses"] = {"S": ses_message_id}
+            sets += ", ses_message_id = :ses"
+        allowed = ", ".join(f":from{i}" for i in range(len(from_statuses)))
+        return {
+            "TableName": self.messages,
+            "Key": message_key(customer_id, message_id),
+            "UpdateExpression": "SET " + sets,
+            "ConditionExpression": f"#status IN ({allowed})",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": values,
+        }
+
+    def _decision_put(self, decision: Decision, version: int, index: int = 0) -> dict[str, Any]:
+        return {
+            "TableName": self.messages,
+            "Item": to_item(
+                decision,
+                pk=decision.customer_id,
+                sk=decision_sort_key(decision, version, index),
+                type="decision",
+            ),
+        }
+
+    def _transact(self, writes: list[tuple[str, dict[str, Any]]]) -> None:
+        try:
+            self.client.transact_write_items(TransactItems=[w for _, w in writes])  # type: ignore[misc]
+        except self.client.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons", [])
+            failed = [
+                writes[i][0] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"
+            ]
+            if "dedupe" in failed:
+                raise Duplicate from exc
+            if failed:
+                raise Conflict(
+                    settled={label.split(":", 1)[1] for label in failed if label.startswith("message:")},
+                    failed=set(failed),
+                ) from exc
+            raise
+
+    def _batch_put(self, table: str, items: list[dict[str, Any]]) -> None:
+        for start in range(0, len(items), 25):
+            pending: dict[str, Any] = {
+                table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
+            }
+            for _ in range(8):
+                pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems", {})
+                if not pending:
+                    break
+            else:
+                raise RuntimeError(f"DynamoDB kept {len(pending[table])} decision writes unprocessed")
+
+    # -- sending -------------------------------------------------------------------------------------------
+    def load_for_send(
+        self, customer_id: str, message_id: str, planned_address_key: str | None
+    ) -> tuple[Profile, OutboundMessage | None, str | None]:
+        """Profile, message and the suppression entry of the address it was planned for, in one BatchGetItem.
+
+        If the profile's address changed since, the new address's suppression entry is read as well.
+        """
+        request: dict[str, Any] = {
+            self.profiles: {"Keys": [{"customer_id": {"S": customer_id}}], "ConsistentRead": True},
+            self.messages: {"Keys": [message_key(customer_id, message_id)], "ConsistentRead": True},
+        }
+        if planned_address_key:
+            request[self.suppression] = {"Keys": [{"address_key": {"S": planned_address_key}}]}
+        found = self._batch_get(request)
+        profile_items = found.get(self.profiles, [])
+        profile = (
+            Profile.model_validate(from_item(profile_items[0]))
+            if profile_items
+            else Profile(customer_id=customer_id)
+        )
+        message_items = found.get(self.messages, [])
+        message = OutboundMessage.model_validate(from_item(message_items[0])) if message_items else None
+        suppression_items = found.get(self.suppression, [])
+        suppressed = (
+            str(from_item(suppression_items[0]).get("reason", "suppressed")) if suppression_items else None
+        )
+        if profile.email and address_key(profile.email) != planned_address_key:
+            suppressed = self.suppression_reason(profile.email)
+        return profile, message, suppressed
+
+    def _batch_get(self, request: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        for _ in range(8):
+            response = self.client.batch_get_item(RequestItems=request)
+            for table, items in response.get("Responses", {}).items():
+                found.setdefault(table, []).extend(items)
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+        raise RuntimeError("DynamoDB kept keys unprocessed in BatchGetItem")
+
+    def suppression_reason(self, address: str) -> str | None:
+        item = self.client.get_item(
+            TableName=self.suppression, Key={"address_key": {"S": address_key(address)}}
+        ).get("Item")
+        return str(from_item(item).get("reason", "suppressed")) if item else None
+
+    def suppress(self, address: str, reason: str, now: datetime) -> None:
+        """Add `address` to the suppression list (bounces, complaints, manual)."""
+        self.client.put_item(
+            TableName=self.suppression,
+            Item={
+                "address_key": {"S": address_key(address)},
+                "address": {"S": normalise_address(address)},
+                "reason": {"S": reason},
+                "at": {"S": isoformat(now)},
+            },
+        )
+
+    def claim(self, message: OutboundMessage, now: datetime) -> bool:
+        """Mark a pending message as being sent. False if another invocation claimed or settled it first."""
+        try:
+            self.client.update_item(
+                TableName=self.messages,
+                Key=message_key(message.customer_id, message.message_id),
+                UpdateExpression="SET #status = :sending, claimed_at = :now, updated_at = :now",
+                ConditionExpression="#status = :pending",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_values(
+                    {
+                        ":sending": MessageStatus.SENDING.value,
+                        ":pending": MessageStatus.PENDING.value,
+                        ":now": isoformat(now),
+                    }
+                ),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def settle(
+        self,
+        profile: Profile,
+        message: OutboundMessage,
+        status: MessageStatus,
+        decision: Decision,
+        now: datetime,
+        change: Callable[[Profile], None],
+        *,
+        ses_message_id: str | None = None,
+    ) -> bool:
+        """Give a message its final status, record the decision and `change` the profile (the send history
+        caps count, the pending reference), atomically. False if the message was settled by someone else.
+
+        `profile` is the one already read; if it changed since, it is read again and `change` re-applied.
+        """
+        update = self._close_update(
+            message.customer_id,
+            message.message_id,
+            status,
+            decision,
+            now,
+            ses_message_id=ses_message_id,
+            from_statuses=(MessageStatus.PENDING, MessageStatus.SENDING),
+        )
+        return self._with_profile(profile, change, ("message", {"Update": update}), decision)
+
+    def defer(
+        self,
+        profile: Profile,
+        message: OutboundMessage,
+        move: Move,
+        decision: Decision,
+        now: datetime,
+        change: Callable[[Profile], None],
+        *,
+        claimed: bool = False,
+        attempts: int | None = None,
+    ) -> bool:
+        """Move a pending message later (a new generation, so a new schedule) with the profile's reference;
+        `claimed` gives back a message this invocation claimed, for another attempt."""
+        update = self._move_update(message.customer_id, move, now, claimed=claimed, attempts=attempts)
+        return self._with_profile(profile, change, ("message", {"Update": update}), decision)
+
+    def _with_profile(
+        self,
+        profile: Profile,
+        change: Callable[[Profile], None],
+        message_write: tuple[str, dict[str, Any]],
+        decision: Decision,
+    ) -> bool:
+        for _ in range(_PROFILE_ATTEMPTS):
+            updated = profile.model_copy(deep=True)
+            change(updated)
+            updated.version = profile.version + 1
+            writes = [
+                ("profile", {"Put": self._profile_put(updated, profile.version)}),
+                message_write,
+                ("decision", {"Put": self._decision_put(decision, updated.version)}),
+            ]
+            try:
+                self._transact(writes)
+            except Conflict as conflict:
+                if conflict.failed != {"profile"}:
+                    return False  # the message was settled or moved by someone else
+                profile = self.get_profile(profile.customer_id)
+                continue
+            return True
+        raise RuntimeError(f"profile of {profile.customer_id} kept changing; message left for a retry")
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def get_message(self, customer_id: str, message_id: str) -> OutboundMessage | None:
+        item = self.client.get_item(
+            TableName=self.messages, Key=message_key(customer_id, message_id), ConsistentRead=True
+        ).get("Item")
+        return OutboundMessage.model_validate(from_item(item)) if item else None
+
+    def decisions(self, customer_id: str, campaign_id: str | None = None) -> Iterator[Decision]:
+        """Every decision recorded for a customer, oldest first (optionally for one campaign)."""
+        paginator = self.client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.messages,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": customer_id}, ":prefix": {"S": DECISION_PREFIX}},
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                decision = Decision.model_validate(from_item(item))
+                if campaign_id is None or decision.campaign_id == campaign_id:
+                    yield decision
+
+    def messages_of(self, customer_id: str) -> list[OutboundMessage]:
+        """Every message planned for a customer (for explanations and tests)."""
+        response = self.client.query(
+            TableName=self.messages,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": customer_id}, ":prefix": {"S": MESSAGE_PREFIX}},
+        )
+        return [OutboundMessage.model_validate(from_item(item)) for item in response.get("Items", [])]

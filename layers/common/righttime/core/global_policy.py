@@ -1,0 +1,99 @@
+"""The global policy: rules every promotional message obeys, whatever its campaign. One YAML file,
+`policy.yaml`, beside the campaigns."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from righttime.core.calendar import QuietHours, zone
+from righttime.core.durations import Duration
+from righttime.core.errors import RighttimeError
+
+POLICY_FILE = "policy.yaml"
+
+
+class FrequencyCap(BaseModel):
+    """At most `max` promotional messages per calendar `day` in the customer's zone, or per rolling period
+    (a duration such as `7d`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max: int = Field(ge=1, le=1000)
+    per: Literal["day"] | Duration
+
+    @property
+    def calendar_day(self) -> bool:
+        return self.per == "day"
+
+    @property
+    def period(self) -> timedelta:
+        return timedelta(days=1) if isinstance(self.per, str) else self.per
+
+    def describe(self) -> str:
+        from righttime.core.durations import format_duration
+
+        per = "calendar day" if self.per == "day" else f"rolling {format_duration(self.period)}"
+        return f"{self.max} per {per}"
+
+
+class RecentPurchase(BaseModel):
+    """A promotional message about a category the customer bought within `window` is suppressed, or sent
+    as its campaign's cross-sell variant if it has one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window: Duration = timedelta(days=30)
+
+
+class GlobalPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_timezone: str = "UTC"
+    quiet_hours: QuietHours | None = None
+    frequency_caps: list[FrequencyCap] = Field(default_factory=list)
+    purchase_cooldown: Duration = timedelta(0)
+    recent_purchase: RecentPurchase | None = None
+    #: the least time between a trigger event and a behavioural message about it, per event name
+    min_delay: dict[str, Duration] = Field(default_factory=dict)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if zone(value) is None:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)")
+        return value
+
+    @property
+    def longest_cap(self) -> timedelta:
+        return max((cap.period for cap in self.frequency_caps), default=timedelta(0))
+
+
+class PolicyError(RighttimeError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid policy:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+def load_policy(directory: Path) -> GlobalPolicy:
+    """Load `policy.yaml` from the campaigns folder; without one, no global rule applies."""
+    path = directory / POLICY_FILE
+    if not path.is_file():
+        return GlobalPolicy()
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise PolicyError([f"{path.name}: not valid YAML: {exc}"]) from exc
+    try:
+        return GlobalPolicy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(
+            [
+                f"{path.name}: {'.'.join(str(p) for p in err['loc']) or '(policy)'}: {err['msg']}"
+                for err in exc.errors()
+            ]
+        ) from exc

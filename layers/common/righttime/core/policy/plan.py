@@ -1,0 +1,405 @@
+"""Planning, when an event arrives: exits first, then triggers, then every pending promotional message placed
+again in priority order, so caps are shared by priority and never by arrival order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from righttime.core.campaigns import Campaign, Kind
+from righttime.core.decisions import (
+    Decision,
+    MessageStatus,
+    OutboundMessage,
+    Outcome,
+    Reason,
+    ReasonCode,
+    message_id_for,
+)
+from righttime.core.durations import format_duration
+from righttime.core.events import QueuedEvent, TrackMessage
+from righttime.core.global_policy import GlobalPolicy
+from righttime.core.policy.gates import choose_template, eligibility, reentry_blockers
+from righttime.core.policy.placement import earliest_for_campaign, place, unplaceable_outcome
+from righttime.core.policy.zone import CustomerZone, customer_zone
+from righttime.core.profiles import PendingRef, Profile
+
+ORDER_COMPLETED = "Order Completed"
+
+
+#: a message due within this much of now is sent now rather than deferred (Scheduler fires within a minute)
+SEND_NOW_TOLERANCE = timedelta(minutes=2)
+
+
+@dataclass
+class Plan:
+    """What one event changes: the profile to store, decisions to record, messages to write or settle."""
+
+    profile: Profile
+    decisions: list[Decision] = field(default_factory=list)
+    schedule: list[OutboundMessage] = field(default_factory=list)
+    #: (message id, final status, decision) for pending messages settled by this event
+    close: list[tuple[str, MessageStatus, Decision]] = field(default_factory=list)
+    #: pending messages that keep everything but move to a later instant
+    move: list[Move] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Move:
+    message_id: str
+    send_at: datetime
+    generation: int
+    reasons: list[Reason]
+
+
+@dataclass
+class _Candidate:
+    """A pending message being (re)placed, with what its decision should say."""
+
+    campaign: Campaign
+    ref: PendingRef
+    reasons: list[Reason]
+    is_new: bool
+    message: OutboundMessage | None = None
+    event_name: str | None = None
+    event_message_id: str | None = None
+
+
+def plan_event(
+    profile: Profile,
+    event: QueuedEvent,
+    campaigns: Sequence[Campaign],
+    policy: GlobalPolicy,
+    now: datetime,
+) -> Plan:
+    """Decide what `event` means for every campaign, given `profile` as it is *after* the event.
+
+    Exits first (a purchase cancels the pending cart reminder), then triggers, then every pending
+    promotional message is placed again in priority order, so caps are shared by priority and never by
+    whichever event happened to be processed first.
+    """
+    plan = Plan(profile=profile.model_copy(deep=True))
+    message = event.message
+    if not isinstance(message, TrackMessage):
+        return plan
+    by_id = {campaign.id: campaign for campaign in campaigns}
+    zone = customer_zone(plan.profile, policy)
+    _apply_exits(plan, by_id, event, message.event, zone, now)
+    candidates: dict[str, _Candidate] = {}
+    for campaign in sorted(campaigns, key=lambda c: (-c.priority, c.id)):
+        if campaign.is_triggered_by(message.event, message.properties):
+            candidate = _trigger(plan, campaign, policy, event, message, zone, now)
+            if candidate is not None:
+                candidates[campaign.id] = candidate
+    _allocate(plan, by_id, policy, zone, now, candidates)
+    return plan
+
+
+def _decision(
+    profile: Profile,
+    campaign_id: str,
+    outcome: Outcome,
+    reasons: list[Reason],
+    now: datetime,
+    zone: CustomerZone,
+    **extra: Any,
+) -> Decision:
+    return Decision(
+        customer_id=profile.customer_id,
+        campaign_id=campaign_id,
+        outcome=outcome,
+        decided_at=now,
+        reasons=reasons,
+        timezone=zone.name,
+        timezone_source=zone.source,
+        **extra,
+    )
+
+
+def _apply_exits(
+    plan: Plan, by_id: dict[str, Campaign], event: QueuedEvent, name: str, zone: CustomerZone, now: datetime
+) -> None:
+    for campaign_id, ref in sorted(plan.profile.pending.items()):
+        campaign = by_id.get(campaign_id)
+        if campaign is None or not campaign.exits_on(name) or event.occurred_at < ref.trigger_at:
+            continue
+        if name == ORDER_COMPLETED:
+            reason = Reason(
+                code=ReasonCode.CONVERTED,
+                detail={
+                    "event": name,
+                    "order_id": plan.profile.last_order_id,
+                    "at": event.occurred_at.isoformat(),
+                },
+            )
+        else:
+            reason = Reason(
+                code=ReasonCode.EXIT_EVENT, detail={"event": name, "at": event.occurred_at.isoformat()}
+            )
+        decision = _decision(
+            plan.profile,
+            campaign_id,
+            Outcome.CANCELLED,
+            [reason],
+            now,
+            zone,
+            message_id=ref.message_id,
+            trigger_event=name,
+            trigger_message_id=event.message_id,
+        )
+        plan.close.append((ref.message_id, MessageStatus.CANCELLED, decision))
+        plan.decisions.append(decision)
+        del plan.profile.pending[campaign_id]
+
+
+def _trigger(
+    plan: Plan,
+    campaign: Campaign,
+    policy: GlobalPolicy,
+    event: QueuedEvent,
+    message: TrackMessage,
+    zone: CustomerZone,
+    now: datetime,
+) -> _Candidate | None:
+    profile = plan.profile
+
+    def refuse(outcome: Outcome, reasons: list[Reason]) -> None:
+        plan.decisions.append(
+            _decision(
+                profile,
+                campaign.id,
+                outcome,
+                reasons,
+                now,
+                zone,
+                trigger_event=message.event,
+                trigger_message_id=event.message_id,
+            )
+        )
+
+    blockers = eligibility(profile, campaign, None, now)
+    key = campaign.dedupe_value(message.properties)
+    pending = profile.pending.get(campaign.id)
+    repeated = pending is not None and (key is None or pending.dedupe_key in (None, key))
+    if not repeated:
+        blockers += reentry_blockers(profile, campaign, key, now)
+    if blockers:
+        refuse(Outcome.SUPPRESSED, blockers)
+        return None
+    category = campaign.category_of(message.properties)
+    template, bought = choose_template(profile, campaign, category, policy, now)
+    if template is None:
+        refuse(Outcome.SUPPRESSED, bought)
+        return None
+
+    trigger_at = event.occurred_at
+    if repeated and pending is not None and pending.trigger_at > trigger_at:
+        # An older event delivered late (an offline phone flushing its queue) must not bring the
+        # reminder forward: the delay counts from the latest activity.
+        trigger_at = pending.trigger_at
+    earliest = earliest_for_campaign(profile, campaign, policy, zone, trigger_at, message.event, now)
+    reasons = [
+        Reason(
+            code=ReasonCode.TRIGGERED,
+            detail={"event": message.event, "delay": format_duration(campaign.timing.delay)},
+        )
+    ]
+    if repeated and pending is not None:
+        reasons = [
+            Reason(
+                code=ReasonCode.TRIGGER_REPEATED,
+                detail={"event": message.event, "previous_send_at": pending.send_at.isoformat()},
+            )
+        ]
+    reasons += bought + earliest.reasons
+    if earliest.at is None:
+        refuse(earliest.outcome or Outcome.SUPPRESSED, reasons[1:] or reasons)
+        return None
+    if pending is not None and not repeated:
+        # One pending message per campaign: a trigger about something else (another product, another
+        # cart) that can be sent replaces the message about the first, which is cancelled rather than left
+        # orphaned. A new trigger that is refused above leaves the first one as it was.
+        superseded = _decision(
+            profile,
+            campaign.id,
+            Outcome.CANCELLED,
+            [
+                Reason(
+                    code=ReasonCode.SUPERSEDED,
+                    detail={"key": campaign.dedupe_key, "previous": pending.dedupe_key, "by": key},
+                )
+            ],
+            now,
+            zone,
+            message_id=pending.message_id,
+            trigger_event=message.event,
+            trigger_message_id=event.message_id,
+        )
+        plan.close.append((pending.message_id, MessageStatus.CANCELLED, superseded))
+        plan.decisions.append(superseded)
+        del profile.pending[campaign.id]
+        pending = None
+
+    send_by = trigger_at + campaign.timing.send_by if campaign.timing.send_by is not None else None
+    if pending is not None and repeated:
+        message_id, generation = pending.message_id, pending.generation
+    else:
+        message_id, generation = message_id_for(profile.customer_id, campaign.id, event.message_id), 0
+    ref = PendingRef(
+        message_id=message_id,
+        send_at=earliest.at,
+        trigger_at=trigger_at,
+        desired_at=earliest.at,
+        send_by=send_by,
+        priority=campaign.priority,
+        promotional=campaign.kind is Kind.PROMOTIONAL,
+        dedupe_key=key,
+        generation=generation,
+    )
+    outbound = OutboundMessage(
+        message_id=message_id,
+        customer_id=profile.customer_id,
+        campaign_id=campaign.id,
+        kind=campaign.kind,
+        template=template,
+        send_at=earliest.at,
+        created_at=now,
+        updated_at=now,
+        trigger_event=message.event,
+        trigger_message_id=event.message_id,
+        trigger_at=trigger_at,
+        to=profile.email,
+        priority=campaign.priority,
+        desired_at=earliest.at,
+        send_by=send_by,
+        dedupe_key=key,
+        generation=generation,
+        category=category,
+        trigger_properties=message.properties,
+    )
+    profile.pending[campaign.id] = ref
+    return _Candidate(
+        campaign,
+        ref,
+        reasons,
+        is_new=True,
+        message=outbound,
+        event_name=message.event,
+        event_message_id=event.message_id,
+    )
+
+
+def _allocate(
+    plan: Plan,
+    by_id: dict[str, Campaign],
+    policy: GlobalPolicy,
+    zone: CustomerZone,
+    now: datetime,
+    fresh: dict[str, _Candidate],
+) -> None:
+    """Place every pending message in priority order; record what moved and why."""
+    profile = plan.profile
+    candidates = dict(fresh)
+    for campaign_id, ref in profile.pending.items():
+        if campaign_id not in candidates and campaign_id in by_id:
+            candidates[campaign_id] = _Candidate(by_id[campaign_id], ref, [], is_new=False)
+    taken = [s.at for s in profile.sends if s.promotional]
+    order = sorted(
+        candidates.values(), key=lambda c: (-c.ref.priority, c.ref.desired_at or c.ref.send_at, c.campaign.id)
+    )
+    placed: list[tuple[datetime, str]] = []
+    for candidate in order:
+        ref, campaign = candidate.ref, candidate.campaign
+        if not candidate.is_new and ref.send_at - now <= SEND_NOW_TOLERANCE:
+            placed.append((ref.send_at, campaign.id))  # firing about now: the sender decides it
+            continue
+        desired = max(ref.desired_at or ref.send_at, now)
+        at: datetime | None = desired
+        extra: list[Reason] = []
+        if ref.promotional:
+            at, extra = place(desired, zone, campaign, policy, [*taken, *(t for t, _ in placed)], ref.send_by)
+            # Only a slot taken by a higher priority can outrank; without one, the result is the same.
+            alone = place(desired, zone, campaign, policy, taken, ref.send_by)[0] if placed else at
+            if at != alone:
+                extra = [
+                    Reason(
+                        code=ReasonCode.OUTRANKED,
+                        detail={
+                            "by": sorted({cid for _, cid in placed}),
+                            "wanted": alone.isoformat() if alone else None,
+                        },
+                    )
+                ] + ([r for r in extra if r.code is not ReasonCode.FREQUENCY_CAP] if at is None else [])
+        if at is None:
+            _refuse_pending(plan, candidate, extra, zone, now)
+            continue
+        if not candidate.is_new and at <= ref.send_at:
+            at = ref.send_at  # a freed slot does not pull a planned message earlier: fewer surprises
+        placed.append((at, campaign.id))
+        _record_placement(plan, candidate, at, extra, zone, now)
+
+
+def _record_placement(
+    plan: Plan, candidate: _Candidate, at: datetime, extra: list[Reason], zone: CustomerZone, now: datetime
+) -> None:
+    ref, profile, campaign_id = candidate.ref, plan.profile, candidate.campaign.id
+    if candidate.is_new:
+        assert candidate.message is not None
+        # A repeated trigger moves an existing message: a new generation gets its own schedule.
+        repeated = candidate.reasons[0].code is ReasonCode.TRIGGER_REPEATED
+        generation = ref.generation + 1 if repeated else ref.generation
+        reasons = candidate.reasons + extra
+        plan.schedule.append(
+            candidate.message.model_copy(update={"send_at": at, "generation": generation, "reasons": reasons})
+        )
+        profile.pending[campaign_id] = ref.model_copy(update={"send_at": at, "generation": generation})
+        plan.decisions.append(
+            _decision(
+                profile,
+                campaign_id,
+                Outcome.SCHEDULED,
+                reasons,
+                now,
+                zone,
+                message_id=ref.message_id,
+                send_at=at,
+                trigger_event=candidate.event_name,
+                trigger_message_id=candidate.event_message_id,
+            )
+        )
+        return
+    if at == ref.send_at:
+        return
+    # A higher-priority message took this one's slot: it waits for the next one.
+    generation = ref.generation + 1
+    profile.pending[campaign_id] = ref.model_copy(update={"send_at": at, "generation": generation})
+    plan.move.append(Move(ref.message_id, at, generation, extra))
+    plan.decisions.append(
+        _decision(
+            profile, campaign_id, Outcome.DEFERRED, extra, now, zone, message_id=ref.message_id, send_at=at
+        )
+    )
+
+
+def _refuse_pending(
+    plan: Plan, candidate: _Candidate, reasons: list[Reason], zone: CustomerZone, now: datetime
+) -> None:
+    ref, profile = candidate.ref, plan.profile
+    outcome = unplaceable_outcome(reasons)
+    del profile.pending[candidate.campaign.id]
+    decision = _decision(
+        profile,
+        candidate.campaign.id,
+        outcome,
+        candidate.reasons[1:] + reasons,
+        now,
+        zone,
+        message_id=None if candidate.is_new else ref.message_id,
+        trigger_event=candidate.event_name,
+        trigger_message_id=candidate.event_message_id,
+    )
+    plan.decisions.append(decision)
+    if not candidate.is_new:
+        plan.close.append((ref.message_id, MessageStatus(outcome.value), decision))

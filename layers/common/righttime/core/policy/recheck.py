@@ -1,0 +1,132 @@
+"""Re-checking, when a schedule fires: context changes between planning and sending (a purchase in store, an
+unsubscribe, a cap filled by another message, a delay that now lands in quiet hours)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from righttime.core.campaigns import Campaign, Kind
+from righttime.core.decisions import (
+    MessageStatus,
+    OutboundMessage,
+    Outcome,
+    Reason,
+    ReasonCode,
+)
+from righttime.core.global_policy import GlobalPolicy
+from righttime.core.policy.gates import choose_template, eligibility
+from righttime.core.policy.placement import earliest_for_campaign, place, unplaceable_outcome
+from righttime.core.policy.plan import ORDER_COMPLETED, SEND_NOW_TOLERANCE
+from righttime.core.policy.zone import CustomerZone, customer_zone
+from righttime.core.profiles import Profile, facts
+
+#: a schedule that fires this much before its message's send_at is stale (the message moved since)
+STALE_FIRE_TOLERANCE = timedelta(minutes=5)
+
+
+class Action(StrEnum):
+    SEND = "send"
+    DEFER = "defer"
+    CLOSE = "close"
+    IGNORE = "ignore"
+
+
+@dataclass(frozen=True)
+class SendDecision:
+    """What the sender should do with a message whose schedule fired."""
+
+    action: Action
+    outcome: Outcome | None = None
+    reasons: tuple[Reason, ...] = ()
+    at: datetime | None = None
+    template: str | None = None
+    zone: CustomerZone | None = None
+
+
+def decide_at_send(
+    profile: Profile,
+    message: OutboundMessage,
+    campaign: Campaign | None,
+    policy: GlobalPolicy,
+    suppressed: str | None,
+    now: datetime,
+) -> SendDecision:
+    """Apply the policy again at fire time: send now, defer, or close the message with an outcome."""
+    if message.status is not MessageStatus.PENDING or message.send_at - now > STALE_FIRE_TOLERANCE:
+        return SendDecision(Action.IGNORE)
+    zone = customer_zone(profile, policy)
+
+    def close(outcome: Outcome, reasons: list[Reason]) -> SendDecision:
+        return SendDecision(Action.CLOSE, outcome, tuple(reasons), zone=zone)
+
+    if campaign is None or not campaign.enabled:
+        return close(
+            Outcome.CANCELLED,
+            [Reason(code=ReasonCode.CAMPAIGN_DISABLED, detail={"campaign": message.campaign_id})],
+        )
+    if (
+        campaign.exits_on(ORDER_COMPLETED)
+        and profile.last_order_at is not None
+        and profile.last_order_at >= message.trigger_at
+    ):
+        return close(
+            Outcome.CANCELLED,
+            [
+                Reason(
+                    code=ReasonCode.CONVERTED,
+                    detail={"order_id": profile.last_order_id, "at": profile.last_order_at.isoformat()},
+                )
+            ],
+        )
+    exit_condition = next((c for c in campaign.exit.conditions if c.holds(facts(profile, now))), None)
+    if exit_condition is not None:
+        return close(
+            Outcome.CANCELLED,
+            [Reason(code=ReasonCode.EXIT_CONDITION, detail={"condition": exit_condition.describe()})],
+        )
+    blockers = eligibility(profile, campaign, suppressed, now)
+    if blockers:
+        return close(Outcome.SUPPRESSED, blockers)
+    template, bought = choose_template(profile, campaign, _message_category(campaign, message), policy, now)
+    if template is None:
+        return close(Outcome.SUPPRESSED, bought)
+    if campaign.kind is Kind.TRANSACTIONAL:
+        return SendDecision(Action.SEND, template=template, zone=zone)
+    if message.send_by is not None and now > message.send_by:
+        return close(
+            Outcome.EXPIRED,
+            [
+                Reason(
+                    code=ReasonCode.SEND_BY_PASSED,
+                    detail={"send_by": message.send_by.isoformat(), "at": now.isoformat()},
+                )
+            ],
+        )
+
+    earliest = earliest_for_campaign(
+        profile, campaign, policy, zone, message.trigger_at, message.trigger_event, now
+    )
+    if earliest.at is None:
+        return close(earliest.outcome or Outcome.SUPPRESSED, earliest.reasons)
+    others = [
+        ref.send_at
+        for cid, ref in profile.pending.items()
+        if cid != campaign.id and ref.promotional and ref.priority > campaign.priority
+    ]
+    taken = [s.at for s in profile.sends if s.promotional] + others
+    at, capped = place(earliest.at, zone, campaign, policy, taken, message.send_by)
+    if at is None:
+        return close(unplaceable_outcome(capped), earliest.reasons + capped)
+    if at - now <= SEND_NOW_TOLERANCE:
+        return SendDecision(Action.SEND, reasons=tuple(bought), template=template, zone=zone)
+    moved = [
+        r for r in earliest.reasons + capped if r.code not in (ReasonCode.MIN_DELAY, ReasonCode.LOCAL_TIME)
+    ]
+    return SendDecision(Action.DEFER, Outcome.DEFERRED, tuple(moved), at=at, template=template, zone=zone)
+
+
+def _message_category(campaign: Campaign, message: OutboundMessage) -> str | None:
+    # The category was fixed when the message was planned (from the trigger's properties, or the campaign).
+    return campaign.category if campaign.category_property is None else message.category

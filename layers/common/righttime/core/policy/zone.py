@@ -1,0 +1,30 @@
+"""The customer's zone: where a person's day is judged (trait, then the latest event's context, then
+the default)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from righttime.core import calendar
+from righttime.core.global_policy import GlobalPolicy
+from righttime.core.profiles import Profile
+
+
+@dataclass(frozen=True)
+class CustomerZone:
+    tz: ZoneInfo
+    name: str
+    source: str
+
+
+def customer_zone(profile: Profile, policy: GlobalPolicy) -> CustomerZone:
+    """The zone a person's day is judged in: their `timezone` trait, else the latest event's
+    `context.timezone`, else the policy's default."""
+    for name, source in ((profile.timezone, "trait"), (profile.context_timezone, "context")):
+        tz = calendar.zone(name)
+        if tz is not None and name is not None:
+            return CustomerZone(tz, name, source)
+    return CustomerZone(
+        calendar.zone(policy.default_timezone) or ZoneInfo("UTC"), policy.default_timezone, "default"
+    )

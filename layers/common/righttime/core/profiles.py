@@ -1,0 +1,335 @@
+"""Customer profiles: what righttime knows about a person, and how each event changes it (pure)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+
+from righttime.core.events import (
+    AliasMessage,
+    GroupMessage,
+    IdentifyMessage,
+    PageMessage,
+    QueuedEvent,
+    TrackMessage,
+)
+
+#: Traits righttime stores in their own fields; every other trait is kept in `traits`.
+_KNOWN_TRAITS = {
+    "email",
+    "firstName",
+    "first_name",
+    "lastName",
+    "last_name",
+    "timezone",
+    "locale",
+    "birthday",
+    "unsubscribed",
+}
+#: The cart is a reminder, not an inventory: beyond this many lines, the oldest are dropped.
+MAX_CART_ITEMS = 50
+#: bounds that keep a profile item small whatever a customer does
+MAX_SENDS = 200
+MAX_KEYS = 50
+MAX_RECENT_CATEGORIES = 100
+
+
+class CartItem(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    product_id: str
+    sku: str | None = None
+    name: str | None = None
+    category: str | None = None
+    price: Decimal | None = None
+    quantity: int = 1
+    url: str | None = None
+    image_url: str | None = None
+
+
+class PendingRef(BaseModel):
+    """A message this customer is waiting for, remembered on the profile so that exits, priorities and
+    frequency caps are decided from the one profile read."""
+
+    message_id: str
+    send_at: AwareDatetime
+    trigger_at: AwareDatetime
+    #: the earliest instant the campaign's own timing allows (before caps and priorities)
+    desired_at: AwareDatetime | None = None
+    send_by: AwareDatetime | None = None
+    priority: int = 0
+    promotional: bool = True
+    dedupe_key: str | None = None
+    generation: int = 0
+
+
+class SendRecord(BaseModel):
+    """A message that went out: what frequency caps count."""
+
+    at: AwareDatetime
+    campaign_id: str
+    promotional: bool = True
+
+
+class CampaignHistory(BaseModel):
+    """What re-entry rules and de-duplication keys need to remember per campaign."""
+
+    last_sent_at: AwareDatetime | None = None
+    sent_count: int = 0
+    #: de-duplication key values already messaged (most recent last, bounded)
+    keys: list[str] = Field(default_factory=list)
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    customer_id: str
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    timezone: str | None = None
+    context_timezone: str | None = None
+    locale: str | None = None
+    birthday: date | None = None
+    unsubscribed: bool = False
+    traits: dict[str, JsonValue] = Field(default_factory=dict)
+
+    cart: list[CartItem] = Field(default_factory=list)
+    cart_updated_at: AwareDatetime | None = None
+    orders_count: int = 0
+    lifetime_value: Decimal = Decimal(0)
+    last_order_at: AwareDatetime | None = None
+    last_order_id: str | None = None
+    last_order_categories: list[str] = Field(default_factory=list)
+
+    first_seen_at: AwareDatetime | None = None
+    last_seen_at: AwareDatetime | None = None
+    #: campaign id -> the message waiting to be sent for it
+    pending: dict[str, PendingRef] = Field(default_factory=dict)
+    #: recent sends, newest last, kept as long as the longest frequency cap needs
+    sends: list[SendRecord] = Field(default_factory=list)
+    history: dict[str, CampaignHistory] = Field(default_factory=dict)
+    #: category -> when the customer last bought from it (for the recently-bought rule)
+    recent_categories: dict[str, AwareDatetime] = Field(default_factory=dict)
+    #: optimistic-locking counter: every write expects the version it read
+    version: int = 0
+
+    @property
+    def is_new(self) -> bool:
+        return self.version == 0
+
+    @property
+    def cart_total(self) -> Decimal:
+        return sum(((item.price or Decimal(0)) * item.quantity for item in self.cart), Decimal(0))
+
+
+def apply_event(profile: Profile, event: QueuedEvent) -> Profile:
+    """Return the profile as it is after `event`. The input is not modified."""
+    updated = profile.model_copy(deep=True)
+    message = event.message
+    at = event.occurred_at
+    updated.first_seen_at = min(filter(None, [updated.first_seen_at, at]))
+    updated.last_seen_at = max(filter(None, [updated.last_seen_at, at]))
+    if message.context.timezone and _is_zone(message.context.timezone):
+        updated.context_timezone = message.context.timezone
+    if message.context.locale and updated.locale is None:
+        updated.locale = message.context.locale
+
+    match message:
+        case IdentifyMessage(traits=traits):
+            _merge_traits(updated, traits)
+        case TrackMessage(event=name, properties=props):
+            _apply_track(updated, name, props, at, message.messageId)
+        case PageMessage() | GroupMessage() | AliasMessage():
+            pass
+    return updated
+
+
+def _merge_traits(profile: Profile, traits: dict[str, JsonValue]) -> None:
+    if isinstance(email := traits.get("email"), str) and "@" in email:
+        profile.email = email.strip()
+    for key, attr in (
+        ("firstName", "first_name"),
+        ("first_name", "first_name"),
+        ("lastName", "last_name"),
+        ("last_name", "last_name"),
+    ):
+        if isinstance(value := traits.get(key), str):
+            setattr(profile, attr, value)
+    if isinstance(zone := traits.get("timezone"), str) and _is_zone(zone):
+        profile.timezone = zone
+    if isinstance(locale := traits.get("locale"), str):
+        profile.locale = locale
+    if isinstance(birthday := traits.get("birthday"), str):
+        profile.birthday = _parse_birthday(birthday) or profile.birthday
+    if isinstance(unsubscribed := traits.get("unsubscribed"), bool):
+        profile.unsubscribed = unsubscribed
+    for key, value in traits.items():
+        if key not in _KNOWN_TRAITS:
+            profile.traits[key] = value
+
+
+def _apply_track(
+    profile: Profile, name: str, props: dict[str, Any], at: datetime, message_id: str | None
+) -> None:
+    match name:
+        case "Product Added":
+            item = _cart_item(props)
+            if item is not None:
+                _add_to_cart(profile, item)
+                profile.cart_updated_at = at
+        case "Product Removed":
+            item = _cart_item(props)
+            if item is not None:
+                _remove_from_cart(profile, item)
+                profile.cart_updated_at = at
+        case "Order Completed":
+            profile.orders_count += 1
+            profile.lifetime_value += _decimal(props.get("revenue") or props.get("total")) or Decimal(0)
+            categories = _order_categories(props)
+            if profile.last_order_at is None or at >= profile.last_order_at:
+                profile.last_order_at = at
+                profile.last_order_id = str(props.get("order_id") or message_id or "")
+                profile.last_order_categories = sorted(categories)
+            for category in categories:
+                previous = profile.recent_categories.get(category)
+                profile.recent_categories[category] = max(at, previous) if previous else at
+            _bound_categories(profile)
+            # Whatever channel the order came from, the cart it settled is gone.
+            profile.cart = []
+            profile.cart_updated_at = at
+        case "Order Refunded":
+            profile.lifetime_value -= _decimal(props.get("revenue") or props.get("total")) or Decimal(0)
+        case _:
+            pass
+
+
+def _bound_categories(profile: Profile) -> None:
+    if len(profile.recent_categories) > MAX_RECENT_CATEGORIES:
+        newest = sorted(profile.recent_categories.items(), key=lambda kv: kv[1])[-MAX_RECENT_CATEGORIES:]
+        profile.recent_categories = dict(newest)
+
+
+def record_send(
+    profile: Profile,
+    campaign_id: str,
+    promotional: bool,
+    at: datetime,
+    dedupe_key: str | None,
+    keep: timedelta,
+) -> None:
+    """Remember a send for frequency caps and re-entry rules; forget sends older than `keep`."""
+    profile.sends = [s for s in profile.sends if s.at > at - keep][-MAX_SENDS:]
+    profile.sends.append(SendRecord(at=at, campaign_id=campaign_id, promotional=promotional))
+    history = profile.history.setdefault(campaign_id, CampaignHistory())
+    history.last_sent_at = at
+    history.sent_count += 1
+    if dedupe_key is not None and dedupe_key not in history.keys:
+        history.keys = [*history.keys, dedupe_key][-MAX_KEYS:]
+
+
+def facts(profile: Profile, now: datetime) -> dict[str, Any]:
+    """What audience and exit conditions can test, by name (docs/campaigns.md lists them)."""
+    return {
+        "customer_id": profile.customer_id,
+        "has_email": bool(profile.email),
+        "email_domain": profile.email.rsplit("@", 1)[-1].lower() if profile.email else None,
+        "locale": profile.locale,
+        "timezone": profile.timezone or profile.context_timezone,
+        "is_customer": profile.orders_count > 0,
+        "is_prospect": profile.orders_count == 0,
+        "orders_count": profile.orders_count,
+        "lifetime_value": profile.lifetime_value,
+        "days_since_last_order": _days(now, profile.last_order_at),
+        "days_since_first_seen": _days(now, profile.first_seen_at),
+        "days_since_last_seen": _days(now, profile.last_seen_at),
+        "last_order_categories": profile.last_order_categories,
+        "cart_items": sum(item.quantity for item in profile.cart),
+        "cart_total": profile.cart_total,
+        "unsubscribed": profile.unsubscribed,
+        "traits": profile.traits,
+    }
+
+
+def _days(now: datetime, then: datetime | None) -> int | None:
+    return None if then is None else max(0, (now - then).days)
+
+
+def _cart_item(props: dict[str, Any]) -> CartItem | None:
+    product_id = props.get("product_id") or props.get("sku")
+    if product_id is None:
+        return None
+    quantity = props.get("quantity", 1)
+    return CartItem(
+        product_id=str(product_id),
+        sku=_str_or_none(props.get("sku")),
+        name=_str_or_none(props.get("name")),
+        category=_str_or_none(props.get("category")),
+        price=_decimal(props.get("price")),
+        quantity=quantity if isinstance(quantity, int) and quantity > 0 else 1,
+        url=_str_or_none(props.get("url")),
+        image_url=_str_or_none(props.get("image_url")),
+    )
+
+
+def _add_to_cart(profile: Profile, item: CartItem) -> None:
+    for line in profile.cart:
+        if line.product_id == item.product_id:
+            line.quantity += item.quantity
+            return
+    profile.cart.append(item)
+    del profile.cart[:-MAX_CART_ITEMS]
+
+
+def _remove_from_cart(profile: Profile, item: CartItem) -> None:
+    for line in list(profile.cart):
+        if line.product_id == item.product_id:
+            line.quantity -= item.quantity
+            if line.quantity <= 0:
+                profile.cart.remove(line)
+            return
+
+
+def _order_categories(props: dict[str, Any]) -> set[str]:
+    products = props.get("products")
+    categories = (
+        {str(p["category"]) for p in products if isinstance(p, dict) and p.get("category")}
+        if isinstance(products, list)
+        else set()
+    )
+    if props.get("category"):
+        categories.add(str(props["category"]))
+    return categories
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        result = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return result if result.is_finite() else None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _parse_birthday(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

@@ -1,0 +1,60 @@
+"""Context evaluation: one queued event in, the profile updated and every campaign decided, atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from righttime.core.campaigns import Campaign
+from righttime.core.decisions import Decision
+from righttime.core.events import QueuedEvent
+from righttime.core.global_policy import GlobalPolicy
+from righttime.core.policy import plan_event
+from righttime.core.profiles import Profile, apply_event
+from righttime.stages.ports import Conflict, Duplicate, Store
+
+#: re-plans after a concurrent change before giving up (the message then returns to the queue)
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class Evaluation:
+    duplicate: bool = False
+    decisions: list[Decision] = field(default_factory=list)
+    attempts: int = 0
+
+
+class TooMuchContention(RuntimeError):
+    """The profile kept changing under us; SQS will redeliver the event."""
+
+
+def evaluate(
+    event: QueuedEvent, store: Store, campaigns: Sequence[Campaign], policy: GlobalPolicy, now: datetime
+) -> Evaluation:
+    """Apply `event` to its customer's profile, decide every matching campaign and commit it all at once.
+
+    A messageId seen before has no effect. If another writer changed the profile (the sender settling a
+    message) the event is planned again from fresh state.
+    """
+    settled: set[str] = set()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        stored = store.get_profile(event.customer_id)
+        profile = _forget(apply_event(stored, event), settled)
+        plan = plan_event(profile, event, campaigns, policy, now)
+        try:
+            store.commit_plan(plan, stored.version, event.message_id, now)
+        except Duplicate:
+            return Evaluation(duplicate=True, attempts=attempt)
+        except Conflict as conflict:
+            settled |= conflict.settled
+            continue
+        return Evaluation(decisions=plan.decisions, attempts=attempt)
+    raise TooMuchContention(f"customer profile kept changing; gave up after {MAX_ATTEMPTS} attempts")
+
+
+def _forget(profile: Profile, settled: set[str]) -> Profile:
+    # A pending reference to a message that was sent or cancelled meanwhile no longer holds.
+    if settled:
+        profile.pending = {cid: ref for cid, ref in profile.pending.items() if ref.message_id not in settled}
+    return profile

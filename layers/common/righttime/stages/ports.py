@@ -1,0 +1,156 @@
+"""Ports: what the use cases need from the world, as Protocols. Adapters implement them (DynamoDB, SQS,
+EventBridge Scheduler, SES, SSM in `righttime.adapters`; in memory in `righttime_dev.memory`), and the
+composition root (`righttime.wiring.root`) decides which ones a process gets.
+
+The exceptions here are part of the contracts: every implementation raises them in the same situations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Protocol
+
+from righttime.core.decisions import Decision, MessageStatus, OutboundMessage
+from righttime.core.events import QueuedEvent
+from righttime.core.policy import Move, Plan
+from righttime.core.profiles import Profile
+
+# -- storage -----------------------------------------------------------------------------------------------
+
+
+class Duplicate(Exception):
+    """The event's messageId was already processed."""
+
+
+@dataclass
+class Conflict(Exception):
+    """Someone else changed what a plan was based on; re-read and plan again.
+
+    `settled` holds the ids of messages that are no longer pending (sent or cancelled meanwhile).
+    """
+
+    settled: set[str]
+    #: labels of the writes whose condition failed ("profile", "message:<id>", ...)
+    failed: set[str]
+
+
+class Store(Protocol):
+    """Profiles, messages, decisions, suppression and de-duplication for one deployment."""
+
+    def get_profile(self, customer_id: str) -> Profile:
+        """The stored profile, or a new empty one (version 0) for a customer seen for the first time."""
+        ...
+
+    def commit_plan(self, plan: Plan, read_version: int, event_message_id: str, now: datetime) -> None:
+        """Write everything one event changed, atomically. Raises Duplicate or Conflict."""
+        ...
+
+    def load_for_send(
+        self, customer_id: str, message_id: str, planned_address_key: str | None
+    ) -> tuple[Profile, OutboundMessage | None, str | None]:
+        """Profile, message and the suppression reason of the address, as one consistent read."""
+        ...
+
+    def claim(self, message: OutboundMessage, now: datetime) -> bool:
+        """Mark a pending message as being sent; False if another invocation claimed or settled it."""
+        ...
+
+    def settle(
+        self,
+        profile: Profile,
+        message: OutboundMessage,
+        status: MessageStatus,
+        decision: Decision,
+        now: datetime,
+        change: Callable[[Profile], None],
+        *,
+        ses_message_id: str | None = None,
+    ) -> bool:
+        """Give a message its final status, record the decision and `change` the profile, atomically."""
+        ...
+
+    def defer(
+        self,
+        profile: Profile,
+        message: OutboundMessage,
+        move: Move,
+        decision: Decision,
+        now: datetime,
+        change: Callable[[Profile], None],
+        *,
+        claimed: bool = False,
+        attempts: int | None = None,
+    ) -> bool:
+        """Move a pending (or, with `claimed`, a claimed) message later, with the profile's reference."""
+        ...
+
+    def suppression_reason(self, address: str) -> str | None: ...
+
+    def suppress(self, address: str, reason: str, now: datetime) -> None: ...
+
+    def get_message(self, customer_id: str, message_id: str) -> OutboundMessage | None: ...
+
+    def decisions(self, customer_id: str, campaign_id: str | None = None) -> Iterator[Decision]:
+        """Every decision recorded for a customer, oldest first (optionally for one campaign)."""
+        ...
+
+    def messages_of(self, customer_id: str) -> list[OutboundMessage]: ...
+
+
+# -- queues --------------------------------------------------------------------------------------------------
+
+
+class EventQueue(Protocol):
+    def send(self, events: Sequence[QueuedEvent]) -> None:
+        """Queue every event, in order per customer, or raise QueueUnavailableError."""
+        ...
+
+
+class DeadLetters(Protocol):
+    def send(self, body: str, group: str, dedupe: str, reason: str, error_type: str) -> None:
+        """Park an event that can never be evaluated, with its reason."""
+        ...
+
+
+# -- schedules -----------------------------------------------------------------------------------------------
+
+
+class Schedules(Protocol):
+    def upsert(self, message: OutboundMessage, now: datetime) -> None:
+        """Create the one-time schedule of the message's generation, or move it if it exists."""
+        ...
+
+    def delete(self, message_id: str, generation: int) -> bool:
+        """Delete one generation's schedule; False if there was none."""
+        ...
+
+
+# -- mail ----------------------------------------------------------------------------------------------------
+
+
+class SendRejected(Exception):
+    """The mail service refused the message for good (bad address, unverified sender): retrying won't help."""
+
+
+class SendUnavailable(Exception):
+    """The mail service could not take the message now (throttled, paused, outage): try again later."""
+
+
+class Mailer(Protocol):
+    def send(self, mime: EmailMessage, tags: dict[str, str]) -> str:
+        """Send `mime`; return the provider's message id, or raise SendRejected / SendUnavailable."""
+        ...
+
+
+# -- keys ----------------------------------------------------------------------------------------------------
+
+
+class Keys(Protocol):
+    """API keys: write keys open ingestion, admin keys the read API. Comparisons are constant-time."""
+
+    def is_write_key(self, candidate: str) -> bool: ...
+
+    def is_admin_key(self, candidate: str) -> bool: ...

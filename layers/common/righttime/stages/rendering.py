@@ -1,0 +1,125 @@
+"""Email rendering: Jinja2 templates in a sandbox, HTML autoescaped, undefined variables are errors.
+
+A template is a folder under `templates/` with `subject.txt`, `body.html` and `body.txt`.
+"""
+
+from __future__ import annotations
+
+import email.policy
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+from righttime.core.errors import RighttimeError
+from righttime.core.profiles import Profile
+
+TEMPLATE_PARTS = ("subject.txt", "body.html", "body.txt")
+SMTP_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
+class RenderError(RighttimeError):
+    """A template is missing, malformed, or uses a variable the context does not have."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+class Renderer:
+    def __init__(self, templates_dir: Path) -> None:
+        self.templates_dir = templates_dir
+        self.env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(templates_dir)),
+            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def render(self, template: str, context: dict[str, Any]) -> Rendered:
+        """Render the three parts of `template`; RenderError names the template, part and problem."""
+        parts = {}
+        for part in TEMPLATE_PARTS:
+            try:
+                parts[part] = self.env.get_template(f"{template}/{part}").render(context)
+            except TemplateError as exc:
+                raise RenderError(f"template {template}/{part}: {exc.message or exc}") from exc
+        subject = " ".join(parts["subject.txt"].split())
+        if not subject:
+            raise RenderError(f"template {template}/subject.txt renders an empty subject")
+        return Rendered(subject=subject, html=parts["body.html"], text=parts["body.txt"])
+
+
+def template_context(
+    profile: Profile,
+    campaign_id: str,
+    message_id: str,
+    variables: dict[str, Any] | None = None,
+    event: tuple[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The variables every template sees. Money stays Decimal so templates format it exactly."""
+    return {
+        "customer": {
+            "id": profile.customer_id,
+            "email": profile.email,
+            "first_name": profile.first_name,
+            "last_name": profile.last_name,
+            "locale": profile.locale,
+            "traits": profile.traits,
+        },
+        "cart": {
+            "products": [item.model_dump() for item in profile.cart],
+            "total": profile.cart_total,
+            "count": sum(item.quantity for item in profile.cart),
+        },
+        "last_order": {
+            "id": profile.last_order_id,
+            "at": profile.last_order_at,
+            "categories": profile.last_order_categories,
+        },
+        "campaign": {"id": campaign_id},
+        "message_id": message_id,
+        #: the campaign's own `variables` (e.g. complementary categories for a cross-sell)
+        "vars": variables or {},
+        #: the event that triggered the message
+        "event": {"name": event[0] if event else None, "properties": event[1] if event else {}},
+    }
+
+
+def build_mime(
+    rendered: Rendered,
+    *,
+    sender_address: str,
+    sender_name: str,
+    to: str,
+    message_id: str,
+    sent_at: Any,
+    unsubscribe_mailto: str | None,
+) -> EmailMessage:
+    """A multipart/alternative message (text, then the preferred HTML) with the headers inboxes expect."""
+    # Lines up to SMTP's 998 characters: a long List-Unsubscribe must travel as one plain header, not be
+    # folded into an RFC 2047 encoded word that mail clients cannot read as a URL.
+    mime = EmailMessage(policy=SMTP_POLICY)
+    mime["From"] = (
+        Address(display_name=sender_name, addr_spec=sender_address) if sender_name else sender_address
+    )
+    mime["To"] = to
+    mime["Subject"] = rendered.subject
+    mime["Date"] = format_datetime(sent_at)
+    domain = sender_address.rsplit("@", 1)[-1]
+    mime["Message-ID"] = make_msgid(idstring=message_id[:16], domain=domain)
+    mime["X-Righttime-Message-Id"] = message_id
+    if unsubscribe_mailto:
+        mime["List-Unsubscribe"] = f"<mailto:{unsubscribe_mailto}?subject=unsubscribe%20{message_id}>"
+    mime.set_content(rendered.text)
+    mime.add_alternative(rendered.html, subtype="html")
+    return mime

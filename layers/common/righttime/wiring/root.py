@@ -1,0 +1,216 @@
+"""The composition root: the one place where adapters are chosen, configured and handed to the use cases.
+
+In Lambda, `root()` builds it from the process environment on first use and keeps it for the container's
+life; each collaborator inside is built the first time a handler asks for it, so ingest never creates a
+DynamoDB client and evaluate never imports Jinja2. Local mode, simulation and tests build a `Root` their own
+way (other endpoints, in-memory adapters, a virtual clock) and `install()` it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from righttime.core.clock import Clock, SystemClock
+from righttime.wiring import settings
+
+if TYPE_CHECKING:
+    from righttime.adapters.clients import Clients
+    from righttime.stages.ports import DeadLetters, EventQueue, Keys, Mailer, Schedules, Store
+    from righttime.stages.send import MailIdentity
+    from righttime.wiring.content import Content
+
+
+class Root:
+    """Every collaborator the handlers use. Each argument is a factory, called once, on first use."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        store: Callable[[], Store],
+        queue: Callable[[], EventQueue],
+        dead_letters: Callable[[], DeadLetters],
+        schedules: Callable[[], Schedules],
+        mailer: Callable[[], Mailer],
+        keys: Callable[[], Keys],
+        content: Callable[[], Content],
+        mail: Callable[[], MailIdentity],
+        max_receive_count: Callable[[], int],
+    ) -> None:
+        self.clock = clock
+        self._store, self._queue, self._dead_letters = store, queue, dead_letters
+        self._schedules, self._mailer, self._keys = schedules, mailer, keys
+        self._content, self._mail, self._max_receive_count = content, mail, max_receive_count
+
+    @cached_property
+    def store(self) -> Store:
+        return self._store()
+
+    @cached_property
+    def queue(self) -> EventQueue:
+        return self._queue()
+
+    @cached_property
+    def dead_letters(self) -> DeadLetters:
+        return self._dead_letters()
+
+    @cached_property
+    def schedules(self) -> Schedules:
+        return self._schedules()
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        return self._mailer()
+
+    @cached_property
+    def keys(self) -> Keys:
+        return self._keys()
+
+    @cached_property
+    def content(self) -> Content:
+        return self._content()
+
+    @cached_property
+    def mail(self) -> MailIdentity:
+        return self._mail()
+
+    @cached_property
+    def max_receive_count(self) -> int:
+        """The events queue's maxReceiveCount: on the last try a failing event is dead-lettered."""
+        return self._max_receive_count()
+
+
+def from_environment(
+    env: Mapping[str, str], clock: Clock | None = None, clients: Clients | None = None
+) -> Root:
+    """The AWS adapters, configured from `env` (a deployed function's environment, or local mode's)."""
+    env = dict(env)
+    cached: list[Clients] = [clients] if clients is not None else []
+
+    def aws() -> Clients:
+        if not cached:
+            from righttime.adapters.clients import Clients, Connection
+
+            cached.append(Clients(Connection.from_environment(env)))
+        return cached[0]
+
+    def store() -> Store:
+        from righttime.adapters.dynamodb import DynamoStore
+
+        tables = settings.load(settings.TableSettings, env)
+        return DynamoStore(
+            aws().dynamodb(),
+            profiles_table=tables.profiles_table,
+            messages_table=tables.messages_table,
+            suppression_table=tables.suppression_table,
+            dedupe_table=tables.dedupe_table,
+            dedupe_ttl=timedelta(days=tables.dedupe_ttl_days),
+        )
+
+    def queue() -> EventQueue:
+        from righttime.adapters.queue import SqsEventQueue
+
+        return SqsEventQueue(aws().sqs(), settings.load(settings.IngestSettings, env).events_queue_url)
+
+    def dead_letters() -> DeadLetters:
+        from righttime.adapters.queue import SqsDeadLetters
+
+        return SqsDeadLetters(aws().sqs(), settings.load(settings.DeadLetterSettings, env).events_dlq_url)
+
+    def schedules() -> Schedules:
+        from righttime.adapters.schedules import EventBridgeSchedules, ScheduleTarget
+
+        config = settings.load(settings.ScheduleSettings, env)
+        target = ScheduleTarget(
+            group=config.schedule_group,
+            sender_function_arn=config.sender_function_arn,
+            role_arn=config.scheduler_role_arn,
+            dead_letter_arn=config.schedule_dlq_arn,
+            max_retry_attempts=config.max_retry_attempts,
+            max_event_age_seconds=config.max_event_age_seconds,
+        )
+        return EventBridgeSchedules(aws().scheduler(), target)
+
+    def mailer() -> Mailer:
+        from righttime.adapters.mailer import SesMailer
+
+        return SesMailer(aws().sesv2(), settings.load(settings.MailSettings, env).configuration_set)
+
+    return Root(
+        clock=clock or SystemClock(),
+        store=store,
+        queue=queue,
+        dead_letters=dead_letters,
+        schedules=schedules,
+        mailer=mailer,
+        keys=lambda: api_keys(settings.load(settings.KeySettings, env)),
+        content=lambda: content_from(settings.load(settings.ContentSettings, env)),
+        mail=lambda: mail_identity(env),
+        max_receive_count=lambda: settings.load(settings.DeadLetterSettings, env).max_receive_count,
+    )
+
+
+def api_keys(config: settings.KeySettings) -> Keys:
+    """Write and admin keys from SSM when a parameter is named, else from the inline setting."""
+    from righttime.adapters.keys import ApiKeys, KeySource, missing_keys, split_keys, ssm_keys, static_keys
+
+    def source(
+        parameter: str | None, inline: str | None, what: str, parameter_env: str, inline_env: str
+    ) -> KeySource:
+        if parameter:
+            return ssm_keys(parameter, what, config.cache_seconds)
+        if inline:
+            return static_keys(split_keys(inline, inline_env))
+        return missing_keys(f"no {what} keys: set {parameter_env} (AWS) or {inline_env} (local)")
+
+    return ApiKeys(
+        write=source(
+            config.write_keys_parameter,
+            config.write_keys,
+            "write",
+            "WRITE_KEYS_PARAMETER",
+            "RIGHTTIME_WRITE_KEYS",
+        ),
+        admin=source(
+            config.admin_keys_parameter,
+            config.admin_keys,
+            "admin",
+            "ADMIN_KEYS_PARAMETER",
+            "RIGHTTIME_ADMIN_KEYS",
+        ),
+    )
+
+
+def mail_identity(env: Mapping[str, str]) -> MailIdentity:
+    from righttime.stages.send import MailIdentity
+
+    config = settings.load(settings.MailSettings, env)
+    return MailIdentity(config.sender_address, config.sender_name, config.unsubscribe_mailto)
+
+
+def content_from(config: settings.ContentSettings) -> Content:
+    from righttime.wiring.content import Content
+
+    return Content(config.campaigns_dir, config.templates_dir)
+
+
+_current: Root | None = None
+
+
+def root() -> Root:
+    """The process's composition root: built from the environment on first use unless one was installed."""
+    global _current  # noqa: PLW0603 - one root per Lambda container, by design
+    if _current is None:
+        _current = from_environment(os.environ)
+    return _current
+
+
+def install(new: Root | None) -> Root | None:
+    """Use `new` from now on (None: build from the environment again on next use); returns the previous."""
+    global _current
+    previous, _current = _current, new
+    return previous

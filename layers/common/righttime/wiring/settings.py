@@ -1,0 +1,83 @@
+"""Settings: environment variables validated into models, one group at a time.
+
+The composition root parses each group the first time a collaborator needs it, so a missing variable fails
+with a message naming it when it matters, never at import time. Nothing here reads `os.environ`: the root
+hands in the mapping (the process environment in Lambda, one built for the purpose in local mode and tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from righttime.core.errors import ConfigurationError
+
+
+class _EnvModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class TableSettings(_EnvModel):
+    profiles_table: str = Field(alias="PROFILES_TABLE", min_length=1)
+    messages_table: str = Field(alias="MESSAGES_TABLE", min_length=1)
+    suppression_table: str = Field(alias="SUPPRESSION_TABLE", min_length=1)
+    dedupe_table: str = Field(alias="DEDUPE_TABLE", min_length=1)
+    dedupe_ttl_days: int = Field(alias="DEDUPE_TTL_DAYS", default=7, ge=1, le=365)
+
+
+class IngestSettings(_EnvModel):
+    events_queue_url: str = Field(alias="EVENTS_QUEUE_URL", min_length=1)
+
+
+class KeySettings(_EnvModel):
+    # In AWS the keys live in SSM Parameter Store (SecureStrings, comma-separated for rotation)...
+    write_keys_parameter: str | None = Field(alias="WRITE_KEYS_PARAMETER", default=None)
+    admin_keys_parameter: str | None = Field(alias="ADMIN_KEYS_PARAMETER", default=None)
+    # ...in local mode they come straight from the environment.
+    write_keys: str | None = Field(alias="RIGHTTIME_WRITE_KEYS", default=None)
+    admin_keys: str | None = Field(alias="RIGHTTIME_ADMIN_KEYS", default=None)
+    cache_seconds: int = Field(alias="KEYS_CACHE_SECONDS", default=300, ge=0)
+
+
+class DeadLetterSettings(_EnvModel):
+    events_dlq_url: str = Field(alias="EVENTS_DLQ_URL", min_length=1)
+    #: the events queue's maxReceiveCount: on the last try a failing event is dead-lettered with its reason
+    max_receive_count: int = Field(alias="EVENTS_MAX_RECEIVE_COUNT", default=5, ge=1, le=1000)
+
+
+class ScheduleSettings(_EnvModel):
+    schedule_group: str = Field(alias="SCHEDULE_GROUP", min_length=1)
+    sender_function_arn: str = Field(alias="SENDER_FUNCTION_ARN", min_length=1)
+    scheduler_role_arn: str = Field(alias="SCHEDULER_ROLE_ARN", min_length=1)
+    schedule_dlq_arn: str = Field(alias="SCHEDULE_DLQ_ARN", min_length=1)
+    max_retry_attempts: int = Field(alias="SCHEDULE_MAX_RETRY_ATTEMPTS", default=10, ge=0, le=185)
+    max_event_age_seconds: int = Field(
+        alias="SCHEDULE_MAX_EVENT_AGE_SECONDS", default=86_400, ge=60, le=86_400
+    )
+
+
+class MailSettings(_EnvModel):
+    sender_address: str = Field(alias="SENDER_ADDRESS", min_length=3)
+    sender_name: str = Field(alias="SENDER_NAME", default="")
+    configuration_set: str | None = Field(alias="SES_CONFIGURATION_SET", default=None)
+    unsubscribe_mailto: str | None = Field(alias="UNSUBSCRIBE_MAILTO", default=None)
+
+
+class ContentSettings(_EnvModel):
+    campaigns_dir: Path = Field(alias="CAMPAIGNS_DIR")
+    templates_dir: Path = Field(alias="TEMPLATES_DIR")
+
+
+_M = TypeVar("_M", bound=_EnvModel)
+
+
+def load(model: type[_M], env: Mapping[str, str]) -> _M:
+    """`model` parsed from `env`, or ConfigurationError naming every missing or invalid variable."""
+    try:
+        return model.model_validate(dict(env))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigurationError(f"environment is incomplete for {model.__name__}: {problems}") from exc

@@ -1,0 +1,314 @@
+"""`righttime`: run the local stack, replay journeys, validate campaigns and templates."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import email
+import json
+import os
+import secrets
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+WRITE_KEY_ENV = "RIGHTTIME_WRITE_KEY"
+ADMIN_KEY_ENV = "RIGHTTIME_ADMIN_KEY"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="righttime", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="run the whole pipeline on this machine (embedded AWS)")
+    _local_options(local)
+
+    demo = commands.add_parser("demo", help="start local mode, replay a journey over HTTP, show the email")
+    _local_options(demo, speed=3600.0, port=0)
+    demo.add_argument("--journey", type=Path, default=Path("events/journey-cart-abandonment.jsonl"))
+    demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the email")
+
+    replay = commands.add_parser(
+        "replay", help="POST a journey (JSON lines, Segment format) to a righttime API"
+    )
+    replay.add_argument("journey", type=Path)
+    replay.add_argument("--url", default="http://127.0.0.1:3000")
+    replay.add_argument("--write-key", default=os.environ.get(WRITE_KEY_ENV))
+
+    simulate = commands.add_parser(
+        "simulate", help="replay a journey through the real pipeline on a virtual clock; print every decision"
+    )
+    simulate.add_argument("journey", type=Path, help="JSON lines, Segment format, each with a timestamp")
+    simulate.add_argument("--campaigns", type=Path, default=Path("campaigns"))
+    simulate.add_argument("--templates", type=Path, default=Path("templates"))
+    simulate.add_argument(
+        "--template", type=Path, default=None, help="SAM template (default: ./template.yaml)"
+    )
+    simulate.add_argument(
+        "--engine",
+        choices=("memory", "moto"),
+        default="memory",
+        help="where AWS is played: in memory (fast, the default) or on in-process moto (fidelity)",
+    )
+
+    explain = commands.add_parser("explain", help="why did (or didn't) a customer get a message?")
+    explain.add_argument("user_id")
+    explain.add_argument("--campaign", default=None)
+    explain.add_argument(
+        "--url", default="http://127.0.0.1:3000", help="righttime API (local or the ApiUrl output)"
+    )
+    explain.add_argument("--admin-key", default=os.environ.get(ADMIN_KEY_ENV))
+    explain.add_argument("--json", action="store_true", help="print the API's JSON instead of lines")
+
+    validate = commands.add_parser("validate", help="check campaigns and render every template")
+    validate.add_argument("campaigns", type=Path, nargs="?", default=Path("campaigns"))
+    validate.add_argument("--templates", type=Path, default=Path("templates"))
+
+    args = parser.parse_args(argv)
+    handlers = {
+        "local": _run_local,
+        "demo": _run_demo,
+        "replay": _run_replay,
+        "simulate": _run_simulate,
+        "explain": _run_explain,
+        "validate": _run_validate,
+    }
+    return handlers[args.command](args)
+
+
+def _local_options(parser: argparse.ArgumentParser, speed: float = 1.0, port: int = 3000) -> None:
+    parser.add_argument("--port", type=int, default=port, help="HTTP port on 127.0.0.1 (default %(default)s)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=speed,
+        help="clock speed: 3600 makes an hour pass in a second (default %(default)s)",
+    )
+    parser.add_argument("--outbox", type=Path, default=Path("outbox"), help="folder for sent .eml files")
+    parser.add_argument(
+        "--write-key",
+        default=os.environ.get(WRITE_KEY_ENV),
+        help=f"write key clients must use (default: ${WRITE_KEY_ENV}, else a random one)",
+    )
+    parser.add_argument(
+        "--admin-key",
+        default=os.environ.get(ADMIN_KEY_ENV),
+        help=f"admin key for the read API (default: ${ADMIN_KEY_ENV}, else a random one)",
+    )
+    parser.add_argument("--template", type=Path, default=None, help="SAM template (default: ./template.yaml)")
+    parser.add_argument("--campaigns", type=Path, default=None)
+    parser.add_argument("--templates", type=Path, default=None)
+    parser.add_argument("--sender", default="shop@example.com", help="From address (default %(default)s)")
+    parser.add_argument("--log-level", default="WARNING")
+
+
+def _start_local(args: argparse.Namespace) -> Any:
+    from righttime_dev.local.server import LocalOptions, LocalRighttime
+
+    template = args.template or _find_template()
+    options = LocalOptions(
+        template=template,
+        write_key=args.write_key or secrets.token_urlsafe(18),
+        admin_key=args.admin_key or secrets.token_urlsafe(18),
+        port=args.port,
+        speed=args.speed,
+        outbox=args.outbox,
+        campaigns=args.campaigns,
+        templates=args.templates,
+        sender_address=args.sender,
+        log_level=args.log_level,
+    )
+    stack = LocalRighttime(options).start()
+    stack.pipeline.on_sent.append(_print_sent)
+    print(f"righttime local on {stack.url}  (clock x{args.speed:g}, outbox {args.outbox})")
+    print(f"  write key: {options.write_key}")
+    print(f"  admin key: {options.admin_key}   (righttime explain USER_ID --admin-key ...)")
+    print(
+        f"  try: curl -u {options.write_key}: {stack.url}/v1/track -H 'Content-Type: application/json' "
+        '-d \'{"userId": "u1", "event": "Product Added", "properties": {"product_id": "p1"}}\''
+    )
+    return stack
+
+
+def _run_local(args: argparse.Namespace) -> int:
+    stack = _start_local(args)
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nstopping")
+    finally:
+        stack.stop()
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    stack = _start_local(args)
+    try:
+        print(f"replaying {args.journey} over HTTP ...")
+        posted = replay_journey(args.journey, stack.url, stack.options.write_key)
+        print(f"  {posted} messages accepted; waiting for the clock to reach the reminder ...")
+        deadline = time.monotonic() + args.timeout
+        while not stack.pipeline.sent and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not stack.pipeline.sent:
+            print("no email was sent before the timeout", file=sys.stderr)
+            return 1
+        sent = stack.pipeline.sent[0]
+        print_email(sent.raw)
+        return 0
+    finally:
+        stack.stop()
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    if not args.write_key:
+        print(f"a write key is needed: --write-key or ${WRITE_KEY_ENV}", file=sys.stderr)
+        return 2
+    print(f"{replay_journey(args.journey, args.url, args.write_key)} messages accepted")
+    return 0
+
+
+def replay_journey(journey: Path, url: str, write_key: str) -> int:
+    """POST every line of `journey` to /v1/batch (one message per line); stop at the first refusal."""
+    from righttime_dev.journeys import JourneyError, journey_lines
+
+    count = 0
+    try:
+        lines = list(journey_lines(journey))
+    except JourneyError as exc:
+        raise SystemExit(str(exc)) from exc
+    for number, message in lines:
+        status, body = post_json(f"{url}/v1/batch", {"batch": [message]}, write_key)
+        if status != 200:
+            raise SystemExit(f"{journey}:{number}: HTTP {status}: {body}")
+        count += 1
+    return count
+
+
+def post_json(url: str, document: Any, write_key: str) -> tuple[int, str]:
+    token = base64.b64encode(f"{write_key}:".encode()).decode()
+    if not url.startswith(("http://", "https://")):
+        raise SystemExit(f"{url}: only http:// and https:// URLs are supported")
+    request = urllib.request.Request(  # noqa: S310 - scheme checked above
+        url,
+        data=json.dumps(document).encode(),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Basic {token}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - a URL the user gave
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _print_sent(sent: Any) -> None:
+    message = email.message_from_bytes(sent.raw, policy=default_policy)
+    print(f'  sent: {mask_address(str(message["To"]))}  "{message["Subject"]}"  -> {sent.path}')
+
+
+def print_email(raw: bytes) -> None:
+    message = email.message_from_bytes(raw, policy=default_policy)
+    assert isinstance(message, EmailMessage)
+    print("-" * 72)
+    for header in ("From", "To", "Subject", "Date"):
+        print(f"{header}: {message[header]}")
+    print()
+    body = message.get_body(preferencelist=("plain",))
+    print(body.get_content() if body is not None else "(no text part)")
+    print("-" * 72)
+
+
+def mask_address(address: str) -> str:
+    """`jane@example.com` -> `j***@example.com`: enough to recognise, not enough to leak."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from righttime_dev.journeys import JourneyError
+    from righttime_dev.simulate import simulate
+
+    try:
+        simulate(
+            args.journey,
+            template=args.template or _find_template(),
+            campaigns=args.campaigns,
+            templates=args.templates,
+            emit=lambda line: print(json.dumps(line), flush=True),
+            engine_name=args.engine,
+        )
+    except JourneyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    from righttime.stages.explain import describe
+
+    if not args.admin_key:
+        print(f"an admin key is needed: --admin-key or ${ADMIN_KEY_ENV}", file=sys.stderr)
+        return 2
+    query = f"?campaign={urllib.parse.quote(args.campaign)}" if args.campaign else ""
+    url = f"{args.url}/v1/profiles/{urllib.parse.quote(args.user_id, safe='')}/decisions{query}"
+    status, body = get_json(url, args.admin_key)
+    if status != 200:
+        print(f"HTTP {status}: {body}", file=sys.stderr)
+        return 1
+    document = json.loads(body)
+    if args.json:
+        print(json.dumps(document, indent=2))
+    elif not document["decisions"]:
+        print(
+            f"no decisions recorded for {args.user_id}" + (f" and {args.campaign}" if args.campaign else "")
+        )
+    else:
+        print("\n".join(describe(document["decisions"])))
+    return 0
+
+
+def get_json(url: str, admin_key: str) -> tuple[int, str]:
+    if not url.startswith(("http://", "https://")):
+        raise SystemExit(f"{url}: only http:// and https:// URLs are supported")
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {admin_key}"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - scheme checked above
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from righttime_dev.validation import validate_content
+
+    problems, summary = validate_content(args.campaigns, args.templates)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(summary)
+    return 0
+
+
+def _find_template() -> Path:
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        if (folder / "template.yaml").is_file():
+            return folder / "template.yaml"
+    raise SystemExit("template.yaml not found here or above; pass --template")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,453 @@
+"""Drives the real handlers the way AWS would: API Gateway events for ingest, SQS batches for evaluate,
+stream batches for the scheduler, schedule firings for the sender, and an outbox for what SES sent."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import importlib.util
+import json
+import os
+import re
+import sys
+import threading
+import uuid
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+
+from righttime.adapters.items import from_item
+from righttime.core.clock import Clock
+from righttime.core.decisions import Decision
+from righttime.wiring.observability import metrics
+from righttime.wiring.root import from_environment, install
+from righttime_dev.local import moto_fixes
+from righttime_dev.local.provision import ACCOUNT, REGION, Stack, provision
+
+Handler = Callable[[dict[str, Any], Any], Any]
+_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+
+
+@dataclass
+class LambdaContext:
+    """Enough of Lambda's context object for Powertools."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = ""
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    ses_message_id: str
+    raw: bytes
+    path: Path | None
+
+
+def quiet_powertools() -> None:
+    """Local runs publish no metrics: Powertools reads this switch from the environment at every flush."""
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
+def load_handler(code_dir: Path, handler: str, logical_id: str) -> Handler:
+    """Import a function's module from its CodeUri, as Lambda would, under a name unique to the function."""
+    module_name, _, attribute = handler.rpartition(".")
+    unique = f"righttime_fn_{logical_id}"
+    module: ModuleType | None = sys.modules.get(unique)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(
+            unique, code_dir / f"{module_name.replace('.', '/')}.py"
+        )
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {handler} from {code_dir}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[unique] = module
+        spec.loader.exec_module(module)
+    return getattr(module, attribute)  # type: ignore[no-any-return]
+
+
+class Driver:
+    """What every engine shares: the real handlers, loaded from the template's functions, driven the way AWS
+    would drive them. Engines differ only in where queues, streams, schedules and mail live."""
+
+    def __init__(self, stack: Stack, clock: Clock, outbox: Path | None = None) -> None:
+        self.stack = stack
+        self.clock = clock
+        self.outbox = outbox
+        self.lock = threading.RLock()
+        self.handlers = {lid: load_handler(f.code_dir, f.handler, lid) for lid, f in stack.functions.items()}
+        self.sent: list[SentEmail] = []
+        self.on_sent: list[Callable[[SentEmail], None]] = []
+        #: called with every decision as it is recorded (read from the messages table's stream)
+        self.on_decision: list[Callable[[Decision], None]] = []
+        #: rounds of `step()` completed, so callers can wait for the pipeline to have looked again
+        self.steps = 0
+
+    # -- API Gateway ---------------------------------------------------------------------------------------
+    def route(self, method: str, path: str) -> tuple[str, str, dict[str, str]] | None:
+        """The function, resource and path parameters the template's API events give a request."""
+        parts = path.strip("/").split("/")
+        for logical_id, function in self.stack.functions.items():
+            for route_method, resource in function.routes:
+                pattern = resource.strip("/").split("/")
+                if route_method != method.upper() or len(pattern) != len(parts):
+                    continue
+                if all(p == v or p.startswith("{") for p, v in zip(pattern, parts, strict=True)):
+                    params = {p[1:-1]: v for p, v in zip(pattern, parts, strict=True) if p.startswith("{")}
+                    return logical_id, resource, params
+        return None
+
+    def http(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        query: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Turn one HTTP request into a REST API proxy event for the function the template routes it to;
+        answer with the status, headers and body API Gateway would send back."""
+        found = self.route(method, path)
+        if found is None:  # what API Gateway answers for a path no resource matches
+            return 403, {"Content-Type": "application/json"}, b'{"message": "Missing Authentication Token"}'
+        function, resource, params = found
+        event = {
+            "resource": resource,
+            "path": path,
+            "httpMethod": method.upper(),
+            "headers": headers,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "isBase64Encoded": True,
+            "body": base64.b64encode(body).decode(),
+            "requestContext": {
+                "resourcePath": resource,
+                "httpMethod": method.upper(),
+                "path": path,
+                "stage": "live",
+                "requestId": str(uuid.uuid4()),
+                "identity": {"sourceIp": "127.0.0.1"},
+            },
+        }
+        with self.lock:
+            response = self._invoke(function, event)
+        payload = response.get("body") or ""
+        raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+        return int(response["statusCode"]), response_headers(response), raw
+
+    # -- what each engine provides -------------------------------------------------------------------------
+    def pump_queue(self) -> int:
+        """Deliver waiting events to evaluate, as SQS batches; returns how many were delivered."""
+        raise NotImplementedError
+
+    def pump_stream(self) -> int:
+        """Deliver new message changes to the scheduler function and new decisions to `on_decision`."""
+        raise NotImplementedError
+
+    def due_schedules(self) -> list[tuple[datetime, str, str]]:
+        """(fire instant, name, input) of every schedule, earliest first."""
+        raise NotImplementedError
+
+    def fire_due(self) -> int:
+        """Invoke the sender for every schedule whose instant has come, and delete it."""
+        raise NotImplementedError
+
+    def collect_sent(self) -> list[SentEmail]:
+        """Emails the mail service accepted since the last call."""
+        raise NotImplementedError
+
+    # -- driving -------------------------------------------------------------------------------------------
+    def next_fire_at(self) -> datetime | None:
+        schedules = self.due_schedules()
+        return schedules[0][0] if schedules else None
+
+    def step(self) -> int:
+        """One round of every pump; returns how much work was done."""
+        work = self.pump_queue() + self.pump_stream() + self.fire_due()
+        work += self.pump_stream()  # the sender's writes may cancel or move other schedules
+        self.collect_sent()
+        self.steps += 1
+        return work
+
+    def run_until_idle(self, max_rounds: int = 1000) -> None:
+        for _ in range(max_rounds):
+            if self.step() == 0:
+                return
+        raise RuntimeError(f"local pipeline still busy after {max_rounds} rounds")
+
+    def _invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        context = LambdaContext(function_name=logical_id, aws_request_id=str(uuid.uuid4()))
+        try:
+            return self.handlers[logical_id](event, context)
+        finally:
+            # With POWERTOOLS_METRICS_DISABLED, Powertools skips the flush but keeps the metrics: in a
+            # long-running local process they would pile up, and print all at once if ever enabled.
+            metrics.clear_metrics()
+
+    def _deliver(self, ses_message_id: str, raw: bytes) -> SentEmail:
+        """Record one email the mail service accepted (and write it to the outbox, if there is one)."""
+        path = None
+        if self.outbox is not None:
+            self.outbox.mkdir(parents=True, exist_ok=True)
+            stamp = self.clock.now().strftime("%Y%m%dT%H%M%SZ")
+            path = self.outbox / f"{stamp}-{ses_message_id[:24]}.eml"
+            path.write_bytes(raw)
+        email = SentEmail(ses_message_id=ses_message_id, raw=raw, path=path)
+        self.sent.append(email)
+        for callback in self.on_sent:
+            callback(email)
+        return email
+
+
+def response_headers(response: dict[str, Any]) -> dict[str, str]:
+    """A proxy response's headers, from `headers` and `multiValueHeaders` (Powertools answers with the
+    latter), as one mapping; repeated values are joined, as HTTP allows."""
+    merged: dict[str, str] = dict(response.get("headers") or {})
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        if values:
+            merged[name] = ", ".join(str(v) for v in values)
+    return merged
+
+
+def local_environment(stack: Stack, aws: dict[str, str], app: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment the functions see: the template's variables, then where AWS is, then local settings."""
+    return {**stack.environment(), **aws, **(app or {})}
+
+
+class Pipeline(Driver):
+    """The deployed stack, played locally on moto. Call `run_until_idle()` to let every queue drain."""
+
+    def __init__(
+        self,
+        stack: Stack,
+        clock: Clock,
+        outbox: Path | None = None,
+        session: boto3.session.Session | None = None,
+        endpoint_url: str | None = None,
+    ) -> None:
+        super().__init__(stack, clock, outbox)
+        self.session = session or boto3.session.Session()
+        self.sqs = self.session.client("sqs", region_name=REGION, endpoint_url=endpoint_url)
+        self.scheduler = self.session.client("scheduler", region_name=REGION, endpoint_url=endpoint_url)
+        self._stream_position = 0
+        self._seen_ses = 0
+        #: schedule name -> (last modified, fire instant, input): moto has no batch read of schedules
+        self._schedule_cache: dict[str, tuple[Any, datetime, str]] = {}
+        self._schedules: list[tuple[datetime, str, str]] | None = None
+        self._schedules_changed = True
+        self.endpoint_url = endpoint_url
+        #: the environment the functions were configured from (the template's variables, AWS, local settings)
+        self.environment: dict[str, str] = {}
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for `service` on the same AWS (moto) the pipeline runs on."""
+        return self.session.client(service, region_name=REGION, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+
+    @classmethod
+    def start(
+        cls,
+        template: Path,
+        parameters: dict[str, str],
+        clock: Clock,
+        *,
+        aws: dict[str, str],
+        app: dict[str, str] | None = None,
+        outbox: Path | None = None,
+    ) -> Pipeline:
+        """Provision the template on the AWS endpoint `aws` names (AWS_ENDPOINT_URL, credentials), and
+        install a composition root that points every handler at it."""
+        quiet_powertools()
+        moto_fixes.install()
+        session = boto3.session.Session(
+            aws_access_key_id=aws.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=aws.get("AWS_SECRET_ACCESS_KEY"),
+            region_name=REGION,
+        )
+        endpoint = aws.get("AWS_ENDPOINT_URL") or None
+        stack = provision(template, parameters, session, endpoint)
+        environment = local_environment(stack, aws, app)
+        install(from_environment(environment, clock=clock))
+        pipeline = cls(stack, clock, outbox, session, endpoint)
+        pipeline.environment = environment
+        return pipeline
+
+    # -- event source mappings -----------------------------------------------------------------------------
+    def pump_queue(self) -> int:
+        """Deliver waiting events to evaluate, in SQS batches; delete what it processed."""
+        url = self.stack.physical["EventsQueue"]
+        response = self.sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            AttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+            VisibilityTimeout=30,
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            return 0
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": self.stack.attributes[("EventsQueue", "Arn")],
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+        with self.lock:
+            result = self._invoke("EvaluateFunction", {"Records": records})
+        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return len(messages)
+
+    def pump_stream(self) -> int:
+        """Deliver new messages-table changes to the scheduler function (MSG# items, as its filter says), and
+        every new decision to the `on_decision` listeners."""
+        arn = self.stack.stream_arns["MessagesTable"]
+        raw = self._new_stream_records()
+        if self.on_decision:
+            for record in raw:
+                change = record["dynamodb"]
+                if record["eventName"] == "INSERT" and change["Keys"]["sk"]["S"].startswith("DEC#"):
+                    decision = Decision.model_validate(from_item(change["NewImage"]))
+                    for callback in self.on_decision:
+                        callback(decision)
+        records = [
+            self._stream_record(r, arn)
+            for r in raw
+            if r["dynamodb"]["Keys"]["sk"]["S"].startswith("MSG#") and not _keys_only(r)
+        ]
+        if records:
+            with self.lock:
+                result = self._invoke("SchedulerFunction", {"Records": records})
+            self._schedules_changed = True
+            if (result or {}).get("batchItemFailures"):
+                raise RuntimeError(f"scheduler failed stream records: {result}")
+        return len(raw)
+
+    def _new_stream_records(self) -> list[dict[str, Any]]:
+        """Stream records written since the last call, read from moto's own shard: its DynamoDB Streams
+        API is not reachable in-process (mock_aws), and this costs no request in server mode either."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        table = dynamodb_backends[ACCOUNT][REGION].get_table(self.stack.physical["MessagesTable"])
+        if table.stream_shard is None:
+            raise RuntimeError("MessagesTable has no stream: check StreamSpecification in template.yaml")
+        with moto_fixes.lock:  # a transaction being rolled back removes its records
+            items = table.stream_shard.items
+            new = [record.to_json() for record in items[self._stream_position :]]
+            self._stream_position = len(items)
+        return new
+
+    @staticmethod
+    def _stream_record(record: Any, arn: str) -> dict[str, Any]:
+        change = dict(record["dynamodb"])
+        created = change.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            change["ApproximateCreationDateTime"] = int(created.timestamp())
+        return {
+            **{k: v for k, v in record.items() if k != "dynamodb"},
+            "dynamodb": change,
+            "eventSourceARN": arn,
+        }
+
+    # -- EventBridge Scheduler -----------------------------------------------------------------------------
+    def due_schedules(self) -> list[tuple[datetime, str, str]]:
+        """(fire instant, name, input) of every schedule in the group, earliest first.
+
+        In local mode only the scheduler function and this clock change schedules, so the listing is
+        reused until one of them has run (a long simulation would otherwise list them at every step)."""
+        if self._schedules is not None and not self._schedules_changed:
+            return self._schedules
+        self._schedules_changed = False
+        self._schedules = self._list_schedules()
+        return self._schedules
+
+    def _list_schedules(self) -> list[tuple[datetime, str, str]]:
+        group = self.stack.physical["ScheduleGroup"]
+        found = []
+        cache: dict[str, tuple[Any, datetime, str]] = {}
+        for page in self.scheduler.get_paginator("list_schedules").paginate(GroupName=group):
+            for summary in page["Schedules"]:
+                name, modified = summary["Name"], summary.get("LastModificationDate")
+                cached = self._schedule_cache.get(name)
+                if cached is None or cached[0] != modified:
+                    try:
+                        detail = self.scheduler.get_schedule(Name=name, GroupName=group)
+                    except self.scheduler.exceptions.ResourceNotFoundException:
+                        continue  # deleted between the listing and now
+                    match = _AT.match(detail["ScheduleExpression"])
+                    if not match:
+                        raise ValueError(f"schedule {name} has no at() expression")
+                    at = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC)
+                    cached = (modified, at, detail["Target"]["Input"])
+                cache[name] = cached
+                found.append((cached[1], name, cached[2]))
+        self._schedule_cache = cache
+        return sorted(found)
+
+    def fire_due(self) -> int:
+        """Invoke the sender for every schedule whose instant has come, then delete it, as
+        ActionAfterCompletion: DELETE does."""
+        now = self.clock.now()
+        fired = 0
+        for at, name, payload in self.due_schedules():
+            if at > now:
+                break
+            with self.lock:
+                self._invoke("SenderFunction", json.loads(payload))
+            # The scheduler function may have deleted it meanwhile: then nothing is left to complete.
+            with contextlib.suppress(self.scheduler.exceptions.ResourceNotFoundException):
+                self.scheduler.delete_schedule(Name=name, GroupName=self.stack.physical["ScheduleGroup"])
+            fired += 1
+        if fired:
+            self._schedules_changed = True
+        return fired
+
+    # -- SES -----------------------------------------------------------------------------------------------
+    def collect_sent(self) -> list[SentEmail]:
+        """Emails SES accepted since the last call; written to the outbox as .eml files."""
+        from moto.ses.models import ses_backends
+
+        backend = ses_backends[ACCOUNT][REGION]
+        new = backend.sent_messages[self._seen_ses :]
+        self._seen_ses += len(new)
+        collected = []
+        for message in new:
+            raw_data = getattr(message, "raw_data", None)
+            if raw_data is None:
+                continue
+            raw = raw_data.encode() if isinstance(raw_data, str) else raw_data
+            collected.append(self._deliver(message.id, raw))
+        return collected
+
+
+def _keys_only(record: Any) -> bool:
+    # moto emits an extra INSERT holding only the keys when a transaction's UpdateItem creates an item;
+    # DynamoDB does not, so it is dropped here rather than handled in the scheduler.
+    change = record["dynamodb"]
+    return "OldImage" not in change and set(change.get("NewImage", {})) <= set(change["Keys"])

@@ -1,0 +1,194 @@
+"""The local stack: embedded moto, the HTTP API on 127.0.0.1, and a ticking clock that drives the pipeline."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from righttime.core.clock import SystemClock, VirtualClock
+from righttime.wiring.root import install
+from righttime_dev.local.pipeline import Pipeline
+
+#: AWS limits API Gateway payloads to 10 MB; the ingest function enforces Segment's smaller limits itself.
+MAX_HTTP_BODY = 10 * 1024 * 1024
+
+
+@dataclass
+class LocalOptions:
+    template: Path
+    write_key: str
+    admin_key: str = ""
+    port: int = 3000
+    host: str = "127.0.0.1"
+    speed: float = 1.0
+    outbox: Path | None = None
+    campaigns: Path | None = None
+    templates: Path | None = None
+    sender_address: str = "shop@example.com"
+    tick_seconds: float = 0.05
+    log_level: str = "WARNING"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _environment(endpoint: str, options: LocalOptions) -> tuple[dict[str, str], dict[str, str]]:
+    """The AWS side (endpoint, dummy credentials) and the app side (content folders, write key)."""
+    root = options.template.parent
+    aws = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
+    app = {
+        "CAMPAIGNS_DIR": str(options.campaigns or root / "campaigns"),
+        "TEMPLATES_DIR": str(options.templates or root / "templates"),
+        "RIGHTTIME_WRITE_KEYS": options.write_key,
+        "RIGHTTIME_ADMIN_KEYS": options.admin_key,
+        "WRITE_KEYS_PARAMETER": "",
+        "ADMIN_KEYS_PARAMETER": "",
+    }
+    return aws, app
+
+
+@contextmanager
+def embedded_aws(port: int | None = None) -> Iterator[str]:
+    """Run moto's server on 127.0.0.1 and yield its endpoint URL."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    from righttime_dev.local import moto_fixes
+
+    moto_fixes.install()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log would drown the console
+    port = port or free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    # moto keeps its state per process, not per server: start from nothing, as a new stack would.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()  # noqa: S310
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+class _Api(BaseHTTPRequestHandler):
+    pipeline: Pipeline
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_HTTP_BODY:
+            self._reply(
+                413, {"Content-Type": "application/json"}, b'{"success": false, "message": "too large"}'
+            )
+            return
+        self._forward("POST", self.rfile.read(length))
+
+    def do_GET(self) -> None:
+        if self.path == "/health":
+            self._reply(200, {"Content-Type": "application/json"}, b'{"ok": true}')
+            return
+        self._forward("GET", b"")
+
+    def _forward(self, method: str, body: bytes) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        path = urllib.parse.unquote(url.path)
+        status, reply_headers, payload = self.pipeline.http(method, path, headers, body, query)
+        self._reply(status, reply_headers, payload)
+
+    def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            if key.lower() not in ("content-length", "connection"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # requests are summarised by the pipeline, not logged raw
+
+
+class LocalRighttime:
+    """Everything `righttime local` runs, startable and stoppable from code (tests, demo) or the CLI."""
+
+    def __init__(self, options: LocalOptions) -> None:
+        self.options = options
+        self.clock = VirtualClock(start=SystemClock().now(), speed=options.speed)
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.pipeline: Pipeline
+        self.httpd: ThreadingHTTPServer
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.options.host}:{self.httpd.server_address[1]}"
+
+    def start(self) -> LocalRighttime:
+        self._aws = embedded_aws()
+        endpoint = self._aws.__enter__()
+        aws_env, app_env = _environment(endpoint, self.options)
+        self.pipeline = Pipeline.start(
+            self.options.template,
+            {"SenderAddress": self.options.sender_address},
+            self.clock,
+            aws=aws_env,
+            app=app_env,
+            outbox=self.options.outbox,
+        )
+        from righttime.wiring.observability import logger
+
+        logger.setLevel(self.options.log_level)  # the logger was built before local mode set the environment
+        handler = type("Api", (_Api,), {"pipeline": self.pipeline})
+        self.httpd = ThreadingHTTPServer((self.options.host, self.options.port), handler)
+        self._spawn(self.httpd.serve_forever)
+        self._spawn(self._tick)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        install(None)
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._aws.__exit__(None, None, None)
+
+    def __enter__(self) -> LocalRighttime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _spawn(self, target: object) -> None:
+        thread = threading.Thread(target=target, daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        self._threads.append(thread)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.options.tick_seconds):
+            try:
+                self.pipeline.step()
+            except Exception as exc:
+                self.errors.append(exc)
+                from righttime.wiring.observability import logger
+
+                logger.exception("local pipeline step failed")

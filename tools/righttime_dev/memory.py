@@ -1,0 +1,614 @@
+"""The in-memory engine: an adapter for every port, kept in this process, and a driver that runs the real
+handlers on them. `righttime simulate` uses it by default; `--engine moto` runs the same journey on moto.
+
+The adapters keep what DynamoDB would keep, in DynamoDB's own item form (so numbers, dates and missing
+attributes read back exactly as they would from the tables), honour the same conditions (versions, claims,
+de-duplication), and record the messages table's changes as its stream would. A contract suite
+(tests/contract) runs every journey on both engines and asserts identical decisions and sends.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from righttime.adapters.dynamodb import (
+    DECISION_PREFIX,
+    MESSAGE_PREFIX,
+    decision_sort_key,
+    dedupe_key,
+)
+from righttime.adapters.items import from_item, to_item, to_values
+from righttime.adapters.queue import dedupe_id, group_id
+from righttime.adapters.schedules import at_expression, schedule_name, target_input
+from righttime.core.addresses import address_key, normalise_address
+from righttime.core.clock import Clock, isoformat
+from righttime.core.decisions import Decision, MessageStatus, OutboundMessage
+from righttime.core.events import QueuedEvent
+from righttime.core.policy import Move, Plan
+from righttime.core.profiles import Profile
+from righttime.stages.ports import Conflict, Duplicate
+from righttime.wiring import settings
+from righttime.wiring.root import Root, api_keys, content_from, install, mail_identity
+from righttime_dev.local.pipeline import Driver, SentEmail, local_environment, quiet_powertools
+from righttime_dev.local.provision import REGION, Stack, describe
+
+Item = dict[str, Any]
+#: the same bound DynamoStore retries a profile write under
+_PROFILE_ATTEMPTS = 5
+#: SQS FIFO drops a repeated deduplication id within this long
+_SQS_DEDUPE_WINDOW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One record of the messages table's stream: the item before and after (either may be absent)."""
+
+    keys: Item
+    old: Item | None
+    new: Item | None
+
+
+class _Rejected(Exception):
+    def __init__(self, failed: list[str]) -> None:
+        self.failed = failed
+
+
+class MemoryStore:
+    """The `Store` port in memory: the four tables as dicts of DynamoDB items, and the messages stream."""
+
+    def __init__(self, dedupe_ttl: timedelta = timedelta(days=7)) -> None:
+        self.profiles: dict[str, Item] = {}
+        self.messages: dict[str, dict[str, Item]] = {}  # pk -> sk -> item, as a partition and its sort keys
+        self.suppression: dict[str, Item] = {}
+        self.dedupe: dict[str, Item] = {}
+        self.dedupe_ttl = dedupe_ttl
+        self.stream: list[Change] = []
+
+    # -- profiles ------------------------------------------------------------------------------------------
+    def get_profile(self, customer_id: str) -> Profile:
+        item = self.profiles.get(customer_id)
+        return Profile.model_validate(from_item(item)) if item else Profile(customer_id=customer_id)
+
+    # -- evaluation ----------------------------------------------------------------------------------------
+    def commit_plan(self, plan: Plan, read_version: int, event_message_id: str, now: datetime) -> None:
+        profile = plan.profile.model_copy(update={"version": read_version + 1})
+        customer = profile.customer_id
+        marker = dedupe_key(customer, event_message_id)
+        checks: list[tuple[str, bool]] = [
+            ("profile", self._version_holds(customer, read_version)),
+            ("dedupe", marker not in self.dedupe),
+        ]
+        checks += [
+            (
+                f"message:{m.message_id}",
+                self._status_in(customer, m.message_id, (MessageStatus.PENDING,), True),
+            )
+            for m in plan.schedule
+        ]
+        checks += [
+            (f"message:{mid}", self._status_in(customer, mid, (MessageStatus.PENDING,)))
+            for mid, _, _ in plan.close
+        ]
+        checks += [
+            (f"message:{m.message_id}", self._status_in(customer, m.message_id, (MessageStatus.PENDING,)))
+            for m in plan.move
+        ]
+        failed = [label for label, holds in checks if not holds]
+        if "dedupe" in failed:
+            raise Duplicate
+        if failed:
+            raise Conflict(
+                settled={label.split(":", 1)[1] for label in failed if label.startswith("message:")},
+                failed=set(failed),
+            )
+        self.profiles[customer] = to_item(profile)
+        self.dedupe[marker] = to_item_plain(
+            dedupe_key=marker,
+            message_id=event_message_id,
+            customer_id=customer,
+            processed_at=isoformat(now),
+            expires_at=int((now + self.dedupe_ttl).timestamp()),
+        )
+        for message in plan.schedule:
+            self._write_message(customer, message.message_id, partial(_scheduled, message=message))
+        for mid, status, decision in plan.close:
+            self._write_message(customer, mid, partial(_closed, status=status, decision=decision, now=now))
+        for move in plan.move:
+            self._write_message(customer, move.message_id, partial(_moved, move=move, now=now))
+        for index, decision in enumerate(plan.decisions):
+            self._put_decision(decision, profile.version, index)
+
+    # -- sending -------------------------------------------------------------------------------------------
+    def load_for_send(
+        self, customer_id: str, message_id: str, planned_address_key: str | None
+    ) -> tuple[Profile, OutboundMessage | None, str | None]:
+        profile = self.get_profile(customer_id)
+        message = self.get_message(customer_id, message_id)
+        entry = self.suppression.get(planned_address_key) if planned_address_key else None
+        suppressed = str(from_item(entry).get("reason", "suppressed")) if entry else None
+        if profile.email and address_key(profile.email) != planned_address_key:
+            suppressed = self.suppression_reason(profile.email)
+        return profile, message, suppressed
+
+    def suppression_reason(self, address: str) -> str | None:
+        entry = self.suppression.get(address_key(address))
+        return str(from_item(entry).get("reason", "suppressed")) if entry else None
+
+    def suppress(self, address: str, reason: str, now: datetime) -> None:
+        self.suppression[address_key(address)] = to_item_plain(
+            address_key=address_key(address),
+            address=normalise_address(address),
+            reason=reason,
+            at=isoformat(now),
+        )
+
+    def claim(self, message: OutboundMessage, now: datetime) -> bool:
+        customer, mid = message.customer_id, message.message_id
+        if not self._status_in(customer, mid, (MessageStatus.PENDING,)):
+            return False
+        stamp = {
+            "status": MessageStatus.SENDING.value,
+            "claimed_at": isoformat(now),
+            "updated_at": isoformat(now),
+        }
+        self._write_message(customer, mid, lambda old: _set(old, stamp))
+        return True
+
+    def settle(
+        self,
+        profile: Profile,
+        message: OutboundMessage,
+        status: MessageStatus,
+        decision: Decision,
+        now: datetime,
+        change: Callable[[Profile], None],
+        *,
+        ses_message_id: str | None = None,
+    ) -> bool:
+        allowed = (MessageStatus.PENDING, MessageStatus.SENDING)
+        return self._with_profile(
+            profile,
+            change,
+            message,
+            allowed,
+            lambda old: _closed(old, status, decision, now, ses_message_id),
+            decision,
+        )
+
+    def defer(
+        self,
+        profile: Profile,
+        message: OutboundMessage,
+        move: Move,
+        decision: Decision,
+        now: datetime,
+        change: Callable[[Profile], None],
+        *,
+        claimed: bool = False,
+        attempts: int | None = None,
+    ) -> bool:
+        allowed = (MessageStatus.SENDING if claimed else MessageStatus.PENDING,)
+        return self._with_profile(
+            profile,
+            change,
+            message,
+            allowed,
+            lambda old: _moved(old, move, now, claimed=claimed, attempts=attempts),
+            decision,
+        )
+
+    def _with_profile(
+        self,
+        profile: Profile,
+        change: Callable[[Profile], None],
+        message: OutboundMessage,
+        allowed: tuple[MessageStatus, ...],
+        update: Callable[[Item | None], Item],
+        decision: Decision,
+    ) -> bool:
+        customer = profile.customer_id
+        for _ in range(_PROFILE_ATTEMPTS):
+            updated = profile.model_copy(deep=True)
+            change(updated)
+            updated.version = profile.version + 1
+            failed = [
+                label
+                for label, holds in (
+                    ("profile", self._version_holds(customer, profile.version)),
+                    ("message", self._status_in(message.customer_id, message.message_id, allowed)),
+                )
+                if not holds
+            ]
+            if failed == ["profile"]:
+                profile = self.get_profile(customer)
+                continue
+            if failed:
+                return False  # the message was settled or moved by someone else
+            self.profiles[customer] = to_item(updated)
+            self._write_message(message.customer_id, message.message_id, update)
+            self._put_decision(decision, updated.version, 0)
+            return True
+        raise RuntimeError(f"profile of {customer} kept changing; message left for a retry")
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def get_message(self, customer_id: str, message_id: str) -> OutboundMessage | None:
+        item = self.messages.get(customer_id, {}).get(MESSAGE_PREFIX + message_id)
+        return OutboundMessage.model_validate(from_item(item)) if item else None
+
+    def decisions(self, customer_id: str, campaign_id: str | None = None) -> Iterator[Decision]:
+        partition = self.messages.get(customer_id, {})
+        for sk in sorted(k for k in partition if k.startswith(DECISION_PREFIX)):
+            decision = Decision.model_validate(from_item(partition[sk]))
+            if campaign_id is None or decision.campaign_id == campaign_id:
+                yield decision
+
+    def messages_of(self, customer_id: str) -> list[OutboundMessage]:
+        partition = self.messages.get(customer_id, {})
+        return [
+            OutboundMessage.model_validate(from_item(partition[sk]))
+            for sk in sorted(k for k in partition if k.startswith(MESSAGE_PREFIX))
+        ]
+
+    # -- the table's mechanics -----------------------------------------------------------------------------
+    def _version_holds(self, customer_id: str, read_version: int) -> bool:
+        stored = self.profiles.get(customer_id)
+        if read_version == 0:
+            return stored is None
+        return stored is not None and stored.get("version") == {"N": str(read_version)}
+
+    def _status_in(
+        self, customer_id: str, message_id: str, statuses: tuple[MessageStatus, ...], absent_ok: bool = False
+    ) -> bool:
+        item = self.messages.get(customer_id, {}).get(MESSAGE_PREFIX + message_id)
+        if item is None:
+            return absent_ok
+        return item.get("status", {}).get("S") in {s.value for s in statuses}
+
+    def _write_message(
+        self, customer_id: str, message_id: str, update: Callable[[Item | None], Item]
+    ) -> None:
+        sk = MESSAGE_PREFIX + message_id
+        partition = self.messages.setdefault(customer_id, {})
+        old = partition.get(sk)
+        new = {**update(old), "pk": {"S": customer_id}, "sk": {"S": sk}}
+        partition[sk] = new
+        self.stream.append(Change({"pk": {"S": customer_id}, "sk": {"S": sk}}, old, new))
+
+    def _put_decision(self, decision: Decision, version: int, index: int) -> None:
+        sk = decision_sort_key(decision, version, index)
+        item = to_item(decision, pk=decision.customer_id, sk=sk, type="decision")
+        partition = self.messages.setdefault(decision.customer_id, {})
+        old = partition.get(sk)
+        partition[sk] = item
+        self.stream.append(Change({"pk": {"S": decision.customer_id}, "sk": {"S": sk}}, old, item))
+
+
+def to_item_plain(**values: Any) -> Item:
+    """An item from plain values (strings and numbers), in attribute-value form."""
+    return to_values(values)
+
+
+def _set(old: Item | None, values: dict[str, Any]) -> Item:
+    return {**(old or {}), **to_values(values)}
+
+
+def _scheduled(old: Item | None, message: OutboundMessage) -> Item:
+    """DynamoStore's schedule update: every field but status and created_at, then pending, and created_at
+    only the first time."""
+    fields = to_item(message)
+    fields.pop("status")
+    created = fields.pop("created_at")
+    return {
+        **(old or {}),
+        **fields,
+        "status": {"S": MessageStatus.PENDING.value},
+        "created_at": (old or {}).get("created_at", created),
+    }
+
+
+def _closed(
+    old: Item | None,
+    status: MessageStatus,
+    decision: Decision,
+    now: datetime,
+    ses_message_id: str | None = None,
+) -> Item:
+    values: dict[str, Any] = {
+        "status": status.value,
+        "updated_at": isoformat(now),
+        "reasons": decision.reasons,
+    }
+    if ses_message_id is not None:
+        values["ses_message_id"] = ses_message_id
+    return _set(old, values)
+
+
+def _moved(
+    old: Item | None, move: Move, now: datetime, *, claimed: bool = False, attempts: int | None = None
+) -> Item:
+    values: dict[str, Any] = {
+        "send_at": isoformat(move.send_at),
+        "generation": move.generation,
+        "reasons": move.reasons,
+        "updated_at": isoformat(now),
+        "status": MessageStatus.PENDING.value,
+    }
+    if attempts is not None:
+        values["attempts"] = attempts
+    item = _set(old, values)
+    if claimed:
+        item.pop("claimed_at", None)
+    return item
+
+
+@dataclass
+class QueuedRecord:
+    message_id: str
+    body: str
+    group: str
+    dedupe: str
+    sent_at: datetime
+    receive_count: int = 0
+
+
+class MemoryQueue:
+    """The `EventQueue` port in memory: FIFO, with SQS's five-minute de-duplication by id."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.waiting: deque[QueuedRecord] = deque()
+        self._seen: dict[str, datetime] = {}
+        self._ids = itertools.count(1)
+
+    def send(self, events: Sequence[QueuedEvent]) -> None:
+        now = self.clock.now()
+        for event in events:
+            dedupe = dedupe_id(event.customer_id, event.message_id)
+            seen = self._seen.get(dedupe)
+            if seen is not None and now - seen < _SQS_DEDUPE_WINDOW:
+                continue
+            self._seen[dedupe] = now
+            self.waiting.append(
+                QueuedRecord(
+                    f"memory-{next(self._ids):012d}",
+                    event.model_dump_json(),
+                    group_id(event.customer_id),
+                    dedupe,
+                    now,
+                )
+            )
+
+
+@dataclass
+class MemoryDeadLetters:
+    """The `DeadLetters` port in memory: what was parked, with its reason."""
+
+    parked: list[dict[str, str]] = field(default_factory=list)
+
+    def send(self, body: str, group: str, dedupe: str, reason: str, error_type: str) -> None:
+        self.parked.append(
+            {"body": body, "group": group, "dedupe": dedupe, "reason": reason, "error_type": error_type}
+        )
+
+
+class MemorySchedules:
+    """The `Schedules` port in memory: one-time schedules by name, with EventBridge Scheduler's rules for
+    names and `at()` instants."""
+
+    def __init__(self) -> None:
+        self.schedules: dict[str, tuple[datetime, str]] = {}
+        self.changed = True
+
+    def upsert(self, message: OutboundMessage, now: datetime) -> None:
+        expression = at_expression(message.send_at, now)
+        at = datetime.fromisoformat(expression[3:-1]).replace(tzinfo=UTC)
+        self.schedules[schedule_name(message.message_id, message.generation)] = (at, target_input(message))
+        self.changed = True
+
+    def delete(self, message_id: str, generation: int) -> bool:
+        self.changed = True
+        return self.schedules.pop(schedule_name(message_id, generation), None) is not None
+
+
+class MemoryMailer:
+    """The `Mailer` port in memory: every message accepted, kept as sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes]] = []
+
+    def send(self, mime: EmailMessage, tags: dict[str, str]) -> str:
+        ses_message_id = f"memory-{len(self.sent) + 1:012d}"
+        self.sent.append((ses_message_id, mime.as_bytes()))
+        return ses_message_id
+
+
+class MemoryPipeline(Driver):
+    """The real handlers on the in-memory adapters, driven as AWS would drive them."""
+
+    def __init__(
+        self,
+        stack: Stack,
+        clock: Clock,
+        outbox: Path | None,
+        *,
+        store: MemoryStore,
+        queue: MemoryQueue,
+        dead_letters: MemoryDeadLetters,
+        schedules: MemorySchedules,
+        mailer: MemoryMailer,
+        max_receive_count: int,
+    ) -> None:
+        super().__init__(stack, clock, outbox)
+        self.store, self.queue, self.dead_letters = store, queue, dead_letters
+        self.schedules, self.mailer = schedules, mailer
+        self.max_receive_count = max_receive_count
+        self._stream_position = 0
+        self._sequence = itertools.count(1)
+        self._seen_mail = 0
+        self._due: list[tuple[datetime, str, str]] = []
+
+    @classmethod
+    def start(
+        cls,
+        template: Path,
+        parameters: dict[str, str],
+        clock: Clock,
+        *,
+        app: dict[str, str],
+        outbox: Path | None = None,
+    ) -> MemoryPipeline:
+        """Read the template's functions and settings, build the in-memory adapters and install a composition
+        root that hands them to every handler."""
+        quiet_powertools()
+        stack = describe(template, parameters)
+        env = local_environment(stack, {}, app)
+        tables = settings.load(settings.TableSettings, env)
+        store = MemoryStore(timedelta(days=tables.dedupe_ttl_days))
+        queue, dead_letters = MemoryQueue(clock), MemoryDeadLetters()
+        schedules, mailer = MemorySchedules(), MemoryMailer()
+        max_receive_count = settings.load(settings.DeadLetterSettings, env).max_receive_count
+        root = Root(
+            clock=clock,
+            store=lambda: store,
+            queue=lambda: queue,
+            dead_letters=lambda: dead_letters,
+            schedules=lambda: schedules,
+            mailer=lambda: mailer,
+            keys=lambda: api_keys(settings.load(settings.KeySettings, env)),
+            content=lambda: content_from(settings.load(settings.ContentSettings, env)),
+            mail=lambda: mail_identity(env),
+            max_receive_count=lambda: max_receive_count,
+        )
+        install(root)
+        return cls(
+            stack,
+            clock,
+            outbox,
+            store=store,
+            queue=queue,
+            dead_letters=dead_letters,
+            schedules=schedules,
+            mailer=mailer,
+            max_receive_count=max_receive_count,
+        )
+
+    def pump_queue(self) -> int:
+        """Deliver up to ten waiting events to evaluate as one SQS batch; failed ones wait again, and after
+        the queue's last receive the redrive policy parks them."""
+        batch = [self.queue.waiting.popleft() for _ in range(min(10, len(self.queue.waiting)))]
+        if not batch:
+            return 0
+        for record in batch:
+            record.receive_count += 1
+        records = [
+            {
+                "messageId": r.message_id,
+                "receiptHandle": r.message_id,
+                "body": r.body,
+                "attributes": {
+                    "ApproximateReceiveCount": str(r.receive_count),
+                    "SentTimestamp": str(int(r.sent_at.timestamp() * 1000)),
+                    "MessageGroupId": r.group,
+                    "MessageDeduplicationId": r.dedupe,
+                    "SequenceNumber": r.message_id.removeprefix("memory-"),
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:000000000000:EventsQueue.fifo",
+                "awsRegion": REGION,
+            }
+            for r in batch
+        ]
+        with self.lock:
+            result = self._invoke("EvaluateFunction", {"Records": records})
+        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        retry = [r for r in batch if r.message_id in failed]
+        for record in reversed(retry):
+            if record.receive_count >= self.max_receive_count:
+                self.dead_letters.send(record.body, record.group, record.dedupe, "maxReceiveCount", "Redrive")
+            else:
+                self.queue.waiting.appendleft(record)
+        return len(batch)
+
+    def pump_stream(self) -> int:
+        """Hand new decisions to `on_decision`, and new message changes (MSG# items, as the function's filter
+        says) to the scheduler function, in one batch."""
+        changes = self.store.stream[self._stream_position :]
+        self._stream_position = len(self.store.stream)
+        if not changes:
+            return 0
+        if self.on_decision:
+            for change in changes:
+                if change.old is None and change.keys["sk"]["S"].startswith(DECISION_PREFIX):
+                    decision = Decision.model_validate(from_item(change.new or {}))
+                    for callback in self.on_decision:
+                        callback(decision)
+        records = [self._stream_record(c) for c in changes if c.keys["sk"]["S"].startswith(MESSAGE_PREFIX)]
+        if records:
+            with self.lock:
+                result = self._invoke("SchedulerFunction", {"Records": records})
+            if (result or {}).get("batchItemFailures"):
+                raise RuntimeError(f"scheduler failed stream records: {result}")
+        return len(changes)
+
+    def _stream_record(self, change: Change) -> dict[str, Any]:
+        event = "INSERT" if change.old is None else "REMOVE" if change.new is None else "MODIFY"
+        image: dict[str, Any] = {
+            "Keys": change.keys,
+            "SequenceNumber": str(next(self._sequence)),
+            "SizeBytes": 0,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+            "ApproximateCreationDateTime": int(self.clock.now().timestamp()),
+        }
+        if change.old is not None:
+            image["OldImage"] = change.old
+        if change.new is not None:
+            image["NewImage"] = change.new
+        return {
+            "eventID": image["SequenceNumber"],
+            "eventName": event,
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": REGION,
+            "dynamodb": image,
+            "eventSourceARN": f"arn:aws:dynamodb:{REGION}:000000000000:table/MessagesTable/stream/memory",
+        }
+
+    def due_schedules(self) -> list[tuple[datetime, str, str]]:
+        if self.schedules.changed:
+            self._due = sorted(
+                (at, name, payload) for name, (at, payload) in self.schedules.schedules.items()
+            )
+            self.schedules.changed = False
+        return self._due
+
+    def fire_due(self) -> int:
+        """Invoke the sender for every schedule whose instant has come, then delete it, as
+        ActionAfterCompletion: DELETE does."""
+        import json
+
+        now = self.clock.now()
+        fired = 0
+        for at, name, payload in list(self.due_schedules()):
+            if at > now:
+                break
+            with self.lock:
+                self._invoke("SenderFunction", json.loads(payload))
+            self.schedules.schedules.pop(name, None)
+            self.schedules.changed = True
+            fired += 1
+        return fired
+
+    def collect_sent(self) -> list[SentEmail]:
+        new = self.mailer.sent[self._seen_mail :]
+        self._seen_mail = len(self.mailer.sent)
+        return [self._deliver(ses_message_id, raw) for ses_message_id, raw in new]
