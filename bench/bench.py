@@ -151,72 +151,6 @@ FUNCTION_NAMES = {
 }
 
 
-def _journey(customer: int, start: datetime, rng: random.Random) -> list[tuple[datetime, dict[str, Any]]]:
-    """A plausible shopping session: identify, browse, search, add to cart, sometimes buy."""
-    user = f"bench-{customer}"
-    at = start + timedelta(minutes=rng.randrange(0, 600))
-    zone = rng.choice(["Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC", "America/Los_Angeles"])
-    steps: list[dict[str, Any]] = [
-        {
-            "type": "identify",
-            "userId": user,
-            "traits": {"email": f"{user}@example.com", "firstName": "B", "timezone": zone},
-        },
-    ]
-    for view in range(rng.randrange(1, 4)):
-        steps.append(
-            {
-                "type": "track",
-                "userId": user,
-                "event": "Product Viewed",
-                "properties": {
-                    "product_id": f"p{view}",
-                    "name": f"Product {view}",
-                    "category": "shirts",
-                    "price": 20 + view,
-                },
-            }
-        )
-    if rng.random() < 0.5:
-        steps.append(
-            {"type": "track", "userId": user, "event": "Products Searched", "properties": {"query": "q"}}
-        )
-    steps.append(
-        {
-            "type": "track",
-            "userId": user,
-            "event": "Product Added",
-            "properties": {"product_id": "p0", "name": "Product 0", "price": 20, "cart_id": f"c{customer}"},
-        }
-    )
-    if rng.random() < 0.4:
-        steps.append(
-            {
-                "type": "track",
-                "userId": user,
-                "event": "Order Completed",
-                "properties": {
-                    "order_id": f"o{customer}",
-                    "revenue": 20,
-                    "channel": "web",
-                    "products": [{"product_id": "p0", "category": "shirts", "price": 20}],
-                },
-            }
-        )
-    timed = []
-    for index, step in enumerate(steps):
-        at += timedelta(minutes=rng.randrange(1, 15))
-        timed.append((at, {**step, "messageId": f"{user}-{index}", "timestamp": at.isoformat()}))
-    return timed
-
-
-def generate_events(customers: int, seed: int = 7) -> list[tuple[datetime, dict[str, Any]]]:
-    rng = random.Random(seed)
-    start = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)
-    events = [e for c in range(customers) for e in _journey(c, start, rng)]
-    return sorted(events, key=lambda e: (e[0], e[1]["messageId"]))
-
-
 @contextmanager
 def _counting() -> Iterator[tuple[Counter[tuple[str, str, str]], list[str]]]:
     """Count every AWS call the handlers make, by handler, service and operation (botocore event hooks on
@@ -250,9 +184,10 @@ def aws_calls(customers: int) -> dict[str, Any]:
     import base64
 
     from righttime.core.clock import VirtualClock
+    from righttime_dev.journeys import generated_journey
     from righttime_dev.simulate import engine
 
-    events = generate_events(customers)
+    events = generated_journey(customers)
     clock = VirtualClock(start=events[0][0])
     with (
         _counting() as (counts, current),
@@ -488,32 +423,52 @@ def policy_throughput(seconds: float) -> dict[str, Any]:
 # -- 4. simulation throughput -----------------------------------------------------------------------
 
 
-def simulation_throughput(events: int) -> dict[str, Any]:
-    """Events per second through `righttime simulate` for a generated journey of `events` events."""
+def simulation_throughput(sizes: list[int], moto_events: int) -> dict[str, Any]:
+    """Events per second through `righttime simulate` on each engine, for generated journeys: the in-memory
+    engine at every size in `sizes` (its rate should stay flat as the journey grows), moto at `moto_events`
+    (it is 20-60 times slower), and whether both engines' output agreed on the journey they both ran."""
+    from righttime_dev.journeys import journey_of_size, write_journey
     from righttime_dev.simulate import simulate
 
-    generated: list[tuple[datetime, dict[str, Any]]] = []
-    customers = 0
-    while len(generated) < events:
-        customers += 50
-        generated = generate_events(customers)
-    generated = generated[:events]
-    with tempfile.TemporaryDirectory() as folder:
-        journey = Path(folder) / "journey.jsonl"
-        journey.write_text("\n".join(json.dumps(message) for _, message in generated) + "\n")
-        started = time.perf_counter()
-        result = simulate(
-            journey,
-            template=ROOT / "template.yaml",
-            campaigns=ROOT / "campaigns",
-            templates=ROOT / "templates",
-        )
-        elapsed = time.perf_counter() - started
+    def run(events: int, engine: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        with tempfile.TemporaryDirectory() as folder:
+            journey = write_journey(Path(folder) / "journey.jsonl", journey_of_size(events))
+            started, cpu = time.perf_counter(), time.process_time()
+            result = simulate(
+                journey,
+                template=ROOT / "template.yaml",
+                campaigns=ROOT / "campaigns",
+                templates=ROOT / "templates",
+                engine_name=engine,
+            )
+            elapsed, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+        return {
+            "engine": engine,
+            "events": result.events,
+            "decisions": len(result.decisions),
+            "seconds": round(elapsed, 2),
+            "cpu_seconds": round(cpu_seconds, 2),
+            "events_per_second": round(result.events / elapsed, 1),
+            "events_per_cpu_second": round(result.events / max(cpu_seconds, 1e-9), 1),
+        }, result.lines
+
+    memory = []
+    lines_at: dict[int, list[dict[str, Any]]] = {}
+    for size in sizes:
+        figures, lines = run(size, "memory")
+        memory.append(figures)
+        lines_at[size] = lines
+    moto, moto_lines = run(moto_events, "moto")
+    same = lines_at.get(moto_events)
+    if same is None:
+        same = run(moto_events, "memory")[1]
+    rates = [m["events_per_cpu_second"] for m in memory]
     return {
-        "events": result.events,
-        "decisions": len(result.decisions),
-        "seconds": round(elapsed, 1),
-        "events_per_second": round(result.events / elapsed, 1),
+        "memory": memory,
+        "moto": moto,
+        "speedup": round(memory[0]["events_per_cpu_second"] / max(moto["events_per_cpu_second"], 1e-9), 1),
+        "flatness": round(min(rates) / max(rates), 2),
+        "engines_agree": same == moto_lines,
     }
 
 
@@ -597,12 +552,39 @@ def report(results: dict[str, Any]) -> list[str]:
             )
     simulation = results.get("simulation")
     if simulation:
+        for figure in simulation["memory"]:
+            lines.append(
+                _row(
+                    f"simulate in memory: events per CPU-second, {figure['events']} events",
+                    str(figure["events_per_cpu_second"]),
+                    ">= 300",
+                    figure["events_per_cpu_second"] >= 300,
+                )
+            )
+        moto = simulation["moto"]
         lines.append(
             _row(
-                f"simulate: events/s ({simulation['events']} events)",
-                str(simulation["events_per_second"]),
+                f"simulate on moto: events per CPU-second, {moto['events']} events",
+                str(moto["events_per_cpu_second"]),
                 "",
                 None,
+            )
+        )
+        lines.append(_row("simulate: memory / moto speed", f"{simulation['speedup']}x", "", None))
+        lines.append(
+            _row(
+                "simulate in memory: slowest / fastest size",
+                str(simulation["flatness"]),
+                ">= 0.8 (flat as it grows)",
+                simulation["flatness"] >= 0.8,
+            )
+        )
+        lines.append(
+            _row(
+                f"engines agree on the {moto['events']}-event journey",
+                str(simulation["engines_agree"]),
+                "True",
+                bool(simulation["engines_agree"]),
             )
         )
     return lines
@@ -613,7 +595,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="cold-start runs per handler (median)")
     parser.add_argument("--customers", type=int, default=150, help="customers in the AWS-calls mix")
     parser.add_argument("--policy-seconds", type=float, default=2.0)
-    parser.add_argument("--simulation-events", type=int, default=10_000)
+    parser.add_argument(
+        "--simulation-sizes",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1_000, 5_000, 20_000],
+        help="journey sizes (events) for the in-memory engine, comma-separated",
+    )
+    parser.add_argument("--moto-events", type=int, default=1_000, help="journey size for the moto engine")
     parser.add_argument(
         "--only", choices=["cold_start", "aws_calls", "policy", "simulation"], action="append"
     )
@@ -632,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
         "cold_start": lambda: cold_start(args.runs),
         "aws_calls": lambda: aws_calls(args.customers),
         "policy": lambda: policy_throughput(args.policy_seconds),
-        "simulation": lambda: simulation_throughput(args.simulation_events),
+        "simulation": lambda: simulation_throughput(args.simulation_sizes, args.moto_events),
     }
     for name, step in steps.items():
         if name in only:
