@@ -165,11 +165,11 @@ class LocalRighttime:
 
     def stop(self) -> None:
         self._stop.set()
-        install(None)
         self.httpd.shutdown()
         self.httpd.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
+        install(None)  # after the pipeline's threads stopped: none of them may build a root of its own
         self._aws.__exit__(None, None, None)
 
     def __enter__(self) -> LocalRighttime:
