@@ -12,7 +12,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # SAM CLI asks before sending telemetry; never on CI or in make.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv sam-venv lock lock-upgrade lock-check demo local test lint typecheck template unit functional e2e bench build deploy clean
+.PHONY: help venv sam-venv lock lock-upgrade lock-check demo local test lint typecheck template unit functional e2e contract bench build deploy clean
 
 help:
 	@echo "make demo      set up, start local mode with a fast clock, replay a journey, show the email"
@@ -80,6 +80,10 @@ functional: venv
 
 e2e: venv
 	$(BIN)/pytest tests/e2e -q
+
+# The in-memory and moto engines must agree on every journey (about two minutes: moto is the slow half).
+contract: venv
+	$(BIN)/pytest tests/contract -q
 
 test: lock-check lint typecheck template
 	$(BIN)/righttime validate campaigns --templates templates
