@@ -424,3 +424,26 @@ def test_formatted_durations_parse_back_to_the_same_length(seconds: int) -> None
     value = timedelta(seconds=seconds)
     # When it is formatted and parsed again, Then nothing is lost
     assert parse_duration(format_duration(value)) == value
+
+
+@pytest.mark.parametrize(
+    ("yaml_line", "expected"),
+    [
+        ('timing: {delay: 1h, window: {start: "09:00", end: 20:00}}', "quoted strings"),
+        ("timing: {delay: 1h, at_local_time: 10:00}", "quoted strings"),
+        ("timing: {delay: 1:30}", "has no unit"),
+    ],
+)
+def test_unquoted_times_and_unitless_durations_are_refused_with_how_to_write_them(
+    tmp_path: Path, yaml_line: str, expected: str
+) -> None:
+    # Given a campaign file where YAML reads 20:00 or 1:30 as a base-60 number
+    (tmp_path / "c.yaml").write_text(
+        f"id: c\nname: C\ntemplate: t\ntrigger: {{event: Product Added}}\n{yaml_line}\n"
+    )
+    # When it is loaded
+    with pytest.raises(CampaignError) as failure:
+        load_campaigns(tmp_path)
+    # Then loading fails, naming the file, campaign and field, and saying how to write it
+    (problem,) = failure.value.problems
+    assert problem.startswith("c.yaml: c: timing.") and expected in problem

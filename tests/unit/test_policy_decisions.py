@@ -18,6 +18,7 @@ from righttime.core.decisions import MessageStatus, OutboundMessage, Outcome
 from righttime.core.events import QueuedEvent, TrackMessage
 from righttime.core.global_policy import FrequencyCap, GlobalPolicy
 from righttime.core.policy import Action, Plan, decide_at_send, plan_event
+from righttime.core.policy.placement import priority_order
 from righttime.core.profiles import CartItem, PendingRef, Profile, SendRecord, apply_event
 
 MakeEvent = Callable[..., QueuedEvent]  # the type of the `make_event` fixture
@@ -158,6 +159,40 @@ def test_a_trigger_after_the_reminder_was_sent_starts_a_new_one(make_event: Make
     [decision] = plan.decisions
     assert decision.reason_codes == ["triggered"]
     assert plan.schedule[0].message_id != first.schedule[0].message_id
+
+
+def test_a_trigger_about_another_product_supersedes_the_pending_message(
+    make_event: MakeEvent, t0: datetime
+) -> None:
+    # Given a pending browse nudge about product X
+    browse = Campaign.model_validate(
+        {
+            "id": "browse",
+            "name": "Browse",
+            "template": "t",
+            "trigger": {"event": "Product Viewed"},
+            "timing": {"delay": "4h"},
+            "dedupe_key": "product_id",
+        }
+    )
+
+    def viewed(product: str, message_id: str) -> QueuedEvent:
+        props = {"product_id": product}
+        return make_event("track", t0, event="Product Viewed", messageId=message_id, properties=props)
+
+    first = step(customer(), viewed("X", "m1"), now=t0, campaigns=[browse])
+    (x_message,) = first.schedule
+    # When the customer views product Y
+    second = step(first.profile, viewed("Y", "m2"), now=t0, campaigns=[browse])
+    # Then the nudge about X is cancelled as superseded, and one about Y is scheduled instead
+    assert [(mid, status) for mid, status, _ in second.close] == [
+        (x_message.message_id, MessageStatus.CANCELLED)
+    ]
+    outcomes = [(d.outcome, d.reason_codes) for d in second.decisions]
+    assert outcomes == [(Outcome.CANCELLED, ["superseded"]), (Outcome.SCHEDULED, ["triggered"])]
+    assert second.decisions[0].reasons[0].detail == {"key": "product_id", "previous": "X", "by": "Y"}
+    (y_message,) = second.schedule
+    assert y_message.dedupe_key == "Y" and second.profile.pending["browse"].message_id == y_message.message_id
 
 
 def test_events_that_trigger_nothing_plan_nothing(make_event: MakeEvent, t0: datetime) -> None:
@@ -449,6 +484,22 @@ def test_the_higher_priority_campaign_gets_the_only_slot(make_event: MakeEvent, 
     assert "outranked" in by_campaign["upsell"].reason_codes
 
 
+def test_one_priority_order_higher_priority_then_earlier_wish_then_campaign_id(t0: datetime) -> None:
+    # Given waiting promotions of equal and different priorities, wanting different times
+    waiting = [
+        ("browse", 20, t0),
+        ("cart", 50, t0 + timedelta(days=1)),
+        ("search", 20, t0 - timedelta(hours=1)),
+        ("alpha", 20, t0),
+    ]
+    # When they are put in the order they compete for cap slots
+    order = sorted(waiting, key=lambda w: priority_order(w[1], w[0], w[2]))
+    # Then the higher priority comes first whatever it wants, then the earlier wish, then the campaign id
+    assert [campaign for campaign, _, _ in order] == ["cart", "search", "alpha", "browse"]
+    # And campaigns compared before any time is known are ordered by priority, then id
+    assert priority_order(20, "alpha") < priority_order(20, "browse") < priority_order(10, "aardvark")
+
+
 def test_no_promotion_during_the_purchase_cooldown(make_event: MakeEvent, t0: datetime) -> None:
     # Given a 3-day purchase cooldown and a customer who ordered yesterday
     policy = GlobalPolicy(purchase_cooldown=timedelta(days=3))
@@ -629,3 +680,29 @@ def test_a_transactional_message_is_sent_even_in_quiet_hours(t0: datetime) -> No
     # When it fires, Then it goes out now: the customer is waiting for it
     verdict = fire(customer(), message, now=night, campaign=receipt, policy=GlobalPolicy(quiet_hours=QUIET))
     assert verdict.action is Action.SEND
+
+
+@pytest.mark.parametrize(
+    ("other_wanted", "expected"),
+    [(timedelta(minutes=-30), Action.DEFER), (timedelta(minutes=30), Action.SEND)],
+    ids=["other-wanted-earlier", "other-wanted-later"],
+)
+def test_at_send_time_an_equal_priority_outranks_only_if_it_wanted_an_earlier_time(
+    t0: datetime, other_wanted: timedelta, expected: Action
+) -> None:
+    # Given a cap of one promotion per day, the reminder firing now, and another campaign of the same priority
+    # waiting for later today
+    policy = GlobalPolicy(frequency_caps=[FrequencyCap(max=1, per="day")])
+    message = outbound(t0, desired_at=t0 + DELAY)
+    other = PendingRef(
+        message_id="m-2",
+        send_at=t0 + timedelta(hours=3),
+        trigger_at=t0,
+        desired_at=t0 + DELAY + other_wanted,
+        priority=CART.priority,
+    )
+    profile = with_cart(pending={"zz_other": other})
+    # When the reminder fires
+    verdict = fire(profile, message, now=t0 + DELAY, policy=policy)
+    # Then, as when planning, the one that wanted the earlier time has the day's slot
+    assert verdict.action is expected

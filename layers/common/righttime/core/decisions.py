@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
-from righttime.core.campaigns import Kind
+from righttime.core.calendar import QuietHours, Window
+from righttime.core.campaigns import Kind, ReentryMode
+from righttime.core.conditions import Condition
+from righttime.core.durations import format_duration
+from righttime.core.global_policy import FrequencyCap
 
 
 class Outcome(StrEnum):
@@ -60,10 +67,267 @@ class ReasonCode(StrEnum):
 
 
 class Reason(BaseModel):
+    """One reason a decision carries: a code and the values that led to it.
+
+    Build reasons with the named constructors below, one (or one per variant) for each code: each fixes the
+    `detail` keys docs/decisions.md documents, so a reason reads the same wherever it is made.
+    """
+
     model_config = ConfigDict(frozen=True)
 
     code: ReasonCode
     detail: dict[str, JsonValue] = Field(default_factory=dict)
+
+    # --- triggers ---------------------------------------------------------------------------------------
+
+    @classmethod
+    def triggered(cls, event: str, delay: timedelta) -> Reason:
+        """`event` matched the campaign's trigger and a new message is planned `delay` after it."""
+        return cls(code=ReasonCode.TRIGGERED, detail={"event": event, "delay": format_duration(delay)})
+
+    @classmethod
+    def trigger_repeated(cls, event: str, previous_send_at: datetime) -> Reason:
+        """`event` triggered again while the campaign's message waited for `previous_send_at`: it moves."""
+        return cls(
+            code=ReasonCode.TRIGGER_REPEATED,
+            detail={"event": event, "previous_send_at": previous_send_at.isoformat()},
+        )
+
+    @classmethod
+    def superseded(cls, key: str | None, previous: str | None, by: str | None) -> Reason:
+        """A trigger with `dedupe_key` (`key`) value `by` replaced the waiting message about `previous`."""
+        return cls(code=ReasonCode.SUPERSEDED, detail={"key": key, "previous": previous, "by": by})
+
+    # --- timing -----------------------------------------------------------------------------------------
+
+    @classmethod
+    def min_delay(cls, event: str, minimum: timedelta) -> Reason:
+        """The global minimum delay after `event` is longer than the campaign's own delay."""
+        return cls(code=ReasonCode.MIN_DELAY, detail={"event": event, "min_delay": format_duration(minimum)})
+
+    @classmethod
+    def local_time(cls, wall: time, zone_name: str) -> Reason:
+        """The campaign's `at_local_time` moved the message to `wall` on the customer's clock."""
+        return cls(code=ReasonCode.LOCAL_TIME, detail={"time": wall.strftime("%H:%M"), "timezone": zone_name})
+
+    @classmethod
+    def purchase_cooldown(cls, order_at: datetime, until: datetime) -> Reason:
+        """The customer ordered at `order_at`: no promotion before `until`."""
+        return cls(
+            code=ReasonCode.PURCHASE_COOLDOWN,
+            detail={"order_at": order_at.isoformat(), "until": until.isoformat()},
+        )
+
+    @classmethod
+    def follow_up_delay(cls, order_at: datetime, until: datetime) -> Reason:
+        """A post-purchase follow-up waits until `until` after the order at `order_at`."""
+        return cls(
+            code=ReasonCode.FOLLOW_UP_DELAY,
+            detail={"order_at": order_at.isoformat(), "until": until.isoformat()},
+        )
+
+    @classmethod
+    def quiet_hours(cls, quiet: QuietHours, zone_name: str, local_time: datetime, until: datetime) -> Reason:
+        """The planned `local_time` falls in the policy's quiet hours; the message waits until `until`."""
+        return cls(
+            code=ReasonCode.QUIET_HOURS,
+            detail={
+                "quiet_hours": quiet.describe(),
+                "timezone": zone_name,
+                "local_time": local_time.isoformat(),
+                "until": until.isoformat(),
+            },
+        )
+
+    @classmethod
+    def outside_window(cls, window: Window, zone_name: str, local_time: datetime, until: datetime) -> Reason:
+        """The planned `local_time` is outside the campaign's window; the message waits until `until`."""
+        return cls(
+            code=ReasonCode.OUTSIDE_WINDOW,
+            detail={
+                "window": window.describe(),
+                "timezone": zone_name,
+                "local_time": local_time.isoformat(),
+                "until": until.isoformat(),
+            },
+        )
+
+    @classmethod
+    def outside_window_dropped(cls, window: Window, zone_name: str, local_time: datetime) -> Reason:
+        """The planned `local_time` is outside the window, and the campaign drops such messages."""
+        return cls(
+            code=ReasonCode.OUTSIDE_WINDOW,
+            detail={
+                "window": window.describe(),
+                "timezone": zone_name,
+                "local_time": local_time.isoformat(),
+                "action": "drop",
+            },
+        )
+
+    @classmethod
+    def window_never_open(
+        cls, window: Window | None, zone_name: str, at_local_time: time | None = None
+    ) -> Reason:
+        """No instant (or no occurrence of `at_local_time`) is ever inside the window and outside quiet
+        hours: the message can never go."""
+        detail: dict[str, JsonValue] = {
+            "window": window.describe() if window else None,
+            "timezone": zone_name,
+            "never_open": True,
+        }
+        if at_local_time is not None:
+            detail["at_local_time"] = at_local_time.strftime("%H:%M")
+        return cls(code=ReasonCode.OUTSIDE_WINDOW, detail=detail)
+
+    @classmethod
+    def frequency_cap(cls, cap: FrequencyCap, zone_name: str, until: datetime) -> Reason:
+        """`cap` is full at the planned time; the next free slot is at `until`."""
+        return cls(
+            code=ReasonCode.FREQUENCY_CAP,
+            detail={"cap": cap.describe(), "timezone": zone_name, "until": until.isoformat()},
+        )
+
+    @classmethod
+    def no_free_slot(cls, horizon: timedelta) -> Reason:
+        """No slot is free under the caps within `horizon`."""
+        return cls(code=ReasonCode.FREQUENCY_CAP, detail={"horizon": format_duration(horizon)})
+
+    @classmethod
+    def outranked(cls, by: Sequence[str], wanted: datetime | None) -> Reason:
+        """Higher-priority campaigns `by` took the slots; alone, the message would have had `wanted`."""
+        return cls(
+            code=ReasonCode.OUTRANKED,
+            detail={"by": sorted(set(by)), "wanted": wanted.isoformat() if wanted else None},
+        )
+
+    # --- refusals ---------------------------------------------------------------------------------------
+
+    @classmethod
+    def send_by_passed(cls, send_by: datetime, earliest: datetime) -> Reason:
+        """When planning: the earliest allowed instant is after the `send_by` deadline."""
+        return cls(
+            code=ReasonCode.SEND_BY_PASSED,
+            detail={"send_by": send_by.isoformat(), "earliest": earliest.isoformat()},
+        )
+
+    @classmethod
+    def send_by_passed_when_fired(cls, send_by: datetime, at: datetime) -> Reason:
+        """At send time: the schedule fired at `at`, after the `send_by` deadline."""
+        return cls(
+            code=ReasonCode.SEND_BY_PASSED, detail={"send_by": send_by.isoformat(), "at": at.isoformat()}
+        )
+
+    @classmethod
+    def reentry(cls, mode: ReentryMode, last_sent_at: datetime) -> Reason:
+        """The campaign's re-entry rule forbids another message since the one sent at `last_sent_at`."""
+        return cls(
+            code=ReasonCode.REENTRY, detail={"mode": mode.value, "last_sent_at": last_sent_at.isoformat()}
+        )
+
+    @classmethod
+    def duplicate_key(cls, key: str | None, value: str) -> Reason:
+        """A message with `dedupe_key` (`key`) value `value` was already sent for this campaign."""
+        return cls(code=ReasonCode.DUPLICATE_KEY, detail={"key": key, "value": value})
+
+    @classmethod
+    def audience(cls, condition: Condition) -> Reason:
+        """The audience `condition` fails for this customer."""
+        return cls(code=ReasonCode.AUDIENCE, detail={"condition": condition.describe()})
+
+    @classmethod
+    def recently_bought(cls, category: str, bought_at: datetime) -> Reason:
+        """The customer bought `category` recently, and the campaign has no cross-sell variant."""
+        return cls(
+            code=ReasonCode.RECENTLY_BOUGHT, detail={"category": category, "bought_at": bought_at.isoformat()}
+        )
+
+    @classmethod
+    def cross_sell_variant(cls, category: str, bought_at: datetime, template: str) -> Reason:
+        """The customer bought `category` recently: the cross-sell `template` goes instead."""
+        return cls(
+            code=ReasonCode.CROSS_SELL_VARIANT,
+            detail={"category": category, "bought_at": bought_at.isoformat(), "template": template},
+        )
+
+    @classmethod
+    def no_email(cls) -> Reason:
+        """The profile has no email address."""
+        return cls(code=ReasonCode.NO_EMAIL)
+
+    @classmethod
+    def unsubscribed(cls) -> Reason:
+        """The customer unsubscribed, and the campaign is promotional."""
+        return cls(code=ReasonCode.UNSUBSCRIBED)
+
+    @classmethod
+    def address_suppressed(cls, suppression: str) -> Reason:
+        """The address is on the suppression list, for `suppression`."""
+        return cls(code=ReasonCode.ADDRESS_SUPPRESSED, detail={"suppression": suppression})
+
+    @classmethod
+    def converted(cls, order_id: str | None, at: datetime, event: str | None = None) -> Reason:
+        """The customer ordered at `at`. `event` is the exit event, when an evaluated event converted them;
+        at send time it is None (the profile's last order decides)."""
+        detail: dict[str, JsonValue] = {} if event is None else {"event": event}
+        return cls(code=ReasonCode.CONVERTED, detail={**detail, "order_id": order_id, "at": at.isoformat()})
+
+    @classmethod
+    def exit_event(cls, event: str, at: datetime) -> Reason:
+        """`event`, one of the campaign's exit events, happened at `at`."""
+        return cls(code=ReasonCode.EXIT_EVENT, detail={"event": event, "at": at.isoformat()})
+
+    @classmethod
+    def exit_condition(cls, condition: Condition) -> Reason:
+        """At send time, the exit `condition` holds."""
+        return cls(code=ReasonCode.EXIT_CONDITION, detail={"condition": condition.describe()})
+
+    @classmethod
+    def campaign_disabled(cls, campaign_id: str) -> Reason:
+        """At send time, the campaign is disabled or gone."""
+        return cls(code=ReasonCode.CAMPAIGN_DISABLED, detail={"campaign": campaign_id})
+
+    # --- delivery ---------------------------------------------------------------------------------------
+
+    @classmethod
+    def delivered_to_ses(cls, ses_message_id: str) -> Reason:
+        """SES accepted the message as `ses_message_id`."""
+        return cls(code=ReasonCode.DELIVERED_TO_SES, detail={"ses_message_id": ses_message_id})
+
+    @classmethod
+    def ses_rejected(cls, error: str) -> Reason:
+        """SES refused the message for good."""
+        return cls(code=ReasonCode.SES_REJECTED, detail={"error": error})
+
+    @classmethod
+    def ses_unavailable(cls, error: str, attempts: int, retry_at: datetime) -> Reason:
+        """SES could not take the message after `attempts` tries; it is tried again at `retry_at`."""
+        return cls(
+            code=ReasonCode.SES_UNAVAILABLE,
+            detail={"error": error, "attempts": attempts, "retry_at": retry_at.isoformat()},
+        )
+
+    @classmethod
+    def ses_gave_up(cls, error: str, attempts: int) -> Reason:
+        """SES could not take the message after `attempts` tries, the last allowed: it fails."""
+        return cls(
+            code=ReasonCode.SES_UNAVAILABLE, detail={"error": error, "attempts": attempts, "gave_up": True}
+        )
+
+    @classmethod
+    def render_failed(cls, error: str) -> Reason:
+        """The template could not be rendered."""
+        return cls(code=ReasonCode.RENDER_FAILED, detail={"error": error})
+
+
+class DecidingZone(Protocol):
+    """The customer's zone as a decision records it (`righttime.core.policy.CustomerZone`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def source(self) -> str: ...
 
 
 class Decision(BaseModel):
@@ -85,6 +349,37 @@ class Decision(BaseModel):
     @property
     def reason_codes(self) -> list[str]:
         return [reason.code.value for reason in self.reasons]
+
+    @classmethod
+    def made(
+        cls,
+        outcome: Outcome,
+        reasons: Sequence[Reason],
+        *,
+        customer_id: str,
+        campaign_id: str,
+        at: datetime,
+        zone: DecidingZone | None,
+        message_id: str | None = None,
+        send_at: datetime | None = None,
+        trigger_event: str | None = None,
+        trigger_message_id: str | None = None,
+    ) -> Decision:
+        """The one way to record a decision, when an event is planned and when a schedule fires: `outcome`
+        for `campaign_id`, decided `at`, with the zone the timing rules used."""
+        return cls(
+            customer_id=customer_id,
+            campaign_id=campaign_id,
+            outcome=outcome,
+            decided_at=at,
+            reasons=list(reasons),
+            message_id=message_id,
+            send_at=send_at,
+            trigger_event=trigger_event,
+            trigger_message_id=trigger_message_id,
+            timezone=zone.name if zone else None,
+            timezone_source=zone.source if zone else None,
+        )
 
 
 class MessageStatus(StrEnum):

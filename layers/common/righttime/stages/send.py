@@ -5,18 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import JsonValue
-
 from righttime.core.campaigns import Campaign, Kind
-from righttime.core.decisions import (
-    Decision,
-    MessageStatus,
-    OutboundMessage,
-    Outcome,
-    Reason,
-    ReasonCode,
-    status_for,
-)
+from righttime.core.decisions import Decision, MessageStatus, OutboundMessage, Outcome, Reason, status_for
 from righttime.core.global_policy import GlobalPolicy
 from righttime.core.policy import Action, CustomerZone, Move, SendDecision, decide_at_send
 from righttime.core.profiles import PendingRef, Profile, record_send
@@ -88,7 +78,7 @@ def send_due_message(
         rendered = renderer.render(verdict.template, context)
     except RenderError as exc:
         # A broken template will not fix itself on retry: settle the message and say why.
-        reasons = [Reason(code=ReasonCode.RENDER_FAILED, detail={"error": str(exc)})]
+        reasons = [Reason.render_failed(str(exc))]
         return _close(store, profile, message, Outcome.FAILED, reasons, now, verdict.zone)
     if not store.claim(message, now):
         return SendResult(status="already_claimed")
@@ -104,12 +94,23 @@ def send_due_message(
     try:
         ses_id = mailer.send(mime, {"campaign": message.campaign_id, "message_id": message_id})
     except SendRejected as exc:
-        reasons = [Reason(code=ReasonCode.SES_REJECTED, detail={"error": str(exc)})]
+        reasons = [Reason.ses_rejected(str(exc))]
         return _close(store, profile, message, Outcome.FAILED, reasons, now, verdict.zone)
     except SendUnavailable as exc:
         return _retry_later(store, profile, message, str(exc), now, verdict.zone)
-    reasons = [*verdict.reasons, Reason(code=ReasonCode.DELIVERED_TO_SES, detail={"ses_message_id": ses_id})]
-    decision = _decision(message, Outcome.SENT, reasons, now, verdict.zone)
+    reasons = [*verdict.reasons, Reason.delivered_to_ses(ses_id)]
+    decision = Decision.made(
+        Outcome.SENT,
+        reasons,
+        customer_id=message.customer_id,
+        campaign_id=message.campaign_id,
+        at=now,
+        zone=verdict.zone,
+        message_id=message.message_id,
+        send_at=message.send_at,
+        trigger_event=message.trigger_event,
+        trigger_message_id=message.trigger_message_id,
+    )
     promotional = campaign is None or campaign.kind is Kind.PROMOTIONAL
 
     def sent(p: Profile) -> None:
@@ -129,7 +130,18 @@ def _close(
     now: datetime,
     zone: CustomerZone | None,
 ) -> SendResult:
-    decision = _decision(message, outcome, reasons, now, zone)
+    decision = Decision.made(
+        outcome,
+        reasons,
+        customer_id=message.customer_id,
+        campaign_id=message.campaign_id,
+        at=now,
+        zone=zone,
+        message_id=message.message_id,
+        send_at=message.send_at,
+        trigger_event=message.trigger_event,
+        trigger_message_id=message.trigger_message_id,
+    )
     settled = store.settle(
         profile, message, status_for(outcome), decision, now, lambda p: _forget_pending(p, message)
     )
@@ -154,12 +166,11 @@ def _retry_later(
 ) -> SendResult:
     """SES could not take it now: back off (a new schedule generation), and give up after a few tries."""
     attempts = message.attempts + 1
-    detail: dict[str, JsonValue] = {"error": error, "attempts": attempts}
     if attempts >= len(SEND_RETRY_BACKOFF) + 1:
-        reasons = [Reason(code=ReasonCode.SES_UNAVAILABLE, detail={**detail, "gave_up": True})]
+        reasons = [Reason.ses_gave_up(error, attempts)]
         return _close(store, profile, message, Outcome.FAILED, reasons, now, zone)
     retry_at = now + SEND_RETRY_BACKOFF[attempts - 1]
-    reasons = [Reason(code=ReasonCode.SES_UNAVAILABLE, detail={**detail, "retry_at": retry_at.isoformat()})]
+    reasons = [Reason.ses_unavailable(error, attempts, retry_at)]
     moved, decision = _move(
         store, profile, message, retry_at, reasons, now, zone, claimed=True, attempts=attempts
     )
@@ -180,7 +191,18 @@ def _move(
 ) -> tuple[bool, Decision]:
     """Move the message (and the profile's reference to it) to `at`, as a new schedule generation."""
     move = Move(message.message_id, at, message.generation + 1, reasons)
-    decision = _decision(message, Outcome.DEFERRED, reasons, now, zone, send_at=at)
+    decision = Decision.made(
+        Outcome.DEFERRED,
+        reasons,
+        customer_id=message.customer_id,
+        campaign_id=message.campaign_id,
+        at=now,
+        zone=zone,
+        message_id=message.message_id,
+        send_at=at,
+        trigger_event=message.trigger_event,
+        trigger_message_id=message.trigger_message_id,
+    )
 
     def moved(p: Profile) -> None:
         ref = p.pending.get(message.campaign_id)
@@ -217,26 +239,3 @@ def _forget_pending(profile: Profile, message: OutboundMessage) -> None:
     ref = profile.pending.get(message.campaign_id)
     if ref is not None and ref.message_id == message.message_id:
         del profile.pending[message.campaign_id]
-
-
-def _decision(
-    message: OutboundMessage,
-    outcome: Outcome,
-    reasons: list[Reason],
-    now: datetime,
-    zone: CustomerZone | None,
-    send_at: datetime | None = None,
-) -> Decision:
-    return Decision(
-        customer_id=message.customer_id,
-        campaign_id=message.campaign_id,
-        outcome=outcome,
-        decided_at=now,
-        reasons=reasons,
-        message_id=message.message_id,
-        send_at=send_at or message.send_at,
-        trigger_event=message.trigger_event,
-        trigger_message_id=message.trigger_message_id,
-        timezone=zone.name if zone else None,
-        timezone_source=zone.source if zone else None,
-    )

@@ -5,14 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import JsonValue
-
 from righttime.core.campaigns import Campaign, Kind, ReentryMode
 from righttime.core.conditions import first_failing
-from righttime.core.decisions import (
-    Reason,
-    ReasonCode,
-)
+from righttime.core.decisions import Reason
 from righttime.core.global_policy import GlobalPolicy
 from righttime.core.profiles import Profile, facts
 
@@ -23,15 +18,15 @@ def eligibility(profile: Profile, campaign: Campaign, suppressed: str | None, no
     `suppressed` is the suppression-list reason for the profile's address, when the caller looked it up.
     """
     if not profile.email:
-        return [Reason(code=ReasonCode.NO_EMAIL)]
+        return [Reason.no_email()]
     reasons: list[Reason] = []
     if suppressed is not None:
-        reasons.append(Reason(code=ReasonCode.ADDRESS_SUPPRESSED, detail={"suppression": suppressed}))
+        reasons.append(Reason.address_suppressed(suppressed))
     if campaign.kind is Kind.PROMOTIONAL and profile.unsubscribed:
-        reasons.append(Reason(code=ReasonCode.UNSUBSCRIBED))
+        reasons.append(Reason.unsubscribed())
     failing = first_failing(campaign.audience, facts(profile, now))
     if failing is not None:
-        reasons.append(Reason(code=ReasonCode.AUDIENCE, detail={"condition": failing.describe()}))
+        reasons.append(Reason.audience(failing))
     return reasons
 
 
@@ -41,7 +36,7 @@ def reentry_blockers(profile: Profile, campaign: Campaign, key: str | None, now:
     if history is None:
         return []
     if key is not None and key in history.keys:
-        return [Reason(code=ReasonCode.DUPLICATE_KEY, detail={"key": campaign.dedupe_key, "value": key})]
+        return [Reason.duplicate_key(campaign.dedupe_key, key)]
     last = history.last_sent_at
     if last is None:
         return []
@@ -53,9 +48,7 @@ def reentry_blockers(profile: Profile, campaign: Campaign, key: str | None, now:
     )
     if not blocked:
         return []
-    return [
-        Reason(code=ReasonCode.REENTRY, detail={"mode": rule.mode.value, "last_sent_at": last.isoformat()})
-    ]
+    return [Reason.reentry(rule.mode, last)]
 
 
 def choose_template(
@@ -68,12 +61,7 @@ def choose_template(
     bought_at = profile.recent_categories.get(category)
     if bought_at is None or now - bought_at > policy.recent_purchase.window:
         return campaign.template, []
-    detail: dict[str, JsonValue] = {"category": category, "bought_at": bought_at.isoformat()}
     if campaign.cross_sell is not None:
-        return campaign.cross_sell.template, [
-            Reason(
-                code=ReasonCode.CROSS_SELL_VARIANT,
-                detail={**detail, "template": campaign.cross_sell.template},
-            )
-        ]
-    return None, [Reason(code=ReasonCode.RECENTLY_BOUGHT, detail=detail)]
+        template = campaign.cross_sell.template
+        return template, [Reason.cross_sell_variant(category, bought_at, template)]
+    return None, [Reason.recently_bought(category, bought_at)]

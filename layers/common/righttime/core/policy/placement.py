@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from righttime.core import calendar
 from righttime.core.campaigns import Campaign, Kind, OutsideWindow
-from righttime.core.decisions import (
-    Outcome,
-    Reason,
-    ReasonCode,
-)
-from righttime.core.durations import format_duration
+from righttime.core.decisions import Outcome, Reason, ReasonCode
 from righttime.core.global_policy import FrequencyCap, GlobalPolicy
 from righttime.core.policy.zone import CustomerZone
 from righttime.core.profiles import Profile
@@ -24,6 +19,22 @@ PLACEMENT_HORIZON = timedelta(days=60)
 
 
 _MAX_STEPS = 500
+
+#: sorts before every real instant: campaigns compared before their messages have a desired time
+_NO_TIME = datetime.min.replace(tzinfo=UTC)
+
+PriorityOrder = tuple[int, datetime, str]
+
+
+def priority_order(priority: int, campaign_id: str, desired_at: datetime | None = None) -> PriorityOrder:
+    """The one order in which promotional messages compete for frequency-cap slots, smallest first.
+
+    The higher priority goes first. On equal priority, the earlier desired time (what the campaign's own
+    timing asked for, before caps) goes first, then the campaign id in alphabetical order, so the result
+    never depends on which event happened to be processed first. `a` outranks `b` when
+    `priority_order(a) < priority_order(b)`.
+    """
+    return (-priority, desired_at or _NO_TIME, campaign_id)
 
 
 @dataclass(frozen=True)
@@ -52,115 +63,43 @@ def earliest_for_campaign(
         minimum = policy.min_delay.get(trigger_event)
         if minimum is not None and minimum > delay:
             at = trigger_at + minimum
-            reasons.append(
-                Reason(
-                    code=ReasonCode.MIN_DELAY,
-                    detail={"event": trigger_event, "min_delay": format_duration(minimum)},
-                )
-            )
-    if campaign.timing.at_local_time is not None:
-        local = calendar.next_local_time(at, campaign.timing.at_local_time, zone.tz)
+            reasons.append(Reason.min_delay(trigger_event, minimum))
+    wall = campaign.timing.at_local_time
+    if wall is not None:
+        local = calendar.next_local_time(at, wall, zone.tz)
         if local != at:
-            reasons.append(
-                Reason(
-                    code=ReasonCode.LOCAL_TIME,
-                    detail={"time": campaign.timing.at_local_time.strftime("%H:%M"), "timezone": zone.name},
-                )
-            )
+            reasons.append(Reason.local_time(wall, zone.name))
         at = local
     at = max(at, now)
     if promotional and profile.last_order_at is not None:
         if campaign.follow_up is not None:
             until = profile.last_order_at + campaign.follow_up.min_delay
-            code = ReasonCode.FOLLOW_UP_DELAY
+            waited = Reason.follow_up_delay(profile.last_order_at, until)
         else:
             until = profile.last_order_at + policy.purchase_cooldown
-            code = ReasonCode.PURCHASE_COOLDOWN
+            waited = Reason.purchase_cooldown(profile.last_order_at, until)
         if until > at:
-            reasons.append(
-                Reason(
-                    code=code,
-                    detail={"order_at": profile.last_order_at.isoformat(), "until": until.isoformat()},
-                )
-            )
+            reasons.append(waited)
             at = until
     if not promotional:
         return Earliest(at, reasons)
     window, quiet = campaign.timing.window, policy.quiet_hours
     allowed_at = calendar.next_allowed(at, zone.tz, window, quiet)
     if allowed_at is None:
-        return Earliest(
-            None,
-            [
-                *reasons,
-                Reason(
-                    code=ReasonCode.OUTSIDE_WINDOW,
-                    detail={
-                        "window": window.describe() if window else None,
-                        "timezone": zone.name,
-                        "never_open": True,
-                    },
-                ),
-            ],
-            Outcome.SUPPRESSED,
-        )
+        return Earliest(None, [*reasons, Reason.window_never_open(window, zone.name)], Outcome.SUPPRESSED)
     if allowed_at != at:
         local = at.astimezone(zone.tz)
         if window is not None and not window.contains(local):
             if campaign.timing.outside_window is OutsideWindow.DROP:
-                return Earliest(
-                    None,
-                    [
-                        *reasons,
-                        Reason(
-                            code=ReasonCode.OUTSIDE_WINDOW,
-                            detail={
-                                "window": window.describe(),
-                                "timezone": zone.name,
-                                "local_time": local.isoformat(),
-                                "action": "drop",
-                            },
-                        ),
-                    ],
-                    Outcome.SUPPRESSED,
-                )
-            reasons.append(
-                Reason(
-                    code=ReasonCode.OUTSIDE_WINDOW,
-                    detail={
-                        "window": window.describe(),
-                        "timezone": zone.name,
-                        "local_time": local.isoformat(),
-                        "until": allowed_at.isoformat(),
-                    },
-                )
-            )
+                dropped = Reason.outside_window_dropped(window, zone.name, local)
+                return Earliest(None, [*reasons, dropped], Outcome.SUPPRESSED)
+            reasons.append(Reason.outside_window(window, zone.name, local, allowed_at))
         else:
             assert quiet is not None
-            reasons.append(
-                Reason(
-                    code=ReasonCode.QUIET_HOURS,
-                    detail={
-                        "quiet_hours": quiet.describe(),
-                        "timezone": zone.name,
-                        "local_time": local.isoformat(),
-                        "until": allowed_at.isoformat(),
-                    },
-                )
-            )
+            reasons.append(Reason.quiet_hours(quiet, zone.name, local, allowed_at))
     send_by = trigger_at + campaign.timing.send_by if campaign.timing.send_by is not None else None
     if send_by is not None and allowed_at > send_by:
-        return Earliest(
-            None,
-            [
-                *reasons,
-                Reason(
-                    code=ReasonCode.SEND_BY_PASSED,
-                    detail={"send_by": send_by.isoformat(), "earliest": allowed_at.isoformat()},
-                ),
-            ],
-            Outcome.EXPIRED,
-        )
+        return Earliest(None, [*reasons, Reason.send_by_passed(send_by, allowed_at)], Outcome.EXPIRED)
     return Earliest(allowed_at, reasons)
 
 
@@ -182,32 +121,19 @@ def place(
         if at is None or at - desired > PLACEMENT_HORIZON:
             break
         if send_by is not None and at > send_by:
-            return None, [
-                *capped,
-                Reason(
-                    code=ReasonCode.SEND_BY_PASSED,
-                    detail={"send_by": send_by.isoformat(), "earliest": at.isoformat()},
-                ),
-            ]
+            return None, [*capped, Reason.send_by_passed(send_by, at)]
         moved = _free_after(at, zone, policy.frequency_caps, taken)
         if moved is None:
             return at, capped
         later, cap = moved
-        if not capped or capped[-1].detail.get("cap") != cap.describe():
-            capped.append(
-                Reason(
-                    code=ReasonCode.FREQUENCY_CAP,
-                    detail={"cap": cap.describe(), "timezone": zone.name, "until": later.isoformat()},
-                )
-            )
+        reason = Reason.frequency_cap(cap, zone.name, later)
+        # One reason per cap in a row: a cap that keeps pushing the message only moves its `until`.
+        if capped and capped[-1].detail.get("cap") == cap.describe():
+            capped[-1] = reason
         else:
-            capped[-1] = Reason(
-                code=ReasonCode.FREQUENCY_CAP, detail={**capped[-1].detail, "until": later.isoformat()}
-            )
+            capped.append(reason)
         at = later
-    return None, capped or [
-        Reason(code=ReasonCode.FREQUENCY_CAP, detail={"horizon": format_duration(PLACEMENT_HORIZON)})
-    ]
+    return None, capped or [Reason.no_free_slot(PLACEMENT_HORIZON)]
 
 
 def _free_after(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from righttime.core.campaigns import Campaign, Kind
 from righttime.core.decisions import (
@@ -18,11 +17,15 @@ from righttime.core.decisions import (
     ReasonCode,
     message_id_for,
 )
-from righttime.core.durations import format_duration
 from righttime.core.events import QueuedEvent, TrackMessage
 from righttime.core.global_policy import GlobalPolicy
 from righttime.core.policy.gates import choose_template, eligibility, reentry_blockers
-from righttime.core.policy.placement import earliest_for_campaign, place, unplaceable_outcome
+from righttime.core.policy.placement import (
+    earliest_for_campaign,
+    place,
+    priority_order,
+    unplaceable_outcome,
+)
 from righttime.core.policy.zone import CustomerZone, customer_zone
 from righttime.core.profiles import PendingRef, Profile
 
@@ -60,11 +63,24 @@ class _Candidate:
 
     campaign: Campaign
     ref: PendingRef
-    reasons: list[Reason]
-    is_new: bool
+    #: why this event planned it (`triggered` or `trigger_repeated`); None for a message planned earlier
+    trigger: Reason | None = None
+    #: this event's trigger moves a message that was already waiting (a new generation), not a new one
+    repeated: bool = False
+    #: what moved the time of a message this event planned: the template choice, then the timing rules
+    rules: list[Reason] = field(default_factory=list)
     message: OutboundMessage | None = None
     event_name: str | None = None
     event_message_id: str | None = None
+
+    @property
+    def planned_now(self) -> bool:
+        """This event triggered it (new or repeated), so its decision is a `scheduled` one."""
+        return self.trigger is not None
+
+    @property
+    def reasons(self) -> list[Reason]:
+        return [self.trigger, *self.rules] if self.trigger is not None else list(self.rules)
 
 
 def plan_event(
@@ -88,7 +104,7 @@ def plan_event(
     zone = customer_zone(plan.profile, policy)
     _apply_exits(plan, by_id, event, message.event, zone, now)
     candidates: dict[str, _Candidate] = {}
-    for campaign in sorted(campaigns, key=lambda c: (-c.priority, c.id)):
+    for campaign in sorted(campaigns, key=lambda c: priority_order(c.priority, c.id)):
         if campaign.is_triggered_by(message.event, message.properties):
             candidate = _trigger(plan, campaign, policy, event, message, zone, now)
             if candidate is not None:
@@ -97,61 +113,32 @@ def plan_event(
     return plan
 
 
-def _decision(
-    profile: Profile,
-    campaign_id: str,
-    outcome: Outcome,
-    reasons: list[Reason],
-    now: datetime,
-    zone: CustomerZone,
-    **extra: Any,
-) -> Decision:
-    return Decision(
-        customer_id=profile.customer_id,
-        campaign_id=campaign_id,
-        outcome=outcome,
-        decided_at=now,
-        reasons=reasons,
-        timezone=zone.name,
-        timezone_source=zone.source,
-        **extra,
-    )
-
-
 def _apply_exits(
     plan: Plan, by_id: dict[str, Campaign], event: QueuedEvent, name: str, zone: CustomerZone, now: datetime
 ) -> None:
-    for campaign_id, ref in sorted(plan.profile.pending.items()):
+    profile = plan.profile
+    for campaign_id, ref in sorted(profile.pending.items()):
         campaign = by_id.get(campaign_id)
         if campaign is None or not campaign.exits_on(name) or event.occurred_at < ref.trigger_at:
             continue
         if name == ORDER_COMPLETED:
-            reason = Reason(
-                code=ReasonCode.CONVERTED,
-                detail={
-                    "event": name,
-                    "order_id": plan.profile.last_order_id,
-                    "at": event.occurred_at.isoformat(),
-                },
-            )
+            reason = Reason.converted(profile.last_order_id, event.occurred_at, event=name)
         else:
-            reason = Reason(
-                code=ReasonCode.EXIT_EVENT, detail={"event": name, "at": event.occurred_at.isoformat()}
-            )
-        decision = _decision(
-            plan.profile,
-            campaign_id,
+            reason = Reason.exit_event(name, event.occurred_at)
+        decision = Decision.made(
             Outcome.CANCELLED,
             [reason],
-            now,
-            zone,
+            customer_id=profile.customer_id,
+            campaign_id=campaign_id,
+            at=now,
+            zone=zone,
             message_id=ref.message_id,
             trigger_event=name,
             trigger_message_id=event.message_id,
         )
         plan.close.append((ref.message_id, MessageStatus.CANCELLED, decision))
         plan.decisions.append(decision)
-        del plan.profile.pending[campaign_id]
+        del profile.pending[campaign_id]
 
 
 def _trigger(
@@ -165,18 +152,17 @@ def _trigger(
 ) -> _Candidate | None:
     profile = plan.profile
 
-    def refuse(outcome: Outcome, reasons: list[Reason]) -> None:
-        plan.decisions.append(
-            _decision(
-                profile,
-                campaign.id,
-                outcome,
-                reasons,
-                now,
-                zone,
-                trigger_event=message.event,
-                trigger_message_id=event.message_id,
-            )
+    def decision(outcome: Outcome, reasons: list[Reason], message_id: str | None = None) -> Decision:
+        return Decision.made(
+            outcome,
+            reasons,
+            customer_id=profile.customer_id,
+            campaign_id=campaign.id,
+            at=now,
+            zone=zone,
+            message_id=message_id,
+            trigger_event=message.event,
+            trigger_message_id=event.message_id,
         )
 
     blockers = eligibility(profile, campaign, None, now)
@@ -186,12 +172,12 @@ def _trigger(
     if not repeated:
         blockers += reentry_blockers(profile, campaign, key, now)
     if blockers:
-        refuse(Outcome.SUPPRESSED, blockers)
+        plan.decisions.append(decision(Outcome.SUPPRESSED, blockers))
         return None
     category = campaign.category_of(message.properties)
     template, bought = choose_template(profile, campaign, category, policy, now)
     if template is None:
-        refuse(Outcome.SUPPRESSED, bought)
+        plan.decisions.append(decision(Outcome.SUPPRESSED, bought))
         return None
 
     trigger_at = event.occurred_at
@@ -200,43 +186,20 @@ def _trigger(
         # reminder forward: the delay counts from the latest activity.
         trigger_at = pending.trigger_at
     earliest = earliest_for_campaign(profile, campaign, policy, zone, trigger_at, message.event, now)
-    reasons = [
-        Reason(
-            code=ReasonCode.TRIGGERED,
-            detail={"event": message.event, "delay": format_duration(campaign.timing.delay)},
-        )
-    ]
-    if repeated and pending is not None:
-        reasons = [
-            Reason(
-                code=ReasonCode.TRIGGER_REPEATED,
-                detail={"event": message.event, "previous_send_at": pending.send_at.isoformat()},
-            )
-        ]
-    reasons += bought + earliest.reasons
+    rules = bought + earliest.reasons
     if earliest.at is None:
-        refuse(earliest.outcome or Outcome.SUPPRESSED, reasons[1:] or reasons)
+        plan.decisions.append(decision(earliest.outcome or Outcome.SUPPRESSED, rules))
         return None
+    if repeated and pending is not None:
+        trigger = Reason.trigger_repeated(message.event, pending.send_at)
+    else:
+        trigger = Reason.triggered(message.event, campaign.timing.delay)
     if pending is not None and not repeated:
         # One pending message per campaign: a trigger about something else (another product, another
         # cart) that can be sent replaces the message about the first, which is cancelled rather than left
         # orphaned. A new trigger that is refused above leaves the first one as it was.
-        superseded = _decision(
-            profile,
-            campaign.id,
-            Outcome.CANCELLED,
-            [
-                Reason(
-                    code=ReasonCode.SUPERSEDED,
-                    detail={"key": campaign.dedupe_key, "previous": pending.dedupe_key, "by": key},
-                )
-            ],
-            now,
-            zone,
-            message_id=pending.message_id,
-            trigger_event=message.event,
-            trigger_message_id=event.message_id,
-        )
+        reason = Reason.superseded(campaign.dedupe_key, pending.dedupe_key, key)
+        superseded = decision(Outcome.CANCELLED, [reason], message_id=pending.message_id)
         plan.close.append((pending.message_id, MessageStatus.CANCELLED, superseded))
         plan.decisions.append(superseded)
         del profile.pending[campaign.id]
@@ -283,8 +246,9 @@ def _trigger(
     return _Candidate(
         campaign,
         ref,
-        reasons,
-        is_new=True,
+        trigger=trigger,
+        repeated=repeated,
+        rules=rules,
         message=outbound,
         event_name=message.event,
         event_message_id=event.message_id,
@@ -304,15 +268,16 @@ def _allocate(
     candidates = dict(fresh)
     for campaign_id, ref in profile.pending.items():
         if campaign_id not in candidates and campaign_id in by_id:
-            candidates[campaign_id] = _Candidate(by_id[campaign_id], ref, [], is_new=False)
+            candidates[campaign_id] = _Candidate(by_id[campaign_id], ref)
     taken = [s.at for s in profile.sends if s.promotional]
     order = sorted(
-        candidates.values(), key=lambda c: (-c.ref.priority, c.ref.desired_at or c.ref.send_at, c.campaign.id)
+        candidates.values(),
+        key=lambda c: priority_order(c.ref.priority, c.campaign.id, c.ref.desired_at or c.ref.send_at),
     )
     placed: list[tuple[datetime, str]] = []
     for candidate in order:
         ref, campaign = candidate.ref, candidate.campaign
-        if not candidate.is_new and ref.send_at - now <= SEND_NOW_TOLERANCE:
+        if not candidate.planned_now and ref.send_at - now <= SEND_NOW_TOLERANCE:
             placed.append((ref.send_at, campaign.id))  # firing about now: the sender decides it
             continue
         desired = max(ref.desired_at or ref.send_at, now)
@@ -323,19 +288,15 @@ def _allocate(
             # Only a slot taken by a higher priority can outrank; without one, the result is the same.
             alone = place(desired, zone, campaign, policy, taken, ref.send_by)[0] if placed else at
             if at != alone:
-                extra = [
-                    Reason(
-                        code=ReasonCode.OUTRANKED,
-                        detail={
-                            "by": sorted({cid for _, cid in placed}),
-                            "wanted": alone.isoformat() if alone else None,
-                        },
-                    )
-                ] + ([r for r in extra if r.code is not ReasonCode.FREQUENCY_CAP] if at is None else [])
+                outranked = Reason.outranked([cid for _, cid in placed], alone)
+                # Unplaceable: say what else stood in the way; placed later: the outranking says it all.
+                extra = [outranked] + (
+                    [r for r in extra if r.code is not ReasonCode.FREQUENCY_CAP] if at is None else []
+                )
         if at is None:
             _refuse_pending(plan, candidate, extra, zone, now)
             continue
-        if not candidate.is_new and at <= ref.send_at:
+        if not candidate.planned_now and at <= ref.send_at:
             at = ref.send_at  # a freed slot does not pull a planned message earlier: fewer surprises
         placed.append((at, campaign.id))
         _record_placement(plan, candidate, at, extra, zone, now)
@@ -345,24 +306,23 @@ def _record_placement(
     plan: Plan, candidate: _Candidate, at: datetime, extra: list[Reason], zone: CustomerZone, now: datetime
 ) -> None:
     ref, profile, campaign_id = candidate.ref, plan.profile, candidate.campaign.id
-    if candidate.is_new:
+    if candidate.planned_now:
         assert candidate.message is not None
         # A repeated trigger moves an existing message: a new generation gets its own schedule.
-        repeated = candidate.reasons[0].code is ReasonCode.TRIGGER_REPEATED
-        generation = ref.generation + 1 if repeated else ref.generation
+        generation = ref.generation + 1 if candidate.repeated else ref.generation
         reasons = candidate.reasons + extra
         plan.schedule.append(
             candidate.message.model_copy(update={"send_at": at, "generation": generation, "reasons": reasons})
         )
         profile.pending[campaign_id] = ref.model_copy(update={"send_at": at, "generation": generation})
         plan.decisions.append(
-            _decision(
-                profile,
-                campaign_id,
+            Decision.made(
                 Outcome.SCHEDULED,
                 reasons,
-                now,
-                zone,
+                customer_id=profile.customer_id,
+                campaign_id=campaign_id,
+                at=now,
+                zone=zone,
                 message_id=ref.message_id,
                 send_at=at,
                 trigger_event=candidate.event_name,
@@ -377,8 +337,15 @@ def _record_placement(
     profile.pending[campaign_id] = ref.model_copy(update={"send_at": at, "generation": generation})
     plan.move.append(Move(ref.message_id, at, generation, extra))
     plan.decisions.append(
-        _decision(
-            profile, campaign_id, Outcome.DEFERRED, extra, now, zone, message_id=ref.message_id, send_at=at
+        Decision.made(
+            Outcome.DEFERRED,
+            extra,
+            customer_id=profile.customer_id,
+            campaign_id=campaign_id,
+            at=now,
+            zone=zone,
+            message_id=ref.message_id,
+            send_at=at,
         )
     )
 
@@ -389,17 +356,17 @@ def _refuse_pending(
     ref, profile = candidate.ref, plan.profile
     outcome = unplaceable_outcome(reasons)
     del profile.pending[candidate.campaign.id]
-    decision = _decision(
-        profile,
-        candidate.campaign.id,
+    decision = Decision.made(
         outcome,
-        candidate.reasons[1:] + reasons,
-        now,
-        zone,
-        message_id=None if candidate.is_new else ref.message_id,
+        candidate.rules + reasons,
+        customer_id=profile.customer_id,
+        campaign_id=candidate.campaign.id,
+        at=now,
+        zone=zone,
+        message_id=None if candidate.planned_now else ref.message_id,
         trigger_event=candidate.event_name,
         trigger_message_id=candidate.event_message_id,
     )
     plan.decisions.append(decision)
-    if not candidate.is_new:
+    if not candidate.planned_now:
         plan.close.append((ref.message_id, MessageStatus(outcome.value), decision))

@@ -8,16 +8,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from righttime.core.campaigns import Campaign, Kind
-from righttime.core.decisions import (
-    MessageStatus,
-    OutboundMessage,
-    Outcome,
-    Reason,
-    ReasonCode,
-)
+from righttime.core.decisions import MessageStatus, OutboundMessage, Outcome, Reason, ReasonCode
 from righttime.core.global_policy import GlobalPolicy
 from righttime.core.policy.gates import choose_template, eligibility
-from righttime.core.policy.placement import earliest_for_campaign, place, unplaceable_outcome
+from righttime.core.policy.placement import (
+    earliest_for_campaign,
+    place,
+    priority_order,
+    unplaceable_outcome,
+)
 from righttime.core.policy.plan import ORDER_COMPLETED, SEND_NOW_TOLERANCE
 from righttime.core.policy.zone import CustomerZone, customer_zone
 from righttime.core.profiles import Profile, facts
@@ -62,30 +61,16 @@ def decide_at_send(
         return SendDecision(Action.CLOSE, outcome, tuple(reasons), zone=zone)
 
     if campaign is None or not campaign.enabled:
-        return close(
-            Outcome.CANCELLED,
-            [Reason(code=ReasonCode.CAMPAIGN_DISABLED, detail={"campaign": message.campaign_id})],
-        )
+        return close(Outcome.CANCELLED, [Reason.campaign_disabled(message.campaign_id)])
     if (
         campaign.exits_on(ORDER_COMPLETED)
         and profile.last_order_at is not None
         and profile.last_order_at >= message.trigger_at
     ):
-        return close(
-            Outcome.CANCELLED,
-            [
-                Reason(
-                    code=ReasonCode.CONVERTED,
-                    detail={"order_id": profile.last_order_id, "at": profile.last_order_at.isoformat()},
-                )
-            ],
-        )
+        return close(Outcome.CANCELLED, [Reason.converted(profile.last_order_id, profile.last_order_at)])
     exit_condition = next((c for c in campaign.exit.conditions if c.holds(facts(profile, now))), None)
     if exit_condition is not None:
-        return close(
-            Outcome.CANCELLED,
-            [Reason(code=ReasonCode.EXIT_CONDITION, detail={"condition": exit_condition.describe()})],
-        )
+        return close(Outcome.CANCELLED, [Reason.exit_condition(exit_condition)])
     blockers = eligibility(profile, campaign, suppressed, now)
     if blockers:
         return close(Outcome.SUPPRESSED, blockers)
@@ -95,25 +80,21 @@ def decide_at_send(
     if campaign.kind is Kind.TRANSACTIONAL:
         return SendDecision(Action.SEND, template=template, zone=zone)
     if message.send_by is not None and now > message.send_by:
-        return close(
-            Outcome.EXPIRED,
-            [
-                Reason(
-                    code=ReasonCode.SEND_BY_PASSED,
-                    detail={"send_by": message.send_by.isoformat(), "at": now.isoformat()},
-                )
-            ],
-        )
+        return close(Outcome.EXPIRED, [Reason.send_by_passed_when_fired(message.send_by, now)])
 
     earliest = earliest_for_campaign(
         profile, campaign, policy, zone, message.trigger_at, message.trigger_event, now
     )
     if earliest.at is None:
         return close(earliest.outcome or Outcome.SUPPRESSED, earliest.reasons)
+    # The slots of waiting promotional messages that outrank this one are taken, as when planning.
+    mine = priority_order(campaign.priority, campaign.id, message.desired_at or message.send_at)
     others = [
         ref.send_at
         for cid, ref in profile.pending.items()
-        if cid != campaign.id and ref.promotional and ref.priority > campaign.priority
+        if cid != campaign.id
+        and ref.promotional
+        and priority_order(ref.priority, cid, ref.desired_at or ref.send_at) < mine
     ]
     taken = [s.at for s in profile.sends if s.promotional] + others
     at, capped = place(earliest.at, zone, campaign, policy, taken, message.send_by)

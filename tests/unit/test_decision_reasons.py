@@ -1,0 +1,217 @@
+"""Decision reasons: every reason code has a named constructor, carries the detail docs/decisions.md
+documents, and is documented there."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from righttime.core.calendar import QuietHours, Weekday, Window
+from righttime.core.campaigns import ReentryMode
+from righttime.core.conditions import Condition, Op
+from righttime.core.decisions import Decision, Outcome, Reason, ReasonCode
+from righttime.core.global_policy import FrequencyCap, GlobalPolicy
+from righttime.core.policy import customer_zone
+from righttime.core.profiles import Profile
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "decisions.md"
+AT = datetime(2026, 11, 20, 9, 10, tzinfo=UTC)
+LATER = AT + timedelta(hours=1)
+WINDOW = Window(days=[Weekday.MON, Weekday.TUE], start=time(9), end=time(20))
+EMPTY_CART = Condition(field="cart_items", op=Op.EQUALS, value=0)
+
+#: each constructor, and the exact detail it writes (what decision records, simulate and explain show)
+EXPECTED: list[tuple[Reason, ReasonCode, dict[str, Any]]] = [
+    (
+        Reason.triggered("Product Added", timedelta(hours=1)),
+        ReasonCode.TRIGGERED,
+        {"event": "Product Added", "delay": "1h"},
+    ),
+    (
+        Reason.trigger_repeated("Product Added", LATER),
+        ReasonCode.TRIGGER_REPEATED,
+        {"event": "Product Added", "previous_send_at": LATER.isoformat()},
+    ),
+    (
+        Reason.superseded("cart_id", "c1", "c2"),
+        ReasonCode.SUPERSEDED,
+        {"key": "cart_id", "previous": "c1", "by": "c2"},
+    ),
+    (
+        Reason.min_delay("Product Viewed", timedelta(minutes=30)),
+        ReasonCode.MIN_DELAY,
+        {"event": "Product Viewed", "min_delay": "30m"},
+    ),
+    (
+        Reason.local_time(time(10), "Europe/Paris"),
+        ReasonCode.LOCAL_TIME,
+        {"time": "10:00", "timezone": "Europe/Paris"},
+    ),
+    (
+        Reason.purchase_cooldown(AT, LATER),
+        ReasonCode.PURCHASE_COOLDOWN,
+        {"order_at": AT.isoformat(), "until": LATER.isoformat()},
+    ),
+    (
+        Reason.follow_up_delay(AT, LATER),
+        ReasonCode.FOLLOW_UP_DELAY,
+        {"order_at": AT.isoformat(), "until": LATER.isoformat()},
+    ),
+    (
+        Reason.quiet_hours(QuietHours(start=time(21), end=time(8)), "UTC", AT, LATER),
+        ReasonCode.QUIET_HOURS,
+        {
+            "quiet_hours": "21:00-08:00",
+            "timezone": "UTC",
+            "local_time": AT.isoformat(),
+            "until": LATER.isoformat(),
+        },
+    ),
+    (
+        Reason.outside_window(WINDOW, "UTC", AT, LATER),
+        ReasonCode.OUTSIDE_WINDOW,
+        {
+            "window": "mon,tue 09:00-20:00",
+            "timezone": "UTC",
+            "local_time": AT.isoformat(),
+            "until": LATER.isoformat(),
+        },
+    ),
+    (
+        Reason.outside_window_dropped(WINDOW, "UTC", AT),
+        ReasonCode.OUTSIDE_WINDOW,
+        {"window": "mon,tue 09:00-20:00", "timezone": "UTC", "local_time": AT.isoformat(), "action": "drop"},
+    ),
+    (
+        Reason.window_never_open(WINDOW, "UTC"),
+        ReasonCode.OUTSIDE_WINDOW,
+        {"window": "mon,tue 09:00-20:00", "timezone": "UTC", "never_open": True},
+    ),
+    (
+        Reason.frequency_cap(FrequencyCap(max=3, per=timedelta(days=7)), "UTC", LATER),
+        ReasonCode.FREQUENCY_CAP,
+        {"cap": "3 per rolling 7d", "timezone": "UTC", "until": LATER.isoformat()},
+    ),
+    (Reason.no_free_slot(timedelta(days=60)), ReasonCode.FREQUENCY_CAP, {"horizon": "60d"}),
+    (
+        Reason.outranked(["b", "a", "b"], LATER),
+        ReasonCode.OUTRANKED,
+        {"by": ["a", "b"], "wanted": LATER.isoformat()},
+    ),
+    (
+        Reason.send_by_passed(AT, LATER),
+        ReasonCode.SEND_BY_PASSED,
+        {"send_by": AT.isoformat(), "earliest": LATER.isoformat()},
+    ),
+    (
+        Reason.send_by_passed_when_fired(AT, LATER),
+        ReasonCode.SEND_BY_PASSED,
+        {"send_by": AT.isoformat(), "at": LATER.isoformat()},
+    ),
+    (
+        Reason.reentry(ReentryMode.ONCE_PER, AT),
+        ReasonCode.REENTRY,
+        {"mode": "once_per", "last_sent_at": AT.isoformat()},
+    ),
+    (Reason.duplicate_key("cart_id", "c1"), ReasonCode.DUPLICATE_KEY, {"key": "cart_id", "value": "c1"}),
+    (
+        Reason.audience(EMPTY_CART),
+        ReasonCode.AUDIENCE,
+        {"condition": {"field": "cart_items", "op": "equals", "value": 0}},
+    ),
+    (
+        Reason.recently_bought("shoes", AT),
+        ReasonCode.RECENTLY_BOUGHT,
+        {"category": "shoes", "bought_at": AT.isoformat()},
+    ),
+    (
+        Reason.cross_sell_variant("shoes", AT, "socks"),
+        ReasonCode.CROSS_SELL_VARIANT,
+        {"category": "shoes", "bought_at": AT.isoformat(), "template": "socks"},
+    ),
+    (Reason.no_email(), ReasonCode.NO_EMAIL, {}),
+    (Reason.unsubscribed(), ReasonCode.UNSUBSCRIBED, {}),
+    (Reason.address_suppressed("bounce"), ReasonCode.ADDRESS_SUPPRESSED, {"suppression": "bounce"}),
+    (
+        Reason.converted("o-1", AT, event="Order Completed"),
+        ReasonCode.CONVERTED,
+        {"event": "Order Completed", "order_id": "o-1", "at": AT.isoformat()},
+    ),
+    (Reason.converted("o-1", AT), ReasonCode.CONVERTED, {"order_id": "o-1", "at": AT.isoformat()}),
+    (
+        Reason.exit_event("Product Added", AT),
+        ReasonCode.EXIT_EVENT,
+        {"event": "Product Added", "at": AT.isoformat()},
+    ),
+    (
+        Reason.exit_condition(EMPTY_CART),
+        ReasonCode.EXIT_CONDITION,
+        {"condition": {"field": "cart_items", "op": "equals", "value": 0}},
+    ),
+    (Reason.campaign_disabled("cart"), ReasonCode.CAMPAIGN_DISABLED, {"campaign": "cart"}),
+    (Reason.delivered_to_ses("ses-1"), ReasonCode.DELIVERED_TO_SES, {"ses_message_id": "ses-1"}),
+    (Reason.ses_rejected("MessageRejected"), ReasonCode.SES_REJECTED, {"error": "MessageRejected"}),
+    (
+        Reason.ses_unavailable("Throttling", 2, LATER),
+        ReasonCode.SES_UNAVAILABLE,
+        {"error": "Throttling", "attempts": 2, "retry_at": LATER.isoformat()},
+    ),
+    (
+        Reason.ses_gave_up("Throttling", 6),
+        ReasonCode.SES_UNAVAILABLE,
+        {"error": "Throttling", "attempts": 6, "gave_up": True},
+    ),
+    (Reason.render_failed("'x' is undefined"), ReasonCode.RENDER_FAILED, {"error": "'x' is undefined"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("reason", "code", "detail"),
+    EXPECTED,
+    ids=[f"{code.value}-{n}" for n, (_, code, _) in enumerate(EXPECTED)],
+)
+def test_a_named_constructor_writes_the_documented_detail(
+    reason: Reason, code: ReasonCode, detail: dict[str, Any]
+) -> None:
+    # Given a reason built by its named constructor
+    # When it is written to a decision record as JSON
+    written = reason.model_dump(mode="json")
+    # Then its code and detail, keys in order, are the ones docs/decisions.md documents
+    assert written["code"] == code.value
+    assert list(written["detail"].items()) == list(detail.items())
+
+
+def test_every_reason_code_has_a_named_constructor() -> None:
+    # Given every reason code a decision can carry
+    # When the constructors above are listed by the code they build
+    built = {code for _, code, _ in EXPECTED}
+    # Then no code is left to be built inline
+    assert built == set(ReasonCode)
+
+
+def test_every_reason_code_is_documented() -> None:
+    # Given the reason-code tables of docs/decisions.md
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", DOCS.read_text(encoding="utf-8"), re.MULTILINE))
+    # Then they list every code
+    assert {code.value for code in ReasonCode} <= documented
+
+
+def test_a_decision_records_the_zone_the_timing_rules_used() -> None:
+    # Given a customer whose zone comes from their trait
+    zone = customer_zone(Profile(customer_id="c", timezone="Europe/Paris"), GlobalPolicy())
+    # When a decision is made
+    decision = Decision.made(
+        Outcome.SUPPRESSED, [Reason.no_email()], customer_id="c", campaign_id="cart", at=AT, zone=zone
+    )
+    # Then it says when, for whom, why, and in which zone
+    assert (decision.decided_at, decision.customer_id, decision.campaign_id) == (AT, "c", "cart")
+    assert (decision.reason_codes, decision.timezone, decision.timezone_source) == (
+        ["no_email"],
+        "Europe/Paris",
+        "trait",
+    )
+    assert decision.message_id is None and decision.send_at is None
