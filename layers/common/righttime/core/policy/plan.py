@@ -274,11 +274,13 @@ def _allocate(
         candidates.values(),
         key=lambda c: priority_order(c.ref.priority, c.campaign.id, c.ref.desired_at or c.ref.send_at),
     )
+    # Only promotions compete for cap slots: a receipt or a password reset takes none and outranks nothing.
     placed: list[tuple[datetime, str]] = []
     for candidate in order:
         ref, campaign = candidate.ref, candidate.campaign
         if not candidate.planned_now and ref.send_at - now <= SEND_NOW_TOLERANCE:
-            placed.append((ref.send_at, campaign.id))  # firing about now: the sender decides it
+            if ref.promotional:
+                placed.append((ref.send_at, campaign.id))  # firing about now: the sender decides it
             continue
         desired = max(ref.desired_at or ref.send_at, now)
         at: datetime | None = desired
@@ -298,7 +300,8 @@ def _allocate(
             continue
         if not candidate.planned_now and at <= ref.send_at:
             at = ref.send_at  # a freed slot does not pull a planned message earlier: fewer surprises
-        placed.append((at, campaign.id))
+        if ref.promotional:
+            placed.append((at, campaign.id))
         _record_placement(plan, candidate, at, extra, zone, now)
 
 
