@@ -1,11 +1,15 @@
 """Email rendering: Jinja2 templates in a sandbox, HTML autoescaped, undefined variables are errors.
 
-A template is a folder under `templates/` with `subject.txt`, `body.html` and `body.txt`.
+A template is a folder under `templates/` with `subject.txt`, `body.html` and `body.txt`. Every link a
+template writes goes through the `safe_url` filter: product URLs come from the shop's events, and only
+http(s) may reach an `href` or `src`.
 """
 
 from __future__ import annotations
 
 import email.policy
+import unicodedata
+import urllib.parse
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -21,6 +25,29 @@ from righttime.core.profiles import Profile
 
 TEMPLATE_PARTS = ("subject.txt", "body.html", "body.txt")
 SMTP_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
+#: Schemes a link in an email may have; anything else (javascript:, data:, vbscript:, file:) is replaced.
+SAFE_URL_SCHEMES = frozenset({"http", "https"})
+
+
+def safe_url(value: object, fallback: str = "#") -> str:
+    """`value` if it is an absolute http(s) URL, else `fallback`: the `safe_url` filter of every template.
+
+    Cleaned as a browser would read it (the WHATWG URL parser drops surrounding spaces and C0 controls, and
+    tabs and newlines anywhere), so `" java\tscript:…"` is judged as the `javascript:` URL it would become.
+    A URL with any other control character or line separator left in it is refused.
+    """
+    if not isinstance(value, str):
+        return fallback
+    url = value.strip("".join(map(chr, range(0x21)))).replace("\t", "").replace("\n", "").replace("\r", "")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in url):
+        return fallback
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # an unbalanced [ in the host, for one
+        return fallback
+    return url if parts.scheme.lower() in SAFE_URL_SCHEMES and parts.netloc else fallback
 
 
 class RenderError(RighttimeError):
@@ -44,6 +71,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.filters["safe_url"] = safe_url
 
     def render(self, template: str, context: dict[str, Any]) -> Rendered:
         """Render the three parts of `template`; RenderError names the template, part and problem."""
