@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -12,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from righttime.core.errors import (
     ConfigurationError,
+    FieldError,
     InvalidRequestError,
     QueueUnavailableError,
     UnauthorizedError,
@@ -27,7 +29,15 @@ app = APIGatewayRestResolver()
 def _accept(endpoint: ingest.Endpoint) -> dict[str, Any]:
     event = app.current_event
     raw = event.body or ""
-    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
+    try:
+        # surrogatepass: a body API Gateway passed as text may hold lone surrogates; parsing names them
+        body = (
+            base64.b64decode(raw, validate=True)
+            if event.is_base64_encoded
+            else raw.encode("utf-8", "surrogatepass")
+        )
+    except binascii.Error as exc:
+        raise InvalidRequestError("body is not valid base64", [FieldError("body", str(exc))]) from exc
     accepted = ingest.accept(
         endpoint,
         body,

@@ -1,6 +1,9 @@
 """Ingestion: authenticate, decode, validate and queue Segment-format messages.
 
 Nothing from a rejected request is queued: the whole request is validated before anything is sent on.
+Hostile input is refused here with 400 naming the field, never accepted and dead-lettered later: numbers
+DynamoDB cannot store, strings SQS cannot carry, nesting past `MAX_NESTING`, absurd timestamps, e-mail
+addresses that are not one plain addr-spec, and traits or cart-line fields over the caps in docs/limits.md.
 """
 
 from __future__ import annotations
@@ -8,10 +11,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+import unicodedata
 import uuid
 import zlib
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
@@ -22,6 +29,7 @@ from righttime.core.events import (
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
     BatchRequest,
+    IdentifyMessage,
     Message,
     QueuedEvent,
     corrected_timestamp,
@@ -29,6 +37,34 @@ from righttime.core.events import (
 
 Endpoint = Literal["identify", "track", "batch"]
 _message_adapter: TypeAdapter[Message] = TypeAdapter(Message)
+
+#: How deep a value inside a message may nest (objects and arrays; the message itself is level 0).
+MAX_NESTING = 32
+#: Caps on what an identify may add to a profile (docs/limits.md).
+MAX_TRAITS = 100
+MAX_TRAIT_KEY_LENGTH = 100
+MAX_TRAIT_VALUE_BYTES = 2 * 1024
+#: Caps on the cart-line fields the profile keeps from e-commerce events (docs/limits.md).
+MAX_CART_FIELD_BYTES = 1024
+CART_LINE_FIELDS = ("product_id", "sku", "name", "category", "url", "image_url")
+#: The events whose properties (and `products[]`) become cart lines or order categories on the profile.
+PROFILE_EVENTS = frozenset({"Product Added", "Product Removed", "Order Completed"})
+#: What a DynamoDB number can be: finite, at most 38 significant digits, 1E-130 <= |n| < 1E+126.
+MAX_NUMBER_DIGITS = 38
+_LARGEST_NUMBER = Decimal("9.9999999999999999999999999999999999999E+125")
+_SMALLEST_NUMBER = Decimal("1E-130")
+#: Event times outside these are not mistakes a clock makes; they would only overflow date arithmetic later.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+#: An answer lists at most this many bad fields (a 10,000-message batch could otherwise list 10,000).
+MAX_REPORTED_ERRORS = 100
+#: A request with more events than this is queued over QUEUE_LANES concurrent lanes, one customer's events
+#: in one lane and in order: 10,000 events are 1,000 SendMessageBatch calls, too many to make one by one
+#: within the function's 10 s.
+LANE_THRESHOLD = 100
+QUEUE_LANES = 8
+#: Lone surrogates cannot be encoded as UTF-8, and SQS refuses U+FFFE and U+FFFF.
+_UNSENDABLE = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
 
 def authenticate(authorization: str | None, is_valid_key: Callable[[str], bool]) -> None:
@@ -75,12 +111,15 @@ def _too_large() -> InvalidRequestError:
 
 def parse(endpoint: Endpoint, body: bytes, received_at: datetime) -> list[QueuedEvent]:
     """Validate a decoded body into queued events, or raise InvalidRequestError naming every bad field."""
-    try:
-        document: Any = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequestError("body is not valid JSON", [FieldError("body", str(exc))]) from exc
+    document = _load_json(body)
     if not isinstance(document, dict):
         raise InvalidRequestError("body must be a JSON object", [FieldError("body", "expected an object")])
+    # Checked before pydantic sees the document: unstorable numbers are placeholders until then, and a
+    # deeply nested value would give pydantic a path as long as the nesting.
+    value_errors: list[FieldError] = []
+    _check_values(document, [], -2 if endpoint == "batch" else 0, value_errors)
+    if value_errors:
+        raise _invalid(value_errors)
 
     raw_messages: Any
     if endpoint == "batch":
@@ -90,7 +129,11 @@ def parse(endpoint: Endpoint, body: bytes, received_at: datetime) -> list[Queued
         # The single-message endpoints take the type from the path, as Segment does.
         raw_messages = [{**document, "type": endpoint}]
         prefix = ""
-    errors = _size_errors(raw_messages, prefix) + _identity_errors(raw_messages, prefix)
+    errors = (
+        _size_errors(raw_messages, prefix)
+        + _identity_errors(raw_messages, prefix)
+        + _content_errors(raw_messages, endpoint, prefix)
+    )
     try:
         if endpoint == "batch":
             request = BatchRequest.model_validate(document)
@@ -108,14 +151,14 @@ def parse(endpoint: Endpoint, body: bytes, received_at: datetime) -> list[Queued
             if IDENTITY_REQUIRED not in err["msg"]
         ]
         messages, batch_sent_at = [], None
+    errors += _time_errors(messages, batch_sent_at, prefix)
     if errors:
-        count = len(errors)
-        raise InvalidRequestError(
-            f"{count} invalid field{'s' if count > 1 else ''}; nothing was accepted", errors
-        )
+        raise _invalid(errors)
 
     events = []
     for message in messages:
+        if isinstance(message, IdentifyMessage) and isinstance(message.traits.get("email"), str):
+            message.traits["email"] = parse_address(str(message.traits["email"]))
         if message.messageId is None:
             message.messageId = f"rt-{uuid.uuid4()}"  # Segment generates one too; de-duplication needs it
         if message.sentAt is None and batch_sent_at is not None:
@@ -128,6 +171,231 @@ def parse(endpoint: Endpoint, body: bytes, received_at: datetime) -> list[Queued
             )
         )
     return events
+
+
+def _invalid(errors: list[FieldError]) -> InvalidRequestError:
+    count = len(errors)
+    listed = f"; the first {MAX_REPORTED_ERRORS} are listed" if count > MAX_REPORTED_ERRORS else ""
+    return InvalidRequestError(
+        f"{count} invalid field{'s' if count > 1 else ''}; nothing was accepted{listed}",
+        errors[:MAX_REPORTED_ERRORS],
+    )
+
+
+# --- JSON values: what DynamoDB and SQS can hold --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Unstorable:
+    """A JSON number DynamoDB cannot store, kept in place of its value until `_check_values` names it."""
+
+    text: str
+    reason: str
+
+
+def _load_json(body: bytes) -> Any:
+    try:
+        return json.loads(body, parse_int=_integer, parse_float=_float, parse_constant=_non_finite)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequestError("body is not valid JSON", [FieldError("body", str(exc))]) from exc
+    except RecursionError as exc:  # json's C parser guards its own stack; the limit is far past MAX_NESTING
+        raise InvalidRequestError(
+            "body nests objects or arrays too deeply",
+            [FieldError("body", f"nested more than {MAX_NESTING} levels deep")],
+        ) from exc
+
+
+def _integer(text: str) -> int | _Unstorable:
+    # Decimal first: int() refuses literals over 4,300 digits with a ValueError that is not a JSON error.
+    reason = _unstorable(Decimal(text), text)
+    return _Unstorable(text, reason) if reason else int(text)
+
+
+def _float(text: str) -> float | _Unstorable:
+    reason = _unstorable(Decimal(text), text)
+    if reason:
+        return _Unstorable(text, reason)
+    value = float(text)
+    # Stored as the float's shortest repr, which may round past the largest number.
+    reason = _unstorable(Decimal(repr(value)), text)
+    return _Unstorable(text, reason) if reason else value
+
+
+def _non_finite(text: str) -> _Unstorable:
+    return _Unstorable(text, f"{text} is not a finite number; DynamoDB cannot store it")
+
+
+def _unstorable(number: Decimal, text: str) -> str | None:
+    shown = text if len(text) <= 50 else f"{text[:20]}…({len(text)} characters)"
+    if not number.is_finite():
+        return f"{shown} is not a finite number; DynamoDB cannot store it"
+    if number.is_zero():
+        return None
+    # Leading and trailing zeros don't count, as DynamoDB trims them (normalize() would round to 28 digits).
+    if len("".join(map(str, number.as_tuple().digits)).strip("0")) > MAX_NUMBER_DIGITS:
+        return f"{shown} has more than {MAX_NUMBER_DIGITS} significant digits; DynamoDB cannot store it"
+    if not _SMALLEST_NUMBER <= number.copy_abs() <= _LARGEST_NUMBER:  # exact, unlike abs()
+        return f"{shown} is outside the range DynamoDB can store (1E-130 to 9.99…E+125 in magnitude)"
+    return None
+
+
+def _check_values(value: Any, path: list[str], depth: int, errors: list[FieldError]) -> None:
+    """Name every unstorable number, unsendable string and value nested past MAX_NESTING."""
+    if isinstance(value, _Unstorable):
+        errors.append(FieldError(_path(path), value.reason))
+    elif isinstance(value, str):
+        if _UNSENDABLE.search(value):
+            errors.append(FieldError(_path(path), _UNSENDABLE_MESSAGE))
+    elif isinstance(value, dict | list):
+        if depth > MAX_NESTING:
+            errors.append(FieldError(_path(path), f"nested more than {MAX_NESTING} levels deep"))
+            return
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str) and _UNSENDABLE.search(key):
+                errors.append(FieldError(_path([*path, key]), f"the key {_UNSENDABLE_MESSAGE}"))
+            _check_values(item, [*path, str(key)], depth + 1, errors)
+
+
+_UNSENDABLE_MESSAGE = "contains a lone UTF-16 surrogate or U+FFFE/U+FFFF, which cannot be stored or queued"
+
+
+def _path(parts: list[str]) -> str:
+    # A field name travels in the JSON answer and the logs: no surrogates, and no unbounded key.
+    cleaned = [_UNSENDABLE.sub("\ufffd", p if len(p) <= 200 else p[:200] + "…") for p in parts]
+    return ".".join(cleaned) or "body"
+
+
+# --- per message: identify traits, cart lines, addresses, times ------------------------------------------
+
+
+def _content_errors(raw_messages: Any, endpoint: Endpoint, prefix: str) -> list[FieldError]:
+    if not isinstance(raw_messages, list):
+        return []
+    errors: list[FieldError] = []
+    for index, raw in enumerate(raw_messages):
+        if not isinstance(raw, dict):
+            continue
+        where = f"{prefix}.{index}." if prefix else ""
+        kind = raw.get("type") if endpoint == "batch" else endpoint
+        if kind == "identify" and isinstance(raw.get("traits"), dict):
+            errors += _trait_errors(raw["traits"], f"{where}traits")
+        if kind == "track" and raw.get("event") in PROFILE_EVENTS and isinstance(raw.get("properties"), dict):
+            errors += _cart_errors(raw["properties"], f"{where}properties")
+    return errors
+
+
+def _trait_errors(traits: dict[str, Any], where: str) -> list[FieldError]:
+    errors = []
+    if len(traits) > MAX_TRAITS:
+        errors.append(FieldError(where, f"{len(traits)} traits, over the limit of {MAX_TRAITS} per message"))
+    for key, value in traits.items():
+        field = _path([where, key])
+        if len(key) > MAX_TRAIT_KEY_LENGTH:
+            errors.append(FieldError(field, f"trait name over {MAX_TRAIT_KEY_LENGTH} characters"))
+        elif (size := _json_bytes(value)) > MAX_TRAIT_VALUE_BYTES:
+            errors.append(FieldError(field, f"value is {size} bytes of JSON, over {MAX_TRAIT_VALUE_BYTES}"))
+    email = traits.get("email")
+    if isinstance(email, str):
+        try:
+            parse_address(email)
+        except ValueError as exc:
+            errors.append(FieldError(f"{where}.email", str(exc)))
+    elif email is not None:
+        errors.append(FieldError(f"{where}.email", "an e-mail address must be a string"))
+    return errors
+
+
+def _cart_errors(properties: dict[str, Any], where: str) -> list[FieldError]:
+    lines: list[tuple[str, Any]] = [(where, properties)]
+    if isinstance(products := properties.get("products"), list):
+        lines += [(f"{where}.products.{i}", p) for i, p in enumerate(products)]
+    errors = []
+    for line_where, line in lines:
+        if not isinstance(line, dict):
+            continue
+        for name in CART_LINE_FIELDS:
+            value = line.get(name)
+            size = len(value.encode()) if isinstance(value, str) else _json_bytes(value)
+            if value is not None and size > MAX_CART_FIELD_BYTES:
+                errors.append(
+                    FieldError(
+                        f"{line_where}.{name}", f"{size} bytes, over the {MAX_CART_FIELD_BYTES}-byte limit"
+                    )
+                )
+    return errors
+
+
+def _json_bytes(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def _time_errors(
+    messages: Sequence[Message], batch_sent_at: datetime | None, prefix: str
+) -> list[FieldError]:
+    named = [("sentAt", batch_sent_at)] if prefix else []
+    for index, message in enumerate(messages):
+        where = f"{prefix}.{index}." if prefix else ""
+        named += [(f"{where}timestamp", message.timestamp), (f"{where}sentAt", message.sentAt)]
+    return [
+        FieldError(field, f"must be between {EARLIEST_TIME:%Y-%m-%d} and {LATEST_TIME:%Y-%m-%d} (UTC)")
+        for field, value in named
+        if value is not None and not _plausible(value)
+    ]
+
+
+def _plausible(instant: datetime) -> bool:
+    # The naive check first: comparing an aware time near year 1 or 9999 with another can overflow.
+    naive, margin = instant.replace(tzinfo=None), timedelta(days=1)
+    earliest, latest = EARLIEST_TIME.replace(tzinfo=None), LATEST_TIME.replace(tzinfo=None)
+    if not earliest - margin <= naive <= latest + margin:
+        return False
+    return EARLIEST_TIME <= instant <= LATEST_TIME
+
+
+# --- e-mail addresses ----------------------------------------------------------------------------------
+
+#: RFC 5322 atext: what a dot-atom local part may contain (no quoted strings, no comments).
+_ATEXT = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def parse_address(text: str) -> str:
+    """One plain addr-spec (`local@domain`), normalised for sending: surrounding spaces dropped, the domain
+    in lower-case ASCII (an international domain as punycode, IDNA 2003 as Python's `idna` codec does).
+
+    Refused with ValueError naming the problem: lists, display names, comments, quoted or non-ASCII local
+    parts (SES does not support SMTPUTF8), IP-literal domains, and any control character or line separator.
+    """
+    address = text.strip(" \t")
+    if not address:
+        raise ValueError("an e-mail address is required")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Zs", "Cs", "Co", "Cn") for c in address):
+        raise ValueError("contains a space, control character or line separator")
+    if len(address) > 254:
+        raise ValueError("longer than 254 characters")
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        raise ValueError("not an e-mail address: one local part, '@', one domain")
+    if len(local) > 64:
+        raise ValueError("the local part is longer than 64 characters")
+    if not all(_ATEXT.match(atom) for atom in local.split(".")):
+        raise ValueError(
+            "not one plain address: the part before '@' may hold only ASCII letters, digits, dots and "
+            "!#$%&'*+/=?^_`{|}~- (no lists, names, quotes or non-ASCII)"
+        )
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii").lower()
+    except UnicodeError as exc:
+        raise ValueError(f"the domain is not a valid (international) domain name: {exc}") from exc
+    labels = ascii_domain.split(".")
+    if len(ascii_domain) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        raise ValueError(
+            "the domain must be a host name such as example.com (letters, digits, hyphens, dots)"
+        )
+    if labels[-1].isdigit():
+        raise ValueError("the domain must be a host name, not an IP address")
+    return f"{local}@{ascii_domain}"
 
 
 def _size_errors(raw_messages: Any, prefix: str) -> list[FieldError]:
@@ -183,5 +451,23 @@ def accept(
     """Authenticate, decode, validate and queue one request; return the number of messages accepted."""
     authenticate(authorization, is_valid_key)
     events = parse(endpoint, decode_body(body, content_encoding), received_at)
-    enqueue(events)
+    enqueue_in_lanes(events, enqueue)
     return len(events)
+
+
+def enqueue_in_lanes(events: Sequence[QueuedEvent], enqueue: Callable[[Sequence[QueuedEvent]], None]) -> None:
+    """Queue `events` with `enqueue`, concurrently for a large request. A customer's events stay in one lane,
+    sent in order, so the FIFO queue still sees them in order. If any lane fails, its error is raised once
+    every lane has finished: the caller answers 503 and the SDK's retry is de-duplicated by messageId."""
+    if len(events) <= LANE_THRESHOLD:
+        enqueue(events)
+        return
+    from concurrent.futures import ThreadPoolExecutor  # only large requests pay for its import
+
+    lanes: list[list[QueuedEvent]] = [[] for _ in range(QUEUE_LANES)]
+    for event in events:
+        lanes[zlib.crc32(event.customer_id.encode()) % QUEUE_LANES].append(event)
+    with ThreadPoolExecutor(max_workers=QUEUE_LANES, thread_name_prefix="enqueue") as pool:
+        sent = [pool.submit(enqueue, lane) for lane in lanes if lane]
+    for lane in sent:
+        lane.result()
