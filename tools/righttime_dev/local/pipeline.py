@@ -31,6 +31,9 @@ from righttime_dev.local import moto_fixes
 from righttime_dev.local.provision import ACCOUNT, REGION, Stack, provision
 
 Handler = Callable[[dict[str, Any], Any], Any]
+#: Functions that only put events on the queue: their requests run beside the pumps, as on AWS, instead of
+#: waiting for the pipeline's lock (a 10,000-message batch would stall evaluation, and evaluation the API).
+QUEUE_ONLY_FUNCTIONS = frozenset({"IngestFunction"})
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
 
 
@@ -89,6 +92,8 @@ class Driver:
         self.clock = clock
         self.outbox = outbox
         self.lock = threading.RLock()
+        #: one request at a time per function, as one Lambda container takes (handlers keep per-request state)
+        self.function_locks = {logical_id: threading.Lock() for logical_id in stack.functions}
         self.handlers = {lid: load_handler(f.code_dir, f.handler, lid) for lid, f in stack.functions.items()}
         self.sent: list[SentEmail] = []
         self.on_sent: list[Callable[[SentEmail], None]] = []
@@ -146,7 +151,9 @@ class Driver:
                 "identity": {"sourceIp": "127.0.0.1"},
             },
         }
-        with self.lock:
+        with self.function_locks[function], contextlib.ExitStack() as turn:
+            if function not in QUEUE_ONLY_FUNCTIONS:
+                turn.enter_context(self.lock)
             response = self._invoke(function, event)
         payload = response.get("body") or ""
         raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import urllib.parse
@@ -18,6 +19,10 @@ from righttime_dev.local.pipeline import Pipeline
 
 #: AWS limits API Gateway payloads to 10 MB; the ingest function enforces Segment's smaller limits itself.
 MAX_HTTP_BODY = 10 * 1024 * 1024
+#: What API Gateway answers when the Lambda function raised: a 502 with this JSON body.
+LAMBDA_ERROR_BODY = b'{"message": "Internal server error"}'
+#: A client that stops sending mid-request gets 408 after this long, instead of holding a thread for ever.
+REQUEST_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass
@@ -86,41 +91,142 @@ def embedded_aws(port: int | None = None) -> Iterator[str]:
         server.stop()
 
 
+class _RequestError(Exception):
+    """A request local mode answers itself, as API Gateway would, without invoking a function."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 class _Api(BaseHTTPRequestHandler):
+    """API Gateway's part: every request gets a JSON answer; no connection is dropped without one."""
+
     pipeline: Pipeline
     protocol_version = "HTTP/1.1"
+    timeout = REQUEST_TIMEOUT_SECONDS
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_HTTP_BODY:
-            self._reply(
-                413, {"Content-Type": "application/json"}, b'{"success": false, "message": "too large"}'
-            )
-            return
-        self._forward("POST", self.rfile.read(length))
+        self._with_body("POST")
+
+    def do_PUT(self) -> None:
+        self._with_body("PUT")
+
+    def do_PATCH(self) -> None:
+        self._with_body("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._with_body("DELETE")
 
     def do_GET(self) -> None:
         if self.path == "/health":
             self._reply(200, {"Content-Type": "application/json"}, b'{"ok": true}')
             return
-        self._forward("GET", b"")
+        self._with_body("GET")
+
+    def _with_body(self, method: str) -> None:
+        try:
+            body = self._read_body()
+        except _RequestError as exc:
+            # The rest of the body (if any) was not read: the connection cannot carry another request.
+            self.close_connection = True
+            self._json(exc.status, {"success": False, "message": exc.message})
+            return
+        self._forward(method, body)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding"):
+            if self.headers["Transfer-Encoding"].strip().lower() != "chunked":
+                raise _RequestError(501, "only the chunked Transfer-Encoding is supported")
+            return self._read_chunked()
+        lengths = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+        if not lengths:
+            return b""
+        text = lengths.pop()
+        if lengths or not text.isascii() or not text.isdigit():
+            raise _RequestError(400, "Content-Length must be one non-negative integer")
+        # Compared as text first: int() refuses literals over 4,300 digits.
+        if len(text.lstrip("0")) > len(str(MAX_HTTP_BODY)) or int(text) > MAX_HTTP_BODY:
+            raise _RequestError(413, f"request body is over {MAX_HTTP_BODY // (1024 * 1024)} MB")
+        return self._read_exactly(int(text))
+
+    def _read_chunked(self) -> bytes:
+        body = bytearray()
+        while True:
+            size_text = self._read_line().split(b";", 1)[0].strip()
+            if not 0 < len(size_text) <= 8 or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
+                raise _RequestError(400, "malformed chunked body")
+            size = int(size_text, 16)
+            if size == 0:
+                while self._read_line().strip():  # trailers, up to the blank line
+                    pass
+                return bytes(body)
+            if len(body) + size > MAX_HTTP_BODY:
+                raise _RequestError(413, f"request body is over {MAX_HTTP_BODY // (1024 * 1024)} MB")
+            body += self._read_exactly(size)
+            if self._read_line().strip():
+                raise _RequestError(400, "malformed chunked body")
+
+    def _read_line(self) -> bytes:
+        try:
+            line = self.rfile.readline(1024)
+        except TimeoutError as exc:
+            raise _RequestError(408, "the request was not sent in time") from exc
+        if not line.endswith(b"\n"):
+            raise _RequestError(400, "malformed chunked body")
+        return line
+
+    def _read_exactly(self, length: int) -> bytes:
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError as exc:
+            raise _RequestError(408, "the request body was not sent in time") from exc
+        if len(body) < length:
+            raise _RequestError(400, f"the body ended after {len(body)} of {length} bytes")
+        return body
 
     def _forward(self, method: str, body: bytes) -> None:
-        url = urllib.parse.urlsplit(self.path)
-        query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        path = urllib.parse.unquote(url.path)
-        status, reply_headers, payload = self.pipeline.http(method, path, headers, body, query)
+        try:
+            url = urllib.parse.urlsplit(self.path)
+            query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            path = urllib.parse.unquote(url.path)
+            status, reply_headers, payload = self.pipeline.http(method, path, headers, body, query)
+        except Exception:
+            # What API Gateway does when the function raises; the traceback is for the developer.
+            from righttime.wiring.observability import logger
+
+            logger.exception("function raised", extra={"method": method, "path": self.path[:200]})
+            status, reply_headers, payload = 502, {"Content-Type": "application/json"}, LAMBDA_ERROR_BODY
         self._reply(status, reply_headers, payload)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a malformed request line, headers too long, an unknown method), in
+        JSON like every other answer."""
+        self.close_connection = True
+        # A request line it could not read leaves HTTP/0.9 (no status line, no headers): answer in HTTP/1.1.
+        self.request_version = self.protocol_version
+        short = self.responses.get(code, ("error", ""))[0]
+        self._json(code, {"success": False, "message": message or short})
+
+    def _json(self, status: int, body: dict[str, object]) -> None:
+        self._reply(status, {"Content-Type": "application/json"}, json.dumps(body).encode())
+
     def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
-        self.send_response(status)
-        for key, value in headers.items():
-            if key.lower() not in ("content-length", "connection"):
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            for key, value in headers.items():
+                if key.lower() not in ("content-length", "connection"):
+                    self.send_header(key, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client left before the answer: nobody to tell
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # requests are summarised by the pipeline, not logged raw
