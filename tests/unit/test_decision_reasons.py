@@ -118,6 +118,7 @@ EXPECTED: list[tuple[Reason, ReasonCode, dict[str, Any]]] = [
         {"mode": "once_per", "last_sent_at": AT.isoformat()},
     ),
     (Reason.duplicate_key("cart_id", "c1"), ReasonCode.DUPLICATE_KEY, {"key": "cart_id", "value": "c1"}),
+    (Reason.pending_limit(20), ReasonCode.PENDING_LIMIT, {"limit": 20}),
     (
         Reason.audience(EMPTY_CART),
         ReasonCode.AUDIENCE,

@@ -349,7 +349,7 @@ def test_an_order_from_before_the_trigger_does_not_cancel(make_event: MakeEvent,
 
 def test_a_pending_message_of_a_deleted_campaign_is_left_alone(make_event: MakeEvent, t0: datetime) -> None:
     # Given a pending message whose campaign file was removed
-    ref = PendingRef(message_id="m-old", send_at=t0 + DELAY, trigger_at=t0)
+    ref = PendingRef(campaign_id="retired", message_id="m-old", send_at=t0 + DELAY, trigger_at=t0)
     profile = customer(pending={"retired": ref})
     # When an order arrives, Then the evaluator does not guess what the campaign would have wanted
     plan = plan_event(profile, order(make_event, t0), [CART], NO_RULES, t0)
@@ -695,6 +695,7 @@ def test_at_send_time_an_equal_priority_outranks_only_if_it_wanted_an_earlier_ti
     policy = GlobalPolicy(frequency_caps=[FrequencyCap(max=1, per="day")])
     message = outbound(t0, desired_at=t0 + DELAY)
     other = PendingRef(
+        campaign_id="zz_other",
         message_id="m-2",
         send_at=t0 + timedelta(hours=3),
         trigger_at=t0,

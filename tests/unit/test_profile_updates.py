@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from righttime.core.events import QueuedEvent, TrackMessage
-from righttime.core.profiles import MAX_CART_ITEMS, CartItem, Profile, apply_event
+from righttime.core.profiles import MAX_CART_ITEMS, CartItem, Profile, apply_event, pending_key
 
 MakeEvent = Callable[..., QueuedEvent]  # the conftest `make_event` fixture
 
@@ -338,3 +338,31 @@ def test_the_input_profile_is_not_modified(make_event: MakeEvent, t0: datetime) 
     # Then the profile passed in is exactly as it was
     assert before.model_dump() == snapshot
     assert after is not before
+
+
+# --- stored profiles ----------------------------------------------------------------------------------
+
+
+def test_a_profile_stored_before_receipts_waited_per_trigger_is_read_as_now(t0: datetime) -> None:
+    # Given a profile stored when every waiting message was keyed by its campaign id alone
+    stored = {
+        "customer_id": "cust-1",
+        "pending": {
+            "cart_abandonment": {"message_id": "m-cart", "send_at": t0, "trigger_at": t0},
+            "order_confirmation": {
+                "message_id": "m-receipt",
+                "send_at": t0,
+                "trigger_at": t0,
+                "promotional": False,
+            },
+        },
+    }
+    # When it is read
+    profile = Profile.model_validate(stored)
+    # Then each reference names its campaign; the promotion keeps its key, the receipt is keyed per message
+    assert {key: ref.campaign_id for key, ref in profile.pending.items()} == {
+        "cart_abandonment": "cart_abandonment",
+        pending_key("order_confirmation", "m-receipt", promotional=False): "order_confirmation",
+    }
+    # And writing it back and reading it again changes nothing
+    assert Profile.model_validate(profile.model_dump(mode="json")) == profile

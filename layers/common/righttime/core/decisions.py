@@ -52,6 +52,7 @@ class ReasonCode(StrEnum):
     SEND_BY_PASSED = "send_by_passed"
     REENTRY = "reentry"
     DUPLICATE_KEY = "duplicate_key"
+    PENDING_LIMIT = "pending_limit"
     AUDIENCE = "audience"
     EXIT_CONDITION = "exit_condition"
     CONVERTED = "converted"
@@ -229,6 +230,12 @@ class Reason(BaseModel):
     def duplicate_key(cls, key: str | None, value: str) -> Reason:
         """A message with `dedupe_key` (`key`) value `value` was already sent for this campaign."""
         return cls(code=ReasonCode.DUPLICATE_KEY, detail={"key": key, "value": value})
+
+    @classmethod
+    def pending_limit(cls, limit: int) -> Reason:
+        """`limit` messages of this transactional campaign already wait for the customer: a bound that keeps
+        the profile small, which no genuine customer reaches."""
+        return cls(code=ReasonCode.PENDING_LIMIT, detail={"limit": limit})
 
     @classmethod
     def audience(cls, condition: Condition) -> Reason:

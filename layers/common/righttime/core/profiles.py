@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from righttime.core.events import (
     AliasMessage,
@@ -36,6 +36,8 @@ MAX_CART_ITEMS = 50
 MAX_SENDS = 200
 MAX_KEYS = 50
 MAX_RECENT_CATEGORIES = 100
+#: a transactional campaign keeps one waiting message per trigger: at most this many per customer and campaign
+MAX_PENDING_TRANSACTIONAL = 20
 
 
 class CartItem(BaseModel):
@@ -51,10 +53,18 @@ class CartItem(BaseModel):
     image_url: str | None = None
 
 
+def pending_key(campaign_id: str, message_id: str, *, promotional: bool) -> str:
+    """Where the profile keeps a waiting message. A promotion waits under its campaign id: one waiting message
+    per campaign, which a new trigger moves or supersedes. A transactional message waits under its campaign
+    and message ids: one per trigger, because every order gets its receipt."""
+    return campaign_id if promotional else f"{campaign_id}#{message_id}"
+
+
 class PendingRef(BaseModel):
     """A message this customer is waiting for, remembered on the profile so that exits, priorities and
     frequency caps are decided from the one profile read."""
 
+    campaign_id: str
     message_id: str
     send_at: AwareDatetime
     trigger_at: AwareDatetime
@@ -65,6 +75,11 @@ class PendingRef(BaseModel):
     promotional: bool = True
     dedupe_key: str | None = None
     generation: int = 0
+
+    @property
+    def key(self) -> str:
+        """Its key in the profile's `pending` map."""
+        return pending_key(self.campaign_id, self.message_id, promotional=self.promotional)
 
 
 class SendRecord(BaseModel):
@@ -108,7 +123,7 @@ class Profile(BaseModel):
 
     first_seen_at: AwareDatetime | None = None
     last_seen_at: AwareDatetime | None = None
-    #: campaign id -> the message waiting to be sent for it
+    #: the messages waiting to be sent, by `PendingRef.key`
     pending: dict[str, PendingRef] = Field(default_factory=dict)
     #: recent sends, newest last, kept as long as the longest frequency cap needs
     sends: list[SendRecord] = Field(default_factory=list)
@@ -118,9 +133,34 @@ class Profile(BaseModel):
     #: optimistic-locking counter: every write expects the version it read
     version: int = 0
 
+    @field_validator("pending", mode="before")
+    @classmethod
+    def _key_pending(cls, value: Any) -> Any:
+        # Profiles stored before transactional messages waited one per trigger keyed every reference by its
+        # campaign id and did not name the campaign in it: name it, and key each reference as it is keyed now.
+        if not isinstance(value, dict):
+            return value
+        keyed: dict[str, Any] = {}
+        for stored_key, stored in value.items():
+            key, ref = stored_key, stored
+            if isinstance(ref, dict) and "campaign_id" not in ref:
+                ref = {**ref, "campaign_id": key}
+            if isinstance(ref, dict) and isinstance(ref.get("message_id"), str):
+                promotional = ref.get("promotional", True) is not False
+                key = pending_key(ref["campaign_id"], ref["message_id"], promotional=promotional)
+            elif isinstance(ref, PendingRef):
+                key = ref.key
+            keyed[key] = ref
+        return keyed
+
     @property
     def is_new(self) -> bool:
         return self.version == 0
+
+    def waiting_for(self, campaign_id: str) -> list[PendingRef]:
+        """The messages waiting for `campaign_id`: at most one for a promotion, one per trigger for a
+        transactional campaign."""
+        return [ref for ref in self.pending.values() if ref.campaign_id == campaign_id]
 
     @property
     def cart_total(self) -> Decimal:
@@ -212,6 +252,15 @@ def _bound_categories(profile: Profile) -> None:
     if len(profile.recent_categories) > MAX_RECENT_CATEGORIES:
         newest = sorted(profile.recent_categories.items(), key=lambda kv: kv[1])[-MAX_RECENT_CATEGORIES:]
         profile.recent_categories = dict(newest)
+
+
+def forget_pending(profile: Profile, campaign_id: str, message_id: str, *, promotional: bool) -> None:
+    """The message `message_id` no longer waits (sent or closed): drop the profile's reference to it, and
+    only to it (another message of the campaign may wait under the same key since)."""
+    key = pending_key(campaign_id, message_id, promotional=promotional)
+    ref = profile.pending.get(key)
+    if ref is not None and ref.message_id == message_id:
+        del profile.pending[key]
 
 
 def record_send(

@@ -9,7 +9,7 @@ from righttime.core.campaigns import Campaign, Kind
 from righttime.core.decisions import Decision, MessageStatus, OutboundMessage, Outcome, Reason, status_for
 from righttime.core.global_policy import GlobalPolicy
 from righttime.core.policy import Action, CustomerZone, Move, SendDecision, decide_at_send
-from righttime.core.profiles import PendingRef, Profile, record_send
+from righttime.core.profiles import PendingRef, Profile, forget_pending, record_send
 from righttime.stages.ports import Mailer, SendRejected, SendUnavailable, Store
 from righttime.stages.rendering import Renderer, RenderError, build_mime, template_context
 
@@ -205,15 +205,14 @@ def _move(
     )
 
     def moved(p: Profile) -> None:
-        ref = p.pending.get(message.campaign_id)
+        waiting = pending_ref(message, at, move.generation)
+        ref = p.pending.get(waiting.key)
         if ref is None:
             # An evaluation that found this message claimed (sending) dropped its reference; it waits
             # again, so exits and caps must find it again.
-            p.pending[message.campaign_id] = pending_ref(message, at, move.generation)
+            p.pending[waiting.key] = waiting
         elif ref.message_id == message.message_id:
-            p.pending[message.campaign_id] = ref.model_copy(
-                update={"send_at": at, "generation": move.generation}
-            )
+            p.pending[waiting.key] = ref.model_copy(update={"send_at": at, "generation": move.generation})
 
     return store.defer(
         profile, message, move, decision, now, moved, claimed=claimed, attempts=attempts
@@ -223,6 +222,7 @@ def _move(
 def pending_ref(message: OutboundMessage, at: datetime, generation: int) -> PendingRef:
     """The profile's reference to a waiting message, rebuilt from the message itself."""
     return PendingRef(
+        campaign_id=message.campaign_id,
         message_id=message.message_id,
         send_at=at,
         trigger_at=message.trigger_at,
@@ -236,6 +236,5 @@ def pending_ref(message: OutboundMessage, at: datetime, generation: int) -> Pend
 
 
 def _forget_pending(profile: Profile, message: OutboundMessage) -> None:
-    ref = profile.pending.get(message.campaign_id)
-    if ref is not None and ref.message_id == message.message_id:
-        del profile.pending[message.campaign_id]
+    promotional = message.kind is Kind.PROMOTIONAL
+    forget_pending(profile, message.campaign_id, message.message_id, promotional=promotional)

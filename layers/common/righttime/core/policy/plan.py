@@ -27,7 +27,7 @@ from righttime.core.policy.placement import (
     unplaceable_outcome,
 )
 from righttime.core.policy.zone import CustomerZone, customer_zone
-from righttime.core.profiles import PendingRef, Profile
+from righttime.core.profiles import MAX_PENDING_TRANSACTIONAL, PendingRef, Profile
 
 ORDER_COMPLETED = "Order Completed"
 
@@ -108,7 +108,7 @@ def plan_event(
         if campaign.is_triggered_by(message.event, message.properties):
             candidate = _trigger(plan, campaign, policy, event, message, zone, now)
             if candidate is not None:
-                candidates[campaign.id] = candidate
+                candidates[candidate.ref.key] = candidate
     _allocate(plan, by_id, policy, zone, now, candidates)
     return plan
 
@@ -117,8 +117,8 @@ def _apply_exits(
     plan: Plan, by_id: dict[str, Campaign], event: QueuedEvent, name: str, zone: CustomerZone, now: datetime
 ) -> None:
     profile = plan.profile
-    for campaign_id, ref in sorted(profile.pending.items()):
-        campaign = by_id.get(campaign_id)
+    for key, ref in sorted(profile.pending.items()):
+        campaign = by_id.get(ref.campaign_id)
         if campaign is None or not campaign.exits_on(name) or event.occurred_at < ref.trigger_at:
             continue
         if name == ORDER_COMPLETED:
@@ -129,7 +129,7 @@ def _apply_exits(
             Outcome.CANCELLED,
             [reason],
             customer_id=profile.customer_id,
-            campaign_id=campaign_id,
+            campaign_id=ref.campaign_id,
             at=now,
             zone=zone,
             message_id=ref.message_id,
@@ -138,7 +138,7 @@ def _apply_exits(
         )
         plan.close.append((ref.message_id, MessageStatus.CANCELLED, decision))
         plan.decisions.append(decision)
-        del profile.pending[campaign_id]
+        del profile.pending[key]
 
 
 def _trigger(
@@ -167,10 +167,17 @@ def _trigger(
 
     blockers = eligibility(profile, campaign, None, now)
     key = campaign.dedupe_value(message.properties)
-    pending = profile.pending.get(campaign.id)
+    pending = _waiting(
+        profile, campaign, key, message_id_for(profile.customer_id, campaign.id, event.message_id)
+    )
     repeated = pending is not None and (key is None or pending.dedupe_key in (None, key))
     if not repeated:
         blockers += reentry_blockers(profile, campaign, key, now)
+        if (
+            campaign.kind is Kind.TRANSACTIONAL
+            and len(profile.waiting_for(campaign.id)) >= MAX_PENDING_TRANSACTIONAL
+        ):
+            blockers.append(Reason.pending_limit(MAX_PENDING_TRANSACTIONAL))
     if blockers:
         plan.decisions.append(decision(Outcome.SUPPRESSED, blockers))
         return None
@@ -202,7 +209,7 @@ def _trigger(
         superseded = decision(Outcome.CANCELLED, [reason], message_id=pending.message_id)
         plan.close.append((pending.message_id, MessageStatus.CANCELLED, superseded))
         plan.decisions.append(superseded)
-        del profile.pending[campaign.id]
+        del profile.pending[pending.key]
         pending = None
 
     send_by = trigger_at + campaign.timing.send_by if campaign.timing.send_by is not None else None
@@ -211,6 +218,7 @@ def _trigger(
     else:
         message_id, generation = message_id_for(profile.customer_id, campaign.id, event.message_id), 0
     ref = PendingRef(
+        campaign_id=campaign.id,
         message_id=message_id,
         send_at=earliest.at,
         trigger_at=trigger_at,
@@ -242,7 +250,7 @@ def _trigger(
         category=category,
         trigger_properties=message.properties,
     )
-    profile.pending[campaign.id] = ref
+    profile.pending[ref.key] = ref
     return _Candidate(
         campaign,
         ref,
@@ -252,6 +260,27 @@ def _trigger(
         message=outbound,
         event_name=message.event,
         event_message_id=event.message_id,
+    )
+
+
+def _waiting(profile: Profile, campaign: Campaign, key: str | None, message_id: str) -> PendingRef | None:
+    """The waiting message that a trigger of `campaign` about `key` (its `dedupe_key` value), which would
+    plan `message_id`, moves or supersedes.
+
+    A promotion has one waiting message, whatever it is about. A transactional campaign has one per trigger:
+    a trigger moves only its own message (the same event again) or the one about the same value (the same
+    order sent twice), and is otherwise a message of its own, so a second order never takes the first one's
+    receipt away.
+    """
+    if campaign.kind is Kind.PROMOTIONAL:
+        return profile.pending.get(campaign.id)
+    return next(
+        (
+            ref
+            for ref in profile.waiting_for(campaign.id)
+            if ref.message_id == message_id or (key is not None and ref.dedupe_key == key)
+        ),
+        None,
     )
 
 
@@ -266,9 +295,9 @@ def _allocate(
     """Place every pending message in priority order; record what moved and why."""
     profile = plan.profile
     candidates = dict(fresh)
-    for campaign_id, ref in profile.pending.items():
-        if campaign_id not in candidates and campaign_id in by_id:
-            candidates[campaign_id] = _Candidate(by_id[campaign_id], ref)
+    for key, ref in profile.pending.items():
+        if key not in candidates and ref.campaign_id in by_id:
+            candidates[key] = _Candidate(by_id[ref.campaign_id], ref)
     taken = [s.at for s in profile.sends if s.promotional]
     order = sorted(
         candidates.values(),
@@ -317,7 +346,7 @@ def _record_placement(
         plan.schedule.append(
             candidate.message.model_copy(update={"send_at": at, "generation": generation, "reasons": reasons})
         )
-        profile.pending[campaign_id] = ref.model_copy(update={"send_at": at, "generation": generation})
+        profile.pending[ref.key] = ref.model_copy(update={"send_at": at, "generation": generation})
         plan.decisions.append(
             Decision.made(
                 Outcome.SCHEDULED,
@@ -337,7 +366,7 @@ def _record_placement(
         return
     # A higher-priority message took this one's slot: it waits for the next one.
     generation = ref.generation + 1
-    profile.pending[campaign_id] = ref.model_copy(update={"send_at": at, "generation": generation})
+    profile.pending[ref.key] = ref.model_copy(update={"send_at": at, "generation": generation})
     plan.move.append(Move(ref.message_id, at, generation, extra))
     plan.decisions.append(
         Decision.made(
@@ -358,7 +387,7 @@ def _refuse_pending(
 ) -> None:
     ref, profile = candidate.ref, plan.profile
     outcome = unplaceable_outcome(reasons)
-    del profile.pending[candidate.campaign.id]
+    del profile.pending[ref.key]
     decision = Decision.made(
         outcome,
         candidate.rules + reasons,

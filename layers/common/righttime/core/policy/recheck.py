@@ -91,10 +91,10 @@ def decide_at_send(
     mine = priority_order(campaign.priority, campaign.id, message.desired_at or message.send_at)
     others = [
         ref.send_at
-        for cid, ref in profile.pending.items()
-        if cid != campaign.id
+        for ref in profile.pending.values()
+        if ref.campaign_id != campaign.id
         and ref.promotional
-        and priority_order(ref.priority, cid, ref.desired_at or ref.send_at) < mine
+        and priority_order(ref.priority, ref.campaign_id, ref.desired_at or ref.send_at) < mine
     ]
     taken = [s.at for s in profile.sends if s.promotional] + others
     at, capped = place(earliest.at, zone, campaign, policy, taken, message.send_by)
