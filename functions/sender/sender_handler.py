@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -38,7 +39,9 @@ def lambda_handler(event: SendRequest, context: LambdaContext) -> dict[str, Any]
         mailer=parts.mailer,
         mail=parts.mail,
         now=parts.clock.now(),
+        attempt_id=uuid.uuid4().hex,
         address_key=event.address_key,
+        seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )
     metrics.add_metric(name=f"Send_{result.status}", unit=MetricUnit.Count, value=1)
     logger.info(

@@ -166,7 +166,21 @@ EXPECTED: list[tuple[Reason, ReasonCode, dict[str, Any]]] = [
         ReasonCode.SES_UNAVAILABLE,
         {"error": "Throttling", "attempts": 6, "gave_up": True},
     ),
-    (Reason.render_failed("'x' is undefined"), ReasonCode.RENDER_FAILED, {"error": "'x' is undefined"}),
+    (
+        Reason.render_failed("'x' is undefined", "UndefinedError"),
+        ReasonCode.RENDER_FAILED,
+        {"error": "'x' is undefined", "error_type": "UndefinedError"},
+    ),
+    (
+        Reason.ses_outcome_unknown("ReadTimeoutError"),
+        ReasonCode.SES_OUTCOME_UNKNOWN,
+        {"error": "ReadTimeoutError"},
+    ),
+    (
+        Reason.invocation_deadline(9.04, LATER),
+        ReasonCode.INVOCATION_DEADLINE,
+        {"seconds_left": 9.0, "retry_at": LATER.isoformat()},
+    ),
 ]
 
 

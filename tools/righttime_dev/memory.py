@@ -22,6 +22,7 @@ from typing import Any
 from righttime.adapters.dynamodb import (
     DECISION_PREFIX,
     MESSAGE_PREFIX,
+    decision_position,
     decision_sort_key,
     dedupe_key,
 )
@@ -34,7 +35,7 @@ from righttime.core.decisions import Decision, MessageStatus, OutboundMessage
 from righttime.core.events import QueuedEvent
 from righttime.core.policy import Move, Plan
 from righttime.core.profiles import Profile
-from righttime.stages.ports import Conflict, Duplicate
+from righttime.stages.ports import Claim, Conflict, Duplicate
 from righttime.wiring import settings
 from righttime.wiring.root import Root, api_keys, content_from, install, mail_identity
 from righttime_dev.local.pipeline import Driver, SentEmail, local_environment, quiet_powertools
@@ -150,17 +151,65 @@ class MemoryStore:
             at=isoformat(now),
         )
 
-    def claim(self, message: OutboundMessage, now: datetime) -> bool:
+    def claim(
+        self,
+        message: OutboundMessage,
+        profile_version: int,
+        attempt_id: str,
+        now: datetime,
+        lease_until: datetime,
+    ) -> Claim:
         customer, mid = message.customer_id, message.message_id
-        if not self._status_in(customer, mid, (MessageStatus.PENDING,)):
-            return False
+        mine = self._held_by(customer, mid, attempt_id)
+        if not (mine or self._status_in(customer, mid, (MessageStatus.PENDING,))):
+            return Claim.TAKEN
+        if not self._version_holds(customer, profile_version):
+            return Claim.STALE
         stamp = {
             "status": MessageStatus.SENDING.value,
+            "attempt_id": attempt_id,
+            "lease_until": isoformat(lease_until),
             "claimed_at": isoformat(now),
             "updated_at": isoformat(now),
         }
+        self._write_message(customer, mid, lambda old: _without(_set(old, stamp), "ses_called_at"))
+        return Claim.CLAIMED
+
+    def start_attempt(self, message: OutboundMessage, attempt_id: str, now: datetime) -> bool:
+        customer, mid = message.customer_id, message.message_id
+        if not self._held_by(customer, mid, attempt_id, (MessageStatus.SENDING,)):
+            return False
+        stamp = {"ses_called_at": isoformat(now), "updated_at": isoformat(now)}
         self._write_message(customer, mid, lambda old: _set(old, stamp))
         return True
+
+    def finish(
+        self,
+        message: OutboundMessage,
+        attempt_id: str,
+        status: MessageStatus,
+        decision: Decision,
+        now: datetime,
+        *,
+        ses_message_id: str | None = None,
+    ) -> bool:
+        customer, mid = message.customer_id, message.message_id
+        if not self._held_by(customer, mid, attempt_id, (MessageStatus.SENDING, MessageStatus.UNKNOWN)):
+            return False
+        self._write_message(
+            customer,
+            mid,
+            partial(_closed, status=status, decision=decision, now=now, ses_message_id=ses_message_id),
+        )
+        self._put_decision(decision, *decision_position(message, status))
+        return True
+
+    def apply_to_profile(self, customer_id: str, change: Callable[[Profile], bool]) -> None:
+        profile = self.get_profile(customer_id)
+        updated = profile.model_copy(deep=True)
+        if change(updated):
+            updated.version = profile.version + 1
+            self.profiles[customer_id] = to_item(updated)
 
     def settle(
         self,
@@ -169,7 +218,7 @@ class MemoryStore:
         status: MessageStatus,
         decision: Decision,
         now: datetime,
-        change: Callable[[Profile], None],
+        change: Callable[[Profile], object],
         *,
         ses_message_id: str | None = None,
     ) -> bool:
@@ -190,25 +239,27 @@ class MemoryStore:
         move: Move,
         decision: Decision,
         now: datetime,
-        change: Callable[[Profile], None],
+        change: Callable[[Profile], object],
         *,
-        claimed: bool = False,
+        attempt_id: str | None = None,
         attempts: int | None = None,
     ) -> bool:
-        allowed = (MessageStatus.SENDING if claimed else MessageStatus.PENDING,)
+        if attempt_id is not None and not self._held_by(message.customer_id, message.message_id, attempt_id):
+            return False
+        allowed = (MessageStatus.SENDING if attempt_id is not None else MessageStatus.PENDING,)
         return self._with_profile(
             profile,
             change,
             message,
             allowed,
-            lambda old: _moved(old, move, now, claimed=claimed, attempts=attempts),
+            lambda old: _moved(old, move, now, claimed=attempt_id is not None, attempts=attempts),
             decision,
         )
 
     def _with_profile(
         self,
         profile: Profile,
-        change: Callable[[Profile], None],
+        change: Callable[[Profile], object],
         message: OutboundMessage,
         allowed: tuple[MessageStatus, ...],
         update: Callable[[Item | None], Item],
@@ -272,6 +323,20 @@ class MemoryStore:
             return absent_ok
         return item.get("status", {}).get("S") in {s.value for s in statuses}
 
+    def _held_by(
+        self,
+        customer_id: str,
+        message_id: str,
+        attempt_id: str,
+        statuses: tuple[MessageStatus, ...] = (MessageStatus.SENDING,),
+    ) -> bool:
+        item = self.messages.get(customer_id, {}).get(MESSAGE_PREFIX + message_id)
+        return (
+            item is not None
+            and item.get("attempt_id") == {"S": attempt_id}
+            and item.get("status", {}).get("S") in {s.value for s in statuses}
+        )
+
     def _write_message(
         self, customer_id: str, message_id: str, update: Callable[[Item | None], Item]
     ) -> None:
@@ -328,7 +393,13 @@ def _closed(
     }
     if ses_message_id is not None:
         values["ses_message_id"] = ses_message_id
+    if status is MessageStatus.UNKNOWN and "unknown_since" not in (old or {}):
+        values["unknown_since"] = isoformat(now)
     return _set(old, values)
+
+
+def _without(item: Item, *names: str) -> Item:
+    return {key: value for key, value in item.items() if key not in names}
 
 
 def _moved(
@@ -344,9 +415,7 @@ def _moved(
     if attempts is not None:
         values["attempts"] = attempts
     item = _set(old, values)
-    if claimed:
-        item.pop("claimed_at", None)
-    return item
+    return _without(item, "claimed_at", "attempt_id", "lease_until", "ses_called_at") if claimed else item
 
 
 @dataclass

@@ -38,6 +38,20 @@ class Connection:
         )
 
 
+#: DynamoDB, SQS, Scheduler: requests that are safe to repeat (conditional writes, idempotent creates)
+_DEFAULT: dict[str, Any] = {
+    "retries": {"mode": "standard", "max_attempts": 4},
+    "connect_timeout": 3,
+    "read_timeout": 10,
+}
+#: SES sends are not safe to repeat: one attempt, and a worst case (2 s + 10 s) within ports.MAIL_CALL_SECONDS
+_SES: dict[str, Any] = {
+    "retries": {"mode": "standard", "total_max_attempts": 1},
+    "connect_timeout": 2,
+    "read_timeout": 10,
+}
+
+
 class Clients:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -50,9 +64,7 @@ class Clients:
             from botocore.config import Config
             from botocore.session import get_session
 
-            config = Config(
-                retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10
-            )
+            config = Config(**(_SES if service == "sesv2" else _DEFAULT))
             c = self.connection
             client = get_session().create_client(
                 service,

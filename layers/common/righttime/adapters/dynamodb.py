@@ -11,6 +11,7 @@ Access patterns (docs/data-model.md has the full table):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from righttime.core.clock import isoformat
 from righttime.core.decisions import Decision, MessageStatus, OutboundMessage, short_hash
 from righttime.core.policy import Move, Plan
 from righttime.core.profiles import Profile
-from righttime.stages.ports import Conflict, Duplicate
+from righttime.stages.ports import Claim, Conflict, Duplicate
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -31,6 +32,8 @@ DECISION_PREFIX = "DEC#"
 #: DynamoDB's limit on the items in one TransactWriteItems call
 MAX_TRANSACTION_ITEMS = 100
 _PROFILE_ATTEMPTS = 5
+#: tries of an idempotent profile change after a send, with backoff between them
+_PROFILE_UPDATE_ATTEMPTS = 8
 
 
 def message_key(customer_id: str, message_id: str) -> dict[str, Any]:
@@ -48,6 +51,12 @@ def decision_sort_key(decision: Decision, version: int, index: int) -> str:
     return (
         f"{DECISION_PREFIX}{isoformat(decision.decided_at)}#{version:012d}#{index:03d}#{decision.campaign_id}"
     )
+
+
+def decision_position(message: OutboundMessage, status: MessageStatus) -> tuple[int, int]:
+    """The sort-key position of a decision written without a profile version: the message's generation, then
+    the status's place, so the same settlement written twice is the same item."""
+    return message.generation, list(MessageStatus).index(status)
 
 
 class DynamoStore:
@@ -127,14 +136,18 @@ class DynamoStore:
             self._batch_put(self.messages, [w["Put"]["Item"] for _, w in decisions[room:]])
 
     def _profile_put(self, profile: Profile, read_version: int) -> dict[str, Any]:
-        put: dict[str, Any] = {"TableName": self.profiles, "Item": to_item(profile)}
+        return {"TableName": self.profiles, "Item": to_item(profile), **self._version_condition(read_version)}
+
+    @staticmethod
+    def _version_condition(read_version: int) -> dict[str, Any]:
+        """The condition that the profile is still at `read_version` (version 0: there is none yet)."""
         if read_version == 0:
-            put["ConditionExpression"] = "attribute_not_exists(customer_id)"
-        else:
-            put["ConditionExpression"] = "#version = :read_version"
-            put["ExpressionAttributeNames"] = {"#version": "version"}
-            put["ExpressionAttributeValues"] = {":read_version": {"N": str(read_version)}}
-        return put
+            return {"ConditionExpression": "attribute_not_exists(customer_id)"}
+        return {
+            "ConditionExpression": "#version = :read_version",
+            "ExpressionAttributeNames": {"#version": "version"},
+            "ExpressionAttributeValues": {":read_version": {"N": str(read_version)}},
+        }
 
     def _schedule_update(self, message: OutboundMessage) -> dict[str, Any]:
         # One expression creates a new message or moves a pending one; a message that was claimed, sent or
@@ -166,28 +179,33 @@ class DynamoStore:
         move: Move,
         now: datetime,
         *,
-        claimed: bool = False,
+        attempt_id: str | None = None,
         attempts: int | None = None,
     ) -> dict[str, Any]:
-        """Move a pending message (or give back a claimed one, counting the failed attempt)."""
+        """Move a pending message (or give back one an attempt holds, counting the failed attempt)."""
         sets = "SET send_at = :at, generation = :generation, reasons = :reasons, updated_at = :now"
         sets += ", #status = :pending"
-        values = {
+        values: dict[str, Any] = {
             ":at": isoformat(move.send_at),
             ":generation": move.generation,
             ":reasons": move.reasons,
             ":now": isoformat(now),
             ":pending": MessageStatus.PENDING.value,
-            ":from": (MessageStatus.SENDING if claimed else MessageStatus.PENDING).value,
         }
         if attempts is not None:
             sets += ", attempts = :attempts"
             values[":attempts"] = attempts
+        if attempt_id is None:
+            condition, removes = "#status = :pending", ""
+        else:
+            condition = "#status = :sending AND attempt_id = :attempt"
+            removes = " REMOVE claimed_at, attempt_id, lease_until, ses_called_at"
+            values |= {":sending": MessageStatus.SENDING.value, ":attempt": attempt_id}
         return {
             "TableName": self.messages,
             "Key": message_key(customer_id, move.message_id),
-            "UpdateExpression": sets + (" REMOVE claimed_at" if claimed else ""),
-            "ConditionExpression": "#status = :from",
+            "UpdateExpression": sets + removes,
+            "ConditionExpression": condition,
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": to_values(values),
         }
@@ -202,6 +220,7 @@ class DynamoStore:
         *,
         ses_message_id: str | None = None,
         from_statuses: tuple[MessageStatus, ...] = (MessageStatus.PENDING,),
+        attempt_id: str | None = None,
     ) -> dict[str, Any]:
         values = to_values(
             {
@@ -216,11 +235,17 @@ class DynamoStore:
             values[":ses"] = {"S": ses_message_id}
             sets += ", ses_message_id = :ses"
         allowed = ", ".join(f":from{i}" for i in range(len(from_statuses)))
+        condition = f"#status IN ({allowed})"
+        if attempt_id is not None:
+            values[":attempt"] = {"S": attempt_id}
+            condition += " AND attempt_id = :attempt"
+        if status is MessageStatus.UNKNOWN:
+            sets += ", unknown_since = if_not_exists(unknown_since, :now)"
         return {
             "TableName": self.messages,
             "Key": message_key(customer_id, message_id),
             "UpdateExpression": "SET " + sets,
-            "ConditionExpression": f"#status IN ({allowed})",
+            "ConditionExpression": condition,
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": values,
         }
@@ -325,26 +350,112 @@ class DynamoStore:
             },
         )
 
-    def claim(self, message: OutboundMessage, now: datetime) -> bool:
-        """Mark a pending message as being sent. False if another invocation claimed or settled it first."""
+    def claim(
+        self,
+        message: OutboundMessage,
+        profile_version: int,
+        attempt_id: str,
+        now: datetime,
+        lease_until: datetime,
+    ) -> Claim:
+        """Lease a pending message to one sending attempt, if the profile is still the version the send was
+        decided on. Repeating the same attempt's claim (a retry after a lost response) succeeds again."""
+        check = {
+            "TableName": self.profiles,
+            "Key": {"customer_id": {"S": message.customer_id}},
+            **self._version_condition(profile_version),
+        }
+        update = {
+            "TableName": self.messages,
+            "Key": message_key(message.customer_id, message.message_id),
+            "UpdateExpression": "SET #status = :sending, attempt_id = :attempt, lease_until = :lease, "
+            "claimed_at = :now, updated_at = :now REMOVE ses_called_at",
+            "ConditionExpression": "#status = :pending OR (#status = :sending AND attempt_id = :attempt)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_values(
+                {
+                    ":sending": MessageStatus.SENDING.value,
+                    ":pending": MessageStatus.PENDING.value,
+                    ":attempt": attempt_id,
+                    ":lease": isoformat(lease_until),
+                    ":now": isoformat(now),
+                }
+            ),
+        }
+        try:
+            self._transact([("profile", {"ConditionCheck": check}), ("message", {"Update": update})])
+        except Conflict as conflict:
+            return Claim.TAKEN if "message" in conflict.failed else Claim.STALE
+        return Claim.CLAIMED
+
+    def start_attempt(self, message: OutboundMessage, attempt_id: str, now: datetime) -> bool:
+        """Record, before the mail service is called, that this attempt is calling it. False if the attempt
+        no longer holds the message (its lease was recovered)."""
         try:
             self.client.update_item(
                 TableName=self.messages,
                 Key=message_key(message.customer_id, message.message_id),
-                UpdateExpression="SET #status = :sending, claimed_at = :now, updated_at = :now",
-                ConditionExpression="#status = :pending",
+                UpdateExpression="SET ses_called_at = :now, updated_at = :now",
+                ConditionExpression="#status = :sending AND attempt_id = :attempt",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=to_values(
-                    {
-                        ":sending": MessageStatus.SENDING.value,
-                        ":pending": MessageStatus.PENDING.value,
-                        ":now": isoformat(now),
-                    }
+                    {":sending": MessageStatus.SENDING.value, ":attempt": attempt_id, ":now": isoformat(now)}
                 ),
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def finish(
+        self,
+        message: OutboundMessage,
+        attempt_id: str,
+        status: MessageStatus,
+        decision: Decision,
+        now: datetime,
+        *,
+        ses_message_id: str | None = None,
+    ) -> bool:
+        """Settle what one attempt did (sent, failed, or unknown until the mail service's events tell), with
+        its decision: one conditional write on the message, which nothing on the profile can make fail."""
+        update = self._close_update(
+            message.customer_id,
+            message.message_id,
+            status,
+            decision,
+            now,
+            ses_message_id=ses_message_id,
+            from_statuses=(MessageStatus.SENDING, MessageStatus.UNKNOWN),
+            attempt_id=attempt_id,
+        )
+        try:
+            self._transact(
+                [
+                    ("message", {"Update": update}),
+                    ("decision", {"Put": self._decision_put(decision, *decision_position(message, status))}),
+                ]
+            )
+        except Conflict:
+            return False
+        return True
+
+    def apply_to_profile(self, customer_id: str, change: Callable[[Profile], bool]) -> None:
+        """Apply `change` to the stored profile with a version check, again and again with backoff while
+        another writer gets in first. `change` must be idempotent and return False when there is nothing
+        (left) to do."""
+        for attempt in range(_PROFILE_UPDATE_ATTEMPTS):
+            profile = self.get_profile(customer_id)
+            updated = profile.model_copy(deep=True)
+            if not change(updated):
+                return
+            updated.version = profile.version + 1
+            try:
+                self._transact([("profile", {"Put": self._profile_put(updated, profile.version)})])
+            except Conflict:
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+                continue
+            return
+        raise RuntimeError(f"profile of {customer_id} kept changing; the change is left for a retry")
 
     def settle(
         self,
@@ -353,7 +464,7 @@ class DynamoStore:
         status: MessageStatus,
         decision: Decision,
         now: datetime,
-        change: Callable[[Profile], None],
+        change: Callable[[Profile], object],
         *,
         ses_message_id: str | None = None,
     ) -> bool:
@@ -380,20 +491,20 @@ class DynamoStore:
         move: Move,
         decision: Decision,
         now: datetime,
-        change: Callable[[Profile], None],
+        change: Callable[[Profile], object],
         *,
-        claimed: bool = False,
+        attempt_id: str | None = None,
         attempts: int | None = None,
     ) -> bool:
         """Move a pending message later (a new generation, so a new schedule) with the profile's reference;
-        `claimed` gives back a message this invocation claimed, for another attempt."""
-        update = self._move_update(message.customer_id, move, now, claimed=claimed, attempts=attempts)
+        with `attempt_id`, give back a message that attempt holds, for another try."""
+        update = self._move_update(message.customer_id, move, now, attempt_id=attempt_id, attempts=attempts)
         return self._with_profile(profile, change, ("message", {"Update": update}), decision)
 
     def _with_profile(
         self,
         profile: Profile,
-        change: Callable[[Profile], None],
+        change: Callable[[Profile], object],
         message_write: tuple[str, dict[str, Any]],
         decision: Decision,
     ) -> bool:

@@ -31,6 +31,8 @@ class Outcome(StrEnum):
     #: it could not go out before its send-by deadline
     EXPIRED = "expired"
     FAILED = "failed"
+    #: SES may have accepted it (the call timed out or the connection dropped); SES's own events will tell
+    UNKNOWN = "unknown"
 
 
 class ReasonCode(StrEnum):
@@ -65,6 +67,8 @@ class ReasonCode(StrEnum):
     SES_REJECTED = "ses_rejected"
     SES_UNAVAILABLE = "ses_unavailable"
     RENDER_FAILED = "render_failed"
+    SES_OUTCOME_UNKNOWN = "ses_outcome_unknown"
+    INVOCATION_DEADLINE = "invocation_deadline"
 
 
 class Reason(BaseModel):
@@ -322,9 +326,25 @@ class Reason(BaseModel):
         )
 
     @classmethod
-    def render_failed(cls, error: str) -> Reason:
-        """The template could not be rendered."""
-        return cls(code=ReasonCode.RENDER_FAILED, detail={"error": error})
+    def render_failed(cls, error: str, error_type: str = "RenderError") -> Reason:
+        """The template could not be rendered: a template error, or any error raised while rendering
+        (`error_type` names its class); a retry would fail the same way."""
+        return cls(code=ReasonCode.RENDER_FAILED, detail={"error": error, "error_type": error_type})
+
+    @classmethod
+    def ses_outcome_unknown(cls, error: str) -> Reason:
+        """The call to SES ended without an answer (a timeout, a dropped connection, a server error): SES
+        may have accepted the message, so it is not sent again until SES's events or the sweeper settle it."""
+        return cls(code=ReasonCode.SES_OUTCOME_UNKNOWN, detail={"error": error})
+
+    @classmethod
+    def invocation_deadline(cls, seconds_left: float, retry_at: datetime) -> Reason:
+        """Too little of the sender's invocation was left to call SES and record the outcome: it tries again
+        at `retry_at` rather than risk a send it could not record."""
+        return cls(
+            code=ReasonCode.INVOCATION_DEADLINE,
+            detail={"seconds_left": round(seconds_left, 1), "retry_at": retry_at.isoformat()},
+        )
 
 
 class DecidingZone(Protocol):
@@ -398,6 +418,8 @@ class MessageStatus(StrEnum):
     SUPPRESSED = "suppressed"
     EXPIRED = "expired"
     FAILED = "failed"
+    #: an attempt called SES and cannot tell whether SES took it: settled from SES's events
+    UNKNOWN = "unknown"
 
 
 #: the statuses a message never leaves
@@ -447,6 +469,13 @@ class OutboundMessage(BaseModel):
     #: bumped whenever send_at moves: each generation has its own schedule, so a schedule that is firing
     #: while the message moves can never delete or overwrite the new one
     generation: int = 0
+    #: the sending attempt that holds (or last held) the message, and until when its claim holds
+    attempt_id: str | None = None
+    lease_until: AwareDatetime | None = None
+    #: set just before the attempt called SES: a lease that expires after this may have sent the message
+    ses_called_at: AwareDatetime | None = None
+    #: when an attempt's outcome became unknown (status `unknown`)
+    unknown_since: AwareDatetime | None = None
 
 
 _NAMESPACE = uuid.UUID("5f0e9d2c-7a43-4c41-9a8e-2b1f6c0de0a1")

@@ -88,6 +88,8 @@ class SendRecord(BaseModel):
     at: AwareDatetime
     campaign_id: str
     promotional: bool = True
+    #: the message sent, so recording the same send twice (a retried profile update) counts it once
+    message_id: str | None = None
 
 
 class CampaignHistory(BaseModel):
@@ -254,13 +256,15 @@ def _bound_categories(profile: Profile) -> None:
         profile.recent_categories = dict(newest)
 
 
-def forget_pending(profile: Profile, campaign_id: str, message_id: str, *, promotional: bool) -> None:
+def forget_pending(profile: Profile, campaign_id: str, message_id: str, *, promotional: bool) -> bool:
     """The message `message_id` no longer waits (sent or closed): drop the profile's reference to it, and
-    only to it (another message of the campaign may wait under the same key since)."""
+    only to it (another message of the campaign may wait under the same key since). False if none was."""
     key = pending_key(campaign_id, message_id, promotional=promotional)
     ref = profile.pending.get(key)
     if ref is not None and ref.message_id == message_id:
         del profile.pending[key]
+        return True
+    return False
 
 
 def record_send(
@@ -270,15 +274,22 @@ def record_send(
     at: datetime,
     dedupe_key: str | None,
     keep: timedelta,
-) -> None:
-    """Remember a send for frequency caps and re-entry rules; forget sends older than `keep`."""
+    message_id: str | None = None,
+) -> bool:
+    """Remember a send for frequency caps and re-entry rules; forget sends older than `keep`. Idempotent
+    for a `message_id`: False (and no change) when that message's send is already recorded."""
+    if message_id is not None and any(s.message_id == message_id for s in profile.sends):
+        return False
     profile.sends = [s for s in profile.sends if s.at > at - keep][-MAX_SENDS:]
-    profile.sends.append(SendRecord(at=at, campaign_id=campaign_id, promotional=promotional))
+    profile.sends.append(
+        SendRecord(at=at, campaign_id=campaign_id, promotional=promotional, message_id=message_id)
+    )
     history = profile.history.setdefault(campaign_id, CampaignHistory())
     history.last_sent_at = at
     history.sent_count += 1
     if dedupe_key is not None and dedupe_key not in history.keys:
         history.keys = [*history.keys, dedupe_key][-MAX_KEYS:]
+    return True
 
 
 def facts(profile: Profile, now: datetime) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from enum import StrEnum
 from typing import Protocol
 
 from righttime.core.decisions import Decision, MessageStatus, OutboundMessage
@@ -37,6 +38,17 @@ class Conflict(Exception):
     failed: set[str]
 
 
+class Claim(StrEnum):
+    """What a claim on a message came to."""
+
+    #: this attempt holds the message until its lease runs out
+    CLAIMED = "claimed"
+    #: another attempt holds it, or it is no longer pending
+    TAKEN = "taken"
+    #: the customer's profile changed since the send was decided: decide again
+    STALE = "stale"
+
+
 class Store(Protocol):
     """Profiles, messages, decisions, suppression and de-duplication for one deployment."""
 
@@ -54,8 +66,37 @@ class Store(Protocol):
         """Profile, message and the suppression reason of the address, as one consistent read."""
         ...
 
-    def claim(self, message: OutboundMessage, now: datetime) -> bool:
-        """Mark a pending message as being sent; False if another invocation claimed or settled it."""
+    def claim(
+        self,
+        message: OutboundMessage,
+        profile_version: int,
+        attempt_id: str,
+        now: datetime,
+        lease_until: datetime,
+    ) -> Claim:
+        """Lease a pending message to one attempt, if the profile is still at `profile_version`; repeating the
+        same attempt's claim succeeds again."""
+        ...
+
+    def start_attempt(self, message: OutboundMessage, attempt_id: str, now: datetime) -> bool:
+        """Record that this attempt is about to call the mail service (False: it lost the message)."""
+        ...
+
+    def finish(
+        self,
+        message: OutboundMessage,
+        attempt_id: str,
+        status: MessageStatus,
+        decision: Decision,
+        now: datetime,
+        *,
+        ses_message_id: str | None = None,
+    ) -> bool:
+        """Settle what an attempt did, with its decision, in one write on the message alone."""
+        ...
+
+    def apply_to_profile(self, customer_id: str, change: Callable[[Profile], bool]) -> None:
+        """Apply an idempotent `change` to the profile, retrying with backoff while others write it."""
         ...
 
     def settle(
@@ -65,7 +106,7 @@ class Store(Protocol):
         status: MessageStatus,
         decision: Decision,
         now: datetime,
-        change: Callable[[Profile], None],
+        change: Callable[[Profile], object],
         *,
         ses_message_id: str | None = None,
     ) -> bool:
@@ -79,12 +120,12 @@ class Store(Protocol):
         move: Move,
         decision: Decision,
         now: datetime,
-        change: Callable[[Profile], None],
+        change: Callable[[Profile], object],
         *,
-        claimed: bool = False,
+        attempt_id: str | None = None,
         attempts: int | None = None,
     ) -> bool:
-        """Move a pending (or, with `claimed`, a claimed) message later, with the profile's reference."""
+        """Move a pending message (or one `attempt_id` holds) later, with the profile's reference."""
         ...
 
     def suppression_reason(self, address: str) -> str | None: ...
@@ -136,12 +177,23 @@ class SendRejected(Exception):
 
 
 class SendUnavailable(Exception):
-    """The mail service could not take the message now (throttled, paused, outage): try again later."""
+    """The mail service did not take the message, and may later (throttled, paused, unreachable)."""
+
+
+class SendOutcomeUnknown(Exception):
+    """The request may have reached the mail service (a timeout, a dropped connection, a server error): only
+    the service's own events can say whether the message went out."""
+
+
+#: the longest one `Mailer.send` may take, connection and answer included: the sender does not start a send
+#: it cannot finish (and record) before its invocation's deadline
+MAIL_CALL_SECONDS = 12
 
 
 class Mailer(Protocol):
     def send(self, mime: EmailMessage, tags: dict[str, str]) -> str:
-        """Send `mime`; return the provider's message id, or raise SendRejected / SendUnavailable."""
+        """Send `mime`; return the provider's message id, or raise SendRejected, SendUnavailable or
+        SendOutcomeUnknown."""
         ...
 
 

@@ -13,7 +13,7 @@ import urllib.parse
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +144,9 @@ def build_mime(
     mime["Subject"] = rendered.subject
     mime["Date"] = format_datetime(sent_at)
     domain = sender_address.rsplit("@", 1)[-1]
-    mime["Message-ID"] = make_msgid(idstring=message_id[:16], domain=domain)
+    # Stable for the message, whatever the attempt: if a copy ever goes out after an ambiguous SES failure,
+    # inboxes see the same Message-ID and fold the two into one.
+    mime["Message-ID"] = f"<{message_id}.righttime@{domain}>"
     mime["X-Righttime-Message-Id"] = message_id
     if unsubscribe_mailto:
         mime["List-Unsubscribe"] = f"<mailto:{unsubscribe_mailto}?subject=unsubscribe%20{message_id}>"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -10,9 +12,26 @@ from righttime.core.decisions import Decision, MessageStatus, OutboundMessage, O
 from righttime.core.global_policy import GlobalPolicy
 from righttime.core.policy import Action, CustomerZone, Move, SendDecision, decide_at_send
 from righttime.core.profiles import PendingRef, Profile, forget_pending, record_send
-from righttime.stages.ports import Mailer, SendRejected, SendUnavailable, Store
-from righttime.stages.rendering import Renderer, RenderError, build_mime, template_context
+from righttime.stages.ports import (
+    MAIL_CALL_SECONDS,
+    Claim,
+    Mailer,
+    SendOutcomeUnknown,
+    SendRejected,
+    SendUnavailable,
+    Store,
+)
+from righttime.stages.rendering import Renderer, build_mime, template_context
 
+#: how long a claim holds a message: well over one invocation (30 s), short enough for the sweeper to
+#: recover the message soon after an invocation died holding it
+LEASE = timedelta(minutes=5)
+#: what must be left of the invocation to start a send: the SES call, then settling and recording it
+SEND_BUDGET_SECONDS = MAIL_CALL_SECONDS + 8
+#: when a send that lacked the time is tried again
+DEADLINE_RETRY = timedelta(minutes=1)
+#: decisions made again when the profile changed between the decision and the claim
+CLAIM_ROUNDS = 3
 #: how long to wait after each failed attempt to reach SES; after the last, the message fails
 SEND_RETRY_BACKOFF = (
     timedelta(minutes=1),
@@ -50,38 +69,70 @@ def send_due_message(
     mailer: Mailer,
     mail: MailIdentity,
     now: datetime,
+    attempt_id: str,
     address_key: str | None = None,
+    seconds_left: Callable[[], float] = lambda: math.inf,
 ) -> SendResult:
-    """Handle one schedule firing for `message_id`. At-least-once safe: a second call never sends again."""
-    profile, message, suppressed = store.load_for_send(customer_id, message_id, address_key)
-    if message is None:
-        return SendResult(status="unknown_message")
-    campaign = campaign_of.get(message.campaign_id)
-    verdict = decide_at_send(profile, message, campaign, policy, suppressed, now)
-    match verdict.action:
-        case Action.IGNORE:
-            return SendResult(status=f"ignored_{message.status.value}")
-        case Action.CLOSE:
-            assert verdict.outcome is not None
-            return _close(store, profile, message, verdict.outcome, list(verdict.reasons), now, verdict.zone)
-        case Action.DEFER:
-            return _defer(store, profile, message, verdict, now)
-    assert verdict.template is not None and profile.email is not None  # decide_at_send guarantees both
-    try:
-        context = template_context(
-            profile,
-            message.campaign_id,
-            message_id,
-            campaign.variables if campaign else {},
-            (message.trigger_event, message.trigger_properties),
-        )
-        rendered = renderer.render(verdict.template, context)
-    except RenderError as exc:
-        # A broken template will not fix itself on retry: settle the message and say why.
-        reasons = [Reason.render_failed(str(exc))]
-        return _close(store, profile, message, Outcome.FAILED, reasons, now, verdict.zone)
-    if not store.claim(message, now):
-        return SendResult(status="already_claimed")
+    """Handle one schedule firing for `message_id`, as the sending attempt `attempt_id`.
+
+    Exactly once in effect: the policy is applied again, the message is leased to this attempt only if the
+    profile is still the one the send was decided on, the attempt is recorded before SES is called, and only a
+    failure that proves SES took nothing is retried. An ambiguous one leaves the message `unknown` until SES's
+    own events (or the sweeper) settle it. A send SES accepted is settled on the message first, with a write
+    nothing can make fail, and then recorded on the profile with an idempotent update.
+    """
+    for _ in range(CLAIM_ROUNDS):
+        profile, message, suppressed = store.load_for_send(customer_id, message_id, address_key)
+        if message is None:
+            return SendResult(status="unknown_message")
+        if message.status is MessageStatus.SENT:
+            # A retried invocation after the send: make sure the send reached the profile, then stop.
+            store.apply_to_profile(customer_id, _recorder(message, campaign_of, policy, message.updated_at))
+            return SendResult(status="ignored_sent")
+        campaign = campaign_of.get(message.campaign_id)
+        verdict = decide_at_send(profile, message, campaign, policy, suppressed, now)
+        match verdict.action:
+            case Action.IGNORE:
+                return SendResult(status=f"ignored_{message.status.value}")
+            case Action.CLOSE:
+                assert verdict.outcome is not None
+                return _close(
+                    store, profile, message, verdict.outcome, list(verdict.reasons), now, verdict.zone
+                )
+            case Action.DEFER:
+                return _defer(store, profile, message, verdict, now)
+        assert verdict.template is not None and profile.email is not None  # decide_at_send guarantees both
+        try:
+            context = template_context(
+                profile,
+                message.campaign_id,
+                message_id,
+                campaign.variables if campaign else {},
+                (message.trigger_event, message.trigger_properties),
+            )
+            rendered = renderer.render(verdict.template, context)
+        except Exception as exc:
+            # A broken template, or a template that raises (a division by zero, a bad filter argument), will
+            # not fix itself on retry: settle the message and say why, never leave it pending.
+            reason = Reason.render_failed(str(exc), type(exc).__name__)
+            return _close(store, profile, message, Outcome.FAILED, [reason], now, verdict.zone)
+        left = seconds_left()
+        if left < SEND_BUDGET_SECONDS:
+            retry_at = now + DEADLINE_RETRY
+            reasons = [Reason.invocation_deadline(left, retry_at)]
+            moved, decision = _move(store, profile, message, retry_at, reasons, now, verdict.zone)
+            return SendResult(status="deferred" if moved else "lost_race", decision=decision)
+        claim = store.claim(message, profile.version, attempt_id, now, now + LEASE)
+        if claim is Claim.STALE:
+            continue  # the customer changed since the decision (an order, an unsubscribe): decide again
+        if claim is Claim.TAKEN:
+            return SendResult(status="already_claimed")
+        break
+    else:
+        raise RuntimeError(f"profile of {customer_id} kept changing while sending; the invocation is retried")
+
+    if not store.start_attempt(message, attempt_id, now):
+        return SendResult(status="lease_lost")
     mime = build_mime(
         rendered,
         sender_address=mail.sender_address,
@@ -91,34 +142,89 @@ def send_due_message(
         sent_at=now,
         unsubscribe_mailto=mail.unsubscribe_mailto,
     )
+    tags = {"campaign": message.campaign_id, "message_id": message_id, "attempt": attempt_id}
     try:
-        ses_id = mailer.send(mime, {"campaign": message.campaign_id, "message_id": message_id})
+        ses_id = mailer.send(mime, tags)
     except SendRejected as exc:
-        reasons = [Reason.ses_rejected(str(exc))]
-        return _close(store, profile, message, Outcome.FAILED, reasons, now, verdict.zone)
+        return _finish(
+            store, message, attempt_id, Outcome.FAILED, [Reason.ses_rejected(str(exc))], now, verdict
+        )
     except SendUnavailable as exc:
-        return _retry_later(store, profile, message, str(exc), now, verdict.zone)
+        return _retry_later(store, profile, message, attempt_id, str(exc), now, verdict.zone)
+    except SendOutcomeUnknown as exc:
+        reasons = [Reason.ses_outcome_unknown(str(exc))]
+        return _finish(store, message, attempt_id, Outcome.UNKNOWN, reasons, now, verdict)
     reasons = [*verdict.reasons, Reason.delivered_to_ses(ses_id)]
-    decision = Decision.made(
-        Outcome.SENT,
+    result = _finish(store, message, attempt_id, Outcome.SENT, reasons, now, verdict, ses_message_id=ses_id)
+    store.apply_to_profile(customer_id, _recorder(message, campaign_of, policy, now))
+    return result
+
+
+def _finish(
+    store: Store,
+    message: OutboundMessage,
+    attempt_id: str,
+    outcome: Outcome,
+    reasons: list[Reason],
+    now: datetime,
+    verdict: SendDecision,
+    *,
+    ses_message_id: str | None = None,
+) -> SendResult:
+    """Settle what this attempt did on the message alone; a closed message also leaves the profile."""
+    decision = _decision(message, outcome, reasons, now, verdict.zone)
+    status = MessageStatus.UNKNOWN if outcome is Outcome.UNKNOWN else status_for(outcome)
+    if not store.finish(message, attempt_id, status, decision, now, ses_message_id=ses_message_id):
+        return SendResult(status="lease_lost", decision=decision, ses_message_id=ses_message_id)
+    if outcome is Outcome.FAILED:
+        store.apply_to_profile(message.customer_id, lambda p: _forget_pending(p, message))
+    return SendResult(status=outcome.value, decision=decision, ses_message_id=ses_message_id)
+
+
+def _recorder(
+    message: OutboundMessage, campaign_of: dict[str, Campaign], policy: GlobalPolicy, at: datetime
+) -> Callable[[Profile], bool]:
+    """The idempotent profile change of a send: the message no longer waits, and caps, re-entry and reports
+    count it, once."""
+    campaign = campaign_of.get(message.campaign_id)
+    promotional = campaign is None or campaign.kind is Kind.PROMOTIONAL
+
+    def record(profile: Profile) -> bool:
+        forgot = _forget_pending(profile, message)
+        recorded = record_send(
+            profile,
+            message.campaign_id,
+            promotional,
+            at,
+            message.dedupe_key,
+            keep=policy.longest_cap,
+            message_id=message.message_id,
+        )
+        return forgot or recorded
+
+    return record
+
+
+def _decision(
+    message: OutboundMessage,
+    outcome: Outcome,
+    reasons: list[Reason],
+    now: datetime,
+    zone: CustomerZone | None,
+    send_at: datetime | None = None,
+) -> Decision:
+    return Decision.made(
+        outcome,
         reasons,
         customer_id=message.customer_id,
         campaign_id=message.campaign_id,
         at=now,
-        zone=verdict.zone,
+        zone=zone,
         message_id=message.message_id,
-        send_at=message.send_at,
+        send_at=send_at or message.send_at,
         trigger_event=message.trigger_event,
         trigger_message_id=message.trigger_message_id,
     )
-    promotional = campaign is None or campaign.kind is Kind.PROMOTIONAL
-
-    def sent(p: Profile) -> None:
-        _forget_pending(p, message)
-        record_send(p, message.campaign_id, promotional, now, message.dedupe_key, keep=policy.longest_cap)
-
-    store.settle(profile, message, MessageStatus.SENT, decision, now, sent, ses_message_id=ses_id)
-    return SendResult(status="sent", decision=decision, ses_message_id=ses_id)
 
 
 def _close(
@@ -130,18 +236,7 @@ def _close(
     now: datetime,
     zone: CustomerZone | None,
 ) -> SendResult:
-    decision = Decision.made(
-        outcome,
-        reasons,
-        customer_id=message.customer_id,
-        campaign_id=message.campaign_id,
-        at=now,
-        zone=zone,
-        message_id=message.message_id,
-        send_at=message.send_at,
-        trigger_event=message.trigger_event,
-        trigger_message_id=message.trigger_message_id,
-    )
+    decision = _decision(message, outcome, reasons, now, zone)
     settled = store.settle(
         profile, message, status_for(outcome), decision, now, lambda p: _forget_pending(p, message)
     )
@@ -160,19 +255,25 @@ def _retry_later(
     store: Store,
     profile: Profile,
     message: OutboundMessage,
+    attempt_id: str,
     error: str,
     now: datetime,
     zone: CustomerZone | None,
 ) -> SendResult:
-    """SES could not take it now: back off (a new schedule generation), and give up after a few tries."""
+    """SES took nothing and may later: give the message back (a new schedule generation) after a backoff,
+    and fail it after a few tries."""
     attempts = message.attempts + 1
     if attempts >= len(SEND_RETRY_BACKOFF) + 1:
         reasons = [Reason.ses_gave_up(error, attempts)]
-        return _close(store, profile, message, Outcome.FAILED, reasons, now, zone)
+        decision = _decision(message, Outcome.FAILED, reasons, now, zone)
+        if not store.finish(message, attempt_id, MessageStatus.FAILED, decision, now):
+            return SendResult(status="lease_lost", decision=decision)
+        store.apply_to_profile(message.customer_id, lambda p: _forget_pending(p, message))
+        return SendResult(status="failed", decision=decision)
     retry_at = now + SEND_RETRY_BACKOFF[attempts - 1]
     reasons = [Reason.ses_unavailable(error, attempts, retry_at)]
     moved, decision = _move(
-        store, profile, message, retry_at, reasons, now, zone, claimed=True, attempts=attempts
+        store, profile, message, retry_at, reasons, now, zone, attempt_id=attempt_id, attempts=attempts
     )
     return SendResult(status="retry_later" if moved else "lost_race", decision=decision)
 
@@ -186,23 +287,12 @@ def _move(
     now: datetime,
     zone: CustomerZone | None,
     *,
-    claimed: bool = False,
+    attempt_id: str | None = None,
     attempts: int | None = None,
 ) -> tuple[bool, Decision]:
     """Move the message (and the profile's reference to it) to `at`, as a new schedule generation."""
     move = Move(message.message_id, at, message.generation + 1, reasons)
-    decision = Decision.made(
-        Outcome.DEFERRED,
-        reasons,
-        customer_id=message.customer_id,
-        campaign_id=message.campaign_id,
-        at=now,
-        zone=zone,
-        message_id=message.message_id,
-        send_at=at,
-        trigger_event=message.trigger_event,
-        trigger_message_id=message.trigger_message_id,
-    )
+    decision = _decision(message, Outcome.DEFERRED, reasons, now, zone, send_at=at)
 
     def moved(p: Profile) -> None:
         waiting = pending_ref(message, at, move.generation)
@@ -215,7 +305,7 @@ def _move(
             p.pending[waiting.key] = ref.model_copy(update={"send_at": at, "generation": move.generation})
 
     return store.defer(
-        profile, message, move, decision, now, moved, claimed=claimed, attempts=attempts
+        profile, message, move, decision, now, moved, attempt_id=attempt_id, attempts=attempts
     ), decision
 
 
@@ -235,6 +325,6 @@ def pending_ref(message: OutboundMessage, at: datetime, generation: int) -> Pend
     )
 
 
-def _forget_pending(profile: Profile, message: OutboundMessage) -> None:
+def _forget_pending(profile: Profile, message: OutboundMessage) -> bool:
     promotional = message.kind is Kind.PROMOTIONAL
-    forget_pending(profile, message.campaign_id, message.message_id, promotional=promotional)
+    return forget_pending(profile, message.campaign_id, message.message_id, promotional=promotional)
