@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from righttime.core.calendar import QuietHours
+from righttime.core.calendar import QuietHours, Weekday, Window
 from righttime.core.campaigns import Campaign, Exit, Kind, Timing, Trigger
 from righttime.core.conditions import Condition, Op
 from righttime.core.decisions import MessageStatus, OutboundMessage, Outcome
@@ -459,6 +459,113 @@ def test_a_local_time_skipped_by_dst_is_the_first_instant_after(make_event: Make
     assert plan.schedule[0].send_at == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
 
 
+WEEKDAYS = Window(
+    days=[Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI], start=time(9), end=time(19)
+)
+
+
+def at_ten_on_weekdays(window: Window = WEEKDAYS, wall: time = time(10)) -> Campaign:
+    """A campaign sent the next day at a local time, inside a window."""
+    return CART.model_copy(
+        update={"timing": Timing(delay=timedelta(days=1), at_local_time=wall, window=window)}
+    )
+
+
+def test_a_local_time_outside_the_windows_days_goes_at_the_next_allowed_occurrence(
+    make_event: MakeEvent,
+) -> None:
+    # Given a campaign sent a day later at 10:00, on weekdays 09:00-19:00, and a Paris customer on a Friday
+    friday = datetime(2026, 3, 6, 12, 0, tzinfo=PARIS)
+    profile = customer(timezone="Europe/Paris")
+    # When the message is planned (its first 10:00 is Saturday, outside the window)
+    plan = step(profile, add_to_cart(make_event, friday), now=friday, campaigns=[at_ten_on_weekdays()])
+    # Then it goes at 10:00 on Monday, the next 10:00 the window allows, not when the window opens at 09:00
+    [decision] = plan.decisions
+    monday_ten = datetime(2026, 3, 9, 10, 0, tzinfo=PARIS)
+    assert (decision.outcome, local(decision.send_at)) == (Outcome.SCHEDULED, monday_ten)
+    assert decision.reason_codes == ["triggered", "local_time", "outside_window"]
+    assert decision.reasons[-1].detail["until"] == monday_ten.astimezone(UTC).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("wall", "policy", "window"),
+    [
+        (time(7), NO_RULES, Window(start=time(9), end=time(20))),
+        (time(22), GlobalPolicy(quiet_hours=QUIET), None),
+    ],
+    ids=["before-the-window-opens", "in-quiet-hours"],
+)
+def test_a_local_time_that_is_never_allowed_is_suppressed(
+    make_event: MakeEvent, t0: datetime, wall: time, policy: GlobalPolicy, window: Window | None
+) -> None:
+    # Given a campaign whose local time is never allowed: before its window opens, or in quiet hours
+    campaign = CART.model_copy(update={"timing": Timing(delay=DELAY, at_local_time=wall, window=window)})
+    # When a trigger plans it
+    plan = step(customer(), add_to_cart(make_event, t0), now=t0, campaigns=[campaign], policy=policy)
+    # Then it is suppressed, saying no occurrence of that local time ever fits
+    [decision] = plan.decisions
+    assert (decision.outcome, decision.reason_codes[-1]) == (Outcome.SUPPRESSED, "outside_window")
+    assert decision.reasons[-1].detail == {
+        "window": window.describe() if window else None,
+        "timezone": "UTC",
+        "never_open": True,
+        "at_local_time": wall.strftime("%H:%M"),
+    }
+    assert plan.schedule == []
+
+
+@settings(deadline=None)
+@given(zone=zones, at=moments, delay=delays, days=st.sets(st.sampled_from(list(Weekday)), min_size=1))
+def test_a_local_time_message_is_only_ever_planned_at_that_time_inside_its_window(
+    zone: str, at: datetime, delay: timedelta, days: set[Weekday]
+) -> None:
+    # Given a customer anywhere, quiet hours, and a campaign sent at 10:00 local on some days, 09:00-19:00
+    window = Window(days=sorted(days, key=lambda d: d.number), start=time(9), end=time(19))
+    campaign = CART.model_copy(update={"timing": Timing(delay=delay, at_local_time=time(10), window=window)})
+    message = TrackMessage(
+        userId="cust-1", messageId="m-1", event="Product Added", properties={"product_id": "p"}
+    )
+    event = QueuedEvent(message=message, received_at=at, occurred_at=at)
+    # When a product is added at any instant, across DST changes
+    policy = GlobalPolicy(quiet_hours=QUIET)
+    plan = step(customer(timezone=zone), event, now=at, campaigns=[campaign], policy=policy)
+    # Then the message goes at 10:00 on the customer's clock, on one of the window's days, within a week
+    [planned] = plan.schedule
+    local_send = planned.send_at.astimezone(ZoneInfo(zone))
+    assert local_send.time() == time(10) and window.contains(local_send)
+    assert at + delay <= planned.send_at <= at + delay + timedelta(days=8)
+
+
+def test_a_full_cap_moves_a_local_time_message_to_its_local_time_the_next_day(
+    make_event: MakeEvent, t0: datetime
+) -> None:
+    # Given one promotion a day, one already sent on Tuesday, and a campaign sent at 10:00 on weekdays
+    policy = GlobalPolicy(frequency_caps=[FrequencyCap(max=1, per="day")])
+    tuesday = t0 + timedelta(days=1)
+    sent = SendRecord(at=tuesday + timedelta(hours=-2), campaign_id="newsletter", promotional=True)
+    # When a trigger on Monday plans it for Tuesday at 10:00
+    plan = step(customer(sends=[sent]), add_to_cart(make_event, t0), t0, [at_ten_on_weekdays()], policy)
+    # Then the cap moves it to Wednesday at 10:00, not to when the window opens
+    [decision] = plan.decisions
+    assert decision.send_at == datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    assert decision.reason_codes == ["triggered", "frequency_cap"]
+
+
+def test_a_cooldown_moves_a_local_time_message_to_the_next_occurrence(
+    make_event: MakeEvent, t0: datetime
+) -> None:
+    # Given a 3-day purchase cooldown after an order at 15:37, and a campaign sent at 10:00 on weekdays
+    ordered = datetime(2026, 3, 1, 15, 37, tzinfo=UTC)
+    profile = customer(last_order_at=ordered, orders_count=1)
+    policy = GlobalPolicy(purchase_cooldown=timedelta(days=3))
+    # When a trigger on Monday plans it for Tuesday at 10:00, before the cooldown ends on Wednesday at 15:37
+    plan = step(profile, add_to_cart(make_event, t0), t0, [at_ten_on_weekdays()], policy)
+    # Then it goes at the first 10:00 after the cooldown, on Thursday
+    [decision] = plan.decisions
+    assert decision.send_at == datetime(2026, 3, 5, 10, 0, tzinfo=UTC)
+    assert decision.reason_codes == ["triggered", "purchase_cooldown", "local_time"]
+
+
 def test_a_full_daily_cap_moves_the_reminder_to_the_next_day(make_event: MakeEvent, t0: datetime) -> None:
     # Given a cap of one promotion per calendar day, and a promotion already sent this morning
     policy = GlobalPolicy(quiet_hours=QUIET, frequency_caps=[FrequencyCap(max=1, per="day")])
@@ -707,3 +814,13 @@ def test_at_send_time_an_equal_priority_outranks_only_if_it_wanted_an_earlier_ti
     verdict = fire(profile, message, now=t0 + DELAY, policy=policy)
     # Then, as when planning, the one that wanted the earlier time has the day's slot
     assert verdict.action is expected
+
+
+def test_a_local_time_message_firing_just_after_its_time_is_sent(t0: datetime) -> None:
+    # Given a message planned for 10:00 tomorrow on weekdays, whose schedule fires 30 seconds late
+    ten = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
+    message = outbound(t0, send_at=ten, desired_at=ten)
+    # When the sender re-checks it
+    verdict = fire(with_cart(), message, now=ten + timedelta(seconds=30), campaign=at_ten_on_weekdays())
+    # Then it goes now, rather than waiting for the next 10:00
+    assert verdict.action is Action.SEND

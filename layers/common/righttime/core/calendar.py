@@ -168,6 +168,21 @@ def next_local_time(instant: datetime, wall: time, tz: ZoneInfo) -> datetime:
         day += timedelta(days=1)
 
 
+def next_allowed_local_time(
+    instant: datetime, wall: time, tz: ZoneInfo, window: Window | None, quiet: QuietHours | None
+) -> datetime | None:
+    """The first instant at or after `instant` when the customer's clock shows `wall` inside `window` and
+    outside `quiet`; None if none within eight days (that time of day is never inside the window, or always
+    in quiet hours)."""
+    day = instant.astimezone(tz).date() - timedelta(days=1)
+    for _ in range(HORIZON.days + 2):
+        candidate = wall_to_utc(day, wall, tz)
+        if candidate >= instant and allowed(candidate, tz, window, quiet):
+            return candidate
+        day += timedelta(days=1)
+    return None
+
+
 def local_day_bounds(instant: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The UTC instants at which the customer's calendar day containing `instant` starts and ends."""
     day = instant.astimezone(tz).date()

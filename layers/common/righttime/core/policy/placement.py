@@ -71,6 +71,7 @@ def earliest_for_campaign(
             reasons.append(Reason.local_time(wall, zone.name))
         at = local
     at = max(at, now)
+    cooled = False
     if promotional and profile.last_order_at is not None:
         if campaign.follow_up is not None:
             until = profile.last_order_at + campaign.follow_up.min_delay
@@ -80,13 +81,16 @@ def earliest_for_campaign(
             waited = Reason.purchase_cooldown(profile.last_order_at, until)
         if until > at:
             reasons.append(waited)
-            at = until
+            at, cooled = until, True
     if not promotional:
         return Earliest(at, reasons)
     window, quiet = campaign.timing.window, policy.quiet_hours
-    allowed_at = calendar.next_allowed(at, zone.tz, window, quiet)
+    allowed_at = next_slot(at, campaign, policy, zone, moved=cooled)
     if allowed_at is None:
-        return Earliest(None, [*reasons, Reason.window_never_open(window, zone.name)], Outcome.SUPPRESSED)
+        # Either the window and quiet hours never overlap, or they do but never at the campaign's local time.
+        at_wall = wall if calendar.next_allowed(at, zone.tz, window, quiet) is not None else None
+        never = Reason.window_never_open(window, zone.name, at_wall)
+        return Earliest(None, [*reasons, never], Outcome.SUPPRESSED)
     if allowed_at != at:
         local = at.astimezone(zone.tz)
         if window is not None and not window.contains(local):
@@ -94,9 +98,11 @@ def earliest_for_campaign(
                 dropped = Reason.outside_window_dropped(window, zone.name, local)
                 return Earliest(None, [*reasons, dropped], Outcome.SUPPRESSED)
             reasons.append(Reason.outside_window(window, zone.name, local, allowed_at))
-        else:
-            assert quiet is not None
+        elif quiet is not None and quiet.contains(local):
             reasons.append(Reason.quiet_hours(quiet, zone.name, local, allowed_at))
+        elif wall is not None and all(r.code is not ReasonCode.LOCAL_TIME for r in reasons):
+            # Allowed as it was, but a cooldown moved it off the campaign's local time.
+            reasons.append(Reason.local_time(wall, zone.name))
     send_by = trigger_at + campaign.timing.send_by if campaign.timing.send_by is not None else None
     if send_by is not None and allowed_at > send_by:
         return Earliest(None, [*reasons, Reason.send_by_passed(send_by, allowed_at)], Outcome.EXPIRED)
@@ -114,10 +120,9 @@ def place(
     """The earliest instant at or after `desired` that the send window, quiet hours and every frequency cap
     allow, given the instants already `taken` by sends and higher-priority messages."""
     taken = sorted(taken)
-    at: datetime | None = desired
+    at = next_slot(desired, campaign, policy, zone, moved=False)
     capped: list[Reason] = []
     for _ in range(_MAX_STEPS):
-        at = calendar.next_allowed(at, zone.tz, campaign.timing.window, policy.quiet_hours) if at else None
         if at is None or at - desired > PLACEMENT_HORIZON:
             break
         if send_by is not None and at > send_by:
@@ -132,8 +137,25 @@ def place(
             capped[-1] = reason
         else:
             capped.append(reason)
-        at = later
+        at = next_slot(later, campaign, policy, zone, moved=True)
     return None, capped or [Reason.no_free_slot(PLACEMENT_HORIZON)]
+
+
+def next_slot(
+    at: datetime, campaign: Campaign, policy: GlobalPolicy, zone: CustomerZone, *, moved: bool
+) -> datetime | None:
+    """The first instant at or after `at` inside the campaign's window and outside quiet hours; None if
+    there is none.
+
+    With `at_local_time`, an instant that a rule `moved` (a cooldown, a full cap), or one that is not
+    allowed, goes to the next allowed occurrence of that local time instead: the marketer asked for 10:00, not
+    for the window's opening. An allowed instant nothing moved stays, so a message due now goes now.
+    """
+    window, quiet, wall = campaign.timing.window, policy.quiet_hours, campaign.timing.at_local_time
+    allowed = calendar.next_allowed(at, zone.tz, window, quiet)
+    if wall is None or allowed is None or (allowed == at and not moved):
+        return allowed
+    return calendar.next_allowed_local_time(at, wall, zone.tz, window, quiet)
 
 
 def _free_after(
