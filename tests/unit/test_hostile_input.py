@@ -121,6 +121,7 @@ def test_a_number_dynamodb_can_store_is_accepted_as_sent(literal: str, value: fl
         pytest.param(track('{"a": "x\\udfff"}'), "properties.a", id="in a value"),
         pytest.param(track('{"k\\ud800": 1}'), "properties.k\ufffd", id="in a key"),
         pytest.param(track('{"a": ["\\uffff"]}'), "properties.a.0", id="U+FFFF, which SQS refuses"),
+        pytest.param(track('{"a": {"": 1}}'), "properties.a", id="an empty key, which DynamoDB refuses"),
     ],
 )
 def test_strings_that_cannot_be_stored_or_queued_are_refused(body: bytes, field: str) -> None:
@@ -148,6 +149,12 @@ def test_strings_that_cannot_be_stored_or_queued_are_refused(body: bytes, field:
 )
 def test_an_absurd_timestamp_is_refused_naming_it(fields: dict[str, Any], named: str) -> None:
     assert named in refused("track", {"userId": "u1", "event": "e", **fields})
+
+
+@pytest.mark.parametrize("event", [{"a": 1}, ["Product Added"], 7, None])
+def test_an_event_name_that_is_not_a_string_is_a_400_not_a_type_error(event: Any) -> None:
+    # Found by make fuzz: an object as the event name was looked up in a set of names and raised
+    assert "event" in refused("track", {"userId": "u1", "event": event, "properties": {"url": "x"}})
 
 
 def test_a_batch_sent_at_out_of_range_is_named() -> None:

@@ -254,6 +254,8 @@ def _check_values(value: Any, path: list[str], depth: int, errors: list[FieldErr
         for key, item in items:
             if isinstance(key, str) and _UNSENDABLE.search(key):
                 errors.append(FieldError(_path([*path, key]), f"the key {_UNSENDABLE_MESSAGE}"))
+            elif key == "":  # a DynamoDB attribute name, nested ones included, has at least one character
+                errors.append(FieldError(_path(path), "has an empty key, which DynamoDB cannot store"))
             _check_values(item, [*path, str(key)], depth + 1, errors)
 
 
@@ -280,8 +282,14 @@ def _content_errors(raw_messages: Any, endpoint: Endpoint, prefix: str) -> list[
         kind = raw.get("type") if endpoint == "batch" else endpoint
         if kind == "identify" and isinstance(raw.get("traits"), dict):
             errors += _trait_errors(raw["traits"], f"{where}traits")
-        if kind == "track" and raw.get("event") in PROFILE_EVENTS and isinstance(raw.get("properties"), dict):
-            errors += _cart_errors(raw["properties"], f"{where}properties")
+        event, properties = raw.get("event"), raw.get("properties")
+        if (
+            kind == "track"
+            and isinstance(event, str)
+            and event in PROFILE_EVENTS
+            and isinstance(properties, dict)
+        ):
+            errors += _cart_errors(properties, f"{where}properties")
     return errors
 
 

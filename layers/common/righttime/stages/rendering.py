@@ -21,6 +21,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, select_auto
 from jinja2.sandbox import SandboxedEnvironment
 
 from righttime.core.errors import RighttimeError
+from righttime.core.feedback import CUSTOMER_HEADER
 from righttime.core.profiles import Profile
 
 TEMPLATE_PARTS = ("subject.txt", "body.html", "body.txt")
@@ -81,6 +82,10 @@ class Renderer:
                 parts[part] = self.env.get_template(f"{template}/{part}").render(context)
             except TemplateError as exc:
                 raise RenderError(f"template {template}/{part}: {exc.message or exc}") from exc
+            except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+                # A filter given data it can't take (a price that is an object): the data won't change on a
+                # retry, so this closes the message like any render error instead of crashing the sender.
+                raise RenderError(f"template {template}/{part}: {type(exc).__name__}: {exc}") from exc
         subject = " ".join(parts["subject.txt"].split())
         if not subject:
             raise RenderError(f"template {template}/subject.txt renders an empty subject")
@@ -132,8 +137,10 @@ def build_mime(
     message_id: str,
     sent_at: Any,
     unsubscribe_mailto: str | None,
+    customer_reference: str | None = None,
 ) -> EmailMessage:
-    """A multipart/alternative message (text, then the preferred HTML) with the headers inboxes expect."""
+    """A multipart/alternative message (text, then the preferred HTML) with the headers inboxes expect, and
+    the ones SES's events quote back for feedback to find the message (`righttime.core.feedback`)."""
     # Lines up to SMTP's 998 characters: a long List-Unsubscribe must travel as one plain header, not be
     # folded into an RFC 2047 encoded word that mail clients cannot read as a URL.
     mime = EmailMessage(policy=SMTP_POLICY)
@@ -148,6 +155,8 @@ def build_mime(
     # inboxes see the same Message-ID and fold the two into one.
     mime["Message-ID"] = f"<{message_id}.righttime@{domain}>"
     mime["X-Righttime-Message-Id"] = message_id
+    if customer_reference:
+        mime[CUSTOMER_HEADER] = customer_reference
     if unsubscribe_mailto:
         mime["List-Unsubscribe"] = f"<mailto:{unsubscribe_mailto}?subject=unsubscribe%20{message_id}>"
     mime.set_content(rendered.text)
