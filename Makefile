@@ -12,13 +12,14 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # SAM CLI asks before sending telemetry; never on CI or in make.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv sam-venv lock lock-upgrade lock-check demo local test lint typecheck template unit functional e2e contract bench build deploy clean
+.PHONY: help venv sam-venv lock lock-upgrade lock-check demo local test lint typecheck template unit functional e2e contract bench fuzz build deploy clean
 
 help:
 	@echo "make demo      set up, start local mode with a fast clock, replay a journey, show the email"
 	@echo "make local     run the whole pipeline on this machine (http://127.0.0.1:3000)"
 	@echo "make test      set up, then lint, type-check, validate the template and run every test"
 	@echo "make bench     set up, then measure cold start, AWS calls per event and cost, policy and simulation speed"
+	@echo "make fuzz      set up, then send 10,000 generated hostile requests to local mode; fails on any 5xx or drop"
 	@echo "make lock      regenerate the lock files after changing dependencies in pyproject.toml or requirements/sam.in"
 	@echo "make build     sam build (needs python3.13 on PATH, the Lambda runtime's version)"
 	@echo "make deploy    sam deploy --guided"
@@ -91,6 +92,11 @@ test: lock-check lint typecheck template
 
 bench: venv
 	$(BIN)/python bench/bench.py
+
+# Property-based: hostile bodies and broken HTTP against local mode over real HTTP (about 4 minutes). Fails if
+# any request gets a 5xx, a non-JSON answer or no answer, or if an accepted event crashes or dead-letters later.
+fuzz: venv
+	$(BIN)/python -m righttime_dev.fuzz --cases 10000
 
 build: sam-venv
 	RIGHTTIME_ROOT=$(CURDIR) $(SAM) build --template template.yaml
