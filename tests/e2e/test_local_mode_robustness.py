@@ -93,19 +93,25 @@ def test_a_chunked_body_is_read(local: LocalRighttime) -> None:
 
 
 @pytest.mark.parametrize(
-    "request_bytes",
+    ("request_bytes", "expected"),
     [
-        pytest.param(b"GARBAGE\r\n\r\n", id="a malformed request line"),
-        pytest.param(b"BREW /v1/track HTTP/1.1\r\nHost: x\r\n\r\n", id="an unknown method"),
-        pytest.param(b"GET /v1/track HTTP/9.9\r\nHost: x\r\n\r\n", id="an unknown HTTP version"),
-        pytest.param(b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", id="a request line too long"),
+        pytest.param(b"GARBAGE\r\n\r\n", 400, id="a malformed request line"),
+        pytest.param(b"GET /v1/track HTTP/9.9\r\nHost: x\r\n\r\n", 505, id="an unknown HTTP version"),
+        pytest.param(b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, id="a request line too long"),
     ],
 )
 def test_http_the_server_cannot_parse_is_answered_with_json(
-    local: LocalRighttime, request_bytes: bytes
+    local: LocalRighttime, request_bytes: bytes, expected: int
 ) -> None:
+    # Given bytes http.server refuses before any function is involved
+    # Then the refusal is still a JSON answer (it was an HTML page, or no status line at all)
     status, body = raw_exchange(local, request_bytes)
-    assert 400 <= status < 600 and body["success"] is False
+    assert (status, body["success"]) == (expected, False)
+
+
+def test_a_method_no_resource_has_gets_api_gateways_403(local: LocalRighttime) -> None:
+    request = b"BREW /v1/track HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert raw_exchange(local, request) == (403, {"message": "Missing Authentication Token"})
 
 
 def test_a_function_that_raises_is_a_502_with_json_and_the_connection_stays_usable(

@@ -119,6 +119,12 @@ class _Api(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._with_body("DELETE")
 
+    def do_OPTIONS(self) -> None:
+        self._with_body("OPTIONS")
+
+    def do_HEAD(self) -> None:
+        self._with_body("HEAD")
+
     def do_GET(self) -> None:
         if self.path == "/health":
             self._reply(200, {"Content-Type": "application/json"}, b'{"ok": true}')
@@ -207,6 +213,11 @@ class _Api(BaseHTTPRequestHandler):
         self.close_connection = True
         # A request line it could not read leaves HTTP/0.9 (no status line, no headers): answer in HTTP/1.1.
         self.request_version = self.protocol_version
+        if code == 501:  # a method http.server has no do_ for: API Gateway has no resource for it either
+            self._reply(
+                403, {"Content-Type": "application/json"}, b'{"message": "Missing Authentication Token"}'
+            )
+            return
         short = self.responses.get(code, ("error", ""))[0]
         self._json(code, {"success": False, "message": message or short})
 
