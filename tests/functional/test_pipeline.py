@@ -56,9 +56,9 @@ def test_cart_reminder_goes_out_once_after_the_delay_listing_the_cart(
     assert "Brass desk lamp" in message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert _schedules(pipeline) == []
 
-    # And the decisions explain it: scheduled, then sent with the SES message id
+    # And the decisions explain it: scheduled, sent with the SES message id, then delivered (SES's event)
     decisions = list(root().store.decisions("cust-42"))
-    assert [d.outcome.value for d in decisions] == ["scheduled", "sent"]
+    assert [d.outcome.value for d in decisions] == ["scheduled", "sent", "delivered"]
     assert decisions[1].reasons[0].detail["ses_message_id"] == sent.ses_message_id
 
     # And more time passing sends nothing more

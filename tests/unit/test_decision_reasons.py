@@ -181,6 +181,43 @@ EXPECTED: list[tuple[Reason, ReasonCode, dict[str, Any]]] = [
         ReasonCode.INVOCATION_DEADLINE,
         {"seconds_left": 9.0, "retry_at": LATER.isoformat()},
     ),
+    # SES's events (feedback)
+    (
+        Reason.accepted_by_ses("ses-1", "Delivery", "unknown"),
+        ReasonCode.ACCEPTED_BY_SES,
+        {"ses_message_id": "ses-1", "event": "Delivery", "previous_status": "unknown"},
+    ),
+    (Reason.ses_delivered("ses-1"), ReasonCode.SES_DELIVERED, {"ses_message_id": "ses-1"}),
+    (
+        Reason.hard_bounce("General", "5.1.1", "bounce"),
+        ReasonCode.HARD_BOUNCE,
+        {"sub_type": "General", "status": "5.1.1", "suppression": "bounce"},
+    ),
+    (
+        Reason.soft_bounce("MailboxFull", "4.2.2", 3, 3, "soft_bounces"),
+        ReasonCode.SOFT_BOUNCE,
+        {
+            "sub_type": "MailboxFull",
+            "status": "4.2.2",
+            "in_a_row": 3,
+            "threshold": 3,
+            "suppression": "soft_bounces",
+        },
+    ),
+    (
+        Reason.complaint("abuse", "complaint"),
+        ReasonCode.COMPLAINT,
+        {"feedback_type": "abuse", "suppression": "complaint", "unsubscribed": True},
+    ),
+    (Reason.ses_reject_event("Bad content"), ReasonCode.SES_REJECT_EVENT, {"reason": "Bad content"}),
+    (Reason.ses_rendering_failure("no data"), ReasonCode.SES_RENDERING_FAILURE, {"error": "no data"}),
+    (
+        Reason.delivery_delay("MailboxFull", LATER),
+        ReasonCode.DELIVERY_DELAY,
+        {"delay_type": "MailboxFull", "expires_at": LATER.isoformat()},
+    ),
+    (Reason.opened(), ReasonCode.OPENED, {}),
+    (Reason.clicked("https://shop.example/p/1"), ReasonCode.CLICKED, {"link": "https://shop.example/p/1"}),
 ]
 
 

@@ -25,6 +25,7 @@ from righttime.adapters.dynamodb import (
     decision_position,
     decision_sort_key,
     dedupe_key,
+    feedback_sort_key,
 )
 from righttime.adapters.items import from_item, to_item, to_values
 from righttime.adapters.queue import dedupe_id, group_id
@@ -35,9 +36,9 @@ from righttime.core.decisions import Decision, MessageStatus, OutboundMessage
 from righttime.core.events import QueuedEvent
 from righttime.core.policy import Move, Plan
 from righttime.core.profiles import Profile
-from righttime.stages.ports import Claim, Conflict, Duplicate
+from righttime.stages.ports import Claim, Conflict, Duplicate, SesAcceptance
 from righttime.wiring import settings
-from righttime.wiring.root import Root, api_keys, content_from, install, mail_identity
+from righttime.wiring.root import Root, api_keys, content_from, feedback_rules, install, mail_identity
 from righttime_dev.local.pipeline import Driver, SentEmail, local_environment, quiet_powertools
 from righttime_dev.local.provision import REGION, Stack, describe
 
@@ -308,6 +309,74 @@ class MemoryStore:
             for sk in sorted(k for k in partition if k.startswith(MESSAGE_PREFIX))
         ]
 
+    # -- feedback: what SES's events change ---------------------------------------------------------------
+    def ses_accepted(
+        self,
+        message: OutboundMessage,
+        attempt_id: str | None,
+        ses_message_id: str,
+        decision: Decision,
+        now: datetime,
+    ) -> SesAcceptance:
+        customer, mid = message.customer_id, message.message_id
+        item = self.messages.get(customer, {}).get(MESSAGE_PREFIX + mid)
+        if item is None:
+            return SesAcceptance.SETTLED_BEFORE
+        status = item.get("status", {}).get("S")
+        lease = item.get("lease_until", {}).get("S")
+        live = (
+            status == MessageStatus.SENDING.value
+            and lease is not None
+            and lease > isoformat(now)
+            and (attempt_id is None or item.get("attempt_id") == {"S": attempt_id})
+        )
+        if live:
+            self._write_message(customer, mid, lambda old: _set(old, {"ses_message_id": ses_message_id}))
+            return SesAcceptance.IN_FLIGHT
+        unresolved = (MessageStatus.UNKNOWN.value, MessageStatus.PENDING.value, MessageStatus.SENDING.value)
+        if status not in unresolved:
+            return SesAcceptance.SETTLED_BEFORE
+        stamp = {
+            "status": MessageStatus.SENT.value,
+            "ses_message_id": ses_message_id,
+            "updated_at": isoformat(now),
+            "reasons": decision.reasons,
+        }
+        self._write_message(customer, mid, lambda old: _set(old, stamp))
+        self._put_feedback_decision(decision, "status")
+        return SesAcceptance.SETTLED
+
+    def record_feedback(self, message: OutboundMessage, field: str, at: datetime, decision: Decision) -> bool:
+        feedback_sort_key(decision, field)  # the same refusal of an unknown field as DynamoStore
+        item = self.messages.get(message.customer_id, {}).get(MESSAGE_PREFIX + message.message_id)
+        if item is None or item.get(field, {"NULL": True}) != {"NULL": True}:
+            return False
+        self._write_message(
+            message.customer_id, message.message_id, lambda old: _set(old, {field: isoformat(at)})
+        )
+        self._put_feedback_decision(decision, field)
+        return True
+
+    def suppress_address(self, address: str, reason: str, at: datetime, message_id: str) -> bool:
+        if address_key(address) in self.suppression:
+            return False
+        self.suppression[address_key(address)] = to_item_plain(
+            address_key=address_key(address),
+            address=normalise_address(address),
+            reason=reason,
+            at=isoformat(at),
+            message_id=message_id,
+        )
+        return True
+
+    def _put_feedback_decision(self, decision: Decision, field: str) -> None:
+        sk = feedback_sort_key(decision, field)
+        item = to_item(decision, pk=decision.customer_id, sk=sk, type="decision")
+        partition = self.messages.setdefault(decision.customer_id, {})
+        old = partition.get(sk)
+        partition[sk] = item
+        self.stream.append(Change({"pk": {"S": decision.customer_id}, "sk": {"S": sk}}, old, item))
+
     # -- the table's mechanics -----------------------------------------------------------------------------
     def _version_holds(self, customer_id: str, read_version: int) -> bool:
         stored = self.profiles.get(customer_id)
@@ -555,6 +624,7 @@ class MemoryPipeline(Driver):
             content=lambda: content_from(settings.load(settings.ContentSettings, env)),
             mail=lambda: mail_identity(env),
             max_receive_count=lambda: max_receive_count,
+            feedback=lambda: feedback_rules(settings.load(settings.FeedbackSettings, env)),
         )
         install(root)
         return cls(

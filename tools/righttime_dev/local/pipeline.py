@@ -23,17 +23,21 @@ from typing import Any
 import boto3
 
 from righttime.adapters.items import from_item
+from righttime.core.addresses import address_key, normalise_address
 from righttime.core.clock import Clock
 from righttime.core.decisions import Decision
 from righttime.wiring.observability import metrics
 from righttime.wiring.root import from_environment, install
 from righttime_dev.local import moto_fixes
 from righttime_dev.local.provision import ACCOUNT, REGION, Stack, provision
+from righttime_dev.local.ses_events import Fate, events_for, matches, recipient, simulator_fate
 
 Handler = Callable[[dict[str, Any], Any], Any]
 #: Functions that only put events on the queue: their requests run beside the pumps, as on AWS, instead of
 #: waiting for the pipeline's lock (a 10,000-message batch would stall evaluation, and evaluation the API).
 QUEUE_ONLY_FUNCTIONS = frozenset({"IngestFunction"})
+#: local mode's own route to make SES bounce or complain (never deployed)
+LOCAL_SES_PATH = "/local/ses/"
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
 
 
@@ -101,6 +105,10 @@ class Driver:
         self.on_decision: list[Callable[[Decision], None]] = []
         #: rounds of `step()` completed, so callers can wait for the pipeline to have looked again
         self.steps = 0
+        #: SES's events waiting for delivery to the functions whose EventBridge rules match them
+        self.ses_events: list[dict[str, Any]] = []
+        #: normalised address -> what SES does with mail to it (set by `simulate_ses`)
+        self.ses_fates: dict[str, Fate] = {}
 
     # -- API Gateway ---------------------------------------------------------------------------------------
     def route(self, method: str, path: str) -> tuple[str, str, dict[str, str]] | None:
@@ -126,6 +134,8 @@ class Driver:
     ) -> tuple[int, dict[str, str], bytes]:
         """Turn one HTTP request into a REST API proxy event for the function the template routes it to;
         answer with the status, headers and body API Gateway would send back."""
+        if path.startswith(LOCAL_SES_PATH):
+            return self._local_ses_route(method, path, query or {})
         found = self.route(method, path)
         if found is None:  # what API Gateway answers for a path no resource matches
             return 403, {"Content-Type": "application/json"}, b'{"message": "Missing Authentication Token"}'
@@ -190,6 +200,7 @@ class Driver:
         work = self.pump_queue() + self.pump_stream() + self.fire_due()
         work += self.pump_stream()  # the sender's writes may cancel or move other schedules
         self.collect_sent()
+        work += self.emit_ses_events()
         self.steps += 1
         return work
 
@@ -208,6 +219,72 @@ class Driver:
             # long-running local process they would pile up, and print all at once if ever enabled.
             metrics.clear_metrics()
 
+    # -- SES's events (moto publishes none) ----------------------------------------------------------------
+    def simulate_ses(self, address: str, fate: Fate) -> str | None:
+        """From now on SES treats mail to `address` as `fate` (bounce, soft-bounce, complaint, deliver, ...);
+        if mail already went to it, SES reports the fate of the latest such message now. Returns the SES id
+        of that message, or None."""
+        wanted = normalise_address(address)
+        with self.lock:
+            self.ses_fates[wanted] = fate
+            latest = next(
+                (s for s in reversed(self.sent) if normalise_address(recipient(s.raw)) == wanted), None
+            )
+            if latest is None or fate is Fate.DELIVER:
+                return None
+            self.ses_events += events_for(
+                fate,
+                latest.raw,
+                latest.ses_message_id,
+                self.clock.now(),
+                self._configuration_set(),
+                already_sent=True,
+            )
+            return latest.ses_message_id
+
+    def emit_ses_events(self) -> int:
+        """Deliver SES's waiting events to every function whose EventBridge rule matches, as EventBridge
+        would (one invocation per event); returns how many were delivered."""
+        with self.lock:
+            waiting, self.ses_events = self.ses_events, []
+            for event in waiting:
+                for logical_id, function in self.stack.functions.items():
+                    if any(matches(rule, event) for rule in function.rules):
+                        self._invoke(logical_id, event)
+        return len(waiting)
+
+    def _configuration_set(self) -> str:
+        return self.stack.ref("ConfigurationSet", None)
+
+    def _local_ses_route(
+        self, method: str, path: str, query: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        """`POST /local/ses/{fate}?address=…`: local mode's own route (never deployed) to make SES bounce,
+        complain about or deliver mail to an address."""
+        reply = {"Content-Type": "application/json"}
+        fates = ", ".join(f.value for f in Fate)
+        name = path[len(LOCAL_SES_PATH) :].strip("/")
+        if method.upper() != "POST":
+            return (
+                405,
+                reply,
+                json.dumps({"message": f"use POST {LOCAL_SES_PATH}{{fate}}?address=…"}).encode(),
+            )
+        try:
+            fate = Fate(name)
+        except ValueError:
+            return (
+                404,
+                reply,
+                json.dumps({"message": f"unknown fate {name[:40]!r}: use one of {fates}"}).encode(),
+            )
+        address = query.get("address", "").strip()
+        if "@" not in address:
+            return 400, reply, json.dumps({"message": "address: give the recipient as ?address=…"}).encode()
+        ses_message_id = self.simulate_ses(address, fate)
+        body = {"fate": fate.value, "address_key": address_key(address), "reported_for": ses_message_id}
+        return 202, reply, json.dumps(body).encode()
+
     def _deliver(self, ses_message_id: str, raw: bytes) -> SentEmail:
         """Record one email the mail service accepted (and write it to the outbox, if there is one)."""
         path = None
@@ -218,6 +295,13 @@ class Driver:
             path.write_bytes(raw)
         email = SentEmail(ses_message_id=ses_message_id, raw=raw, path=path)
         self.sent.append(email)
+        to = recipient(raw)
+        to = recipient(raw)
+        with self.lock:  # the local server's /local/ses route sets fates from its own threads
+            fate = simulator_fate(to) or self.ses_fates.get(normalise_address(to), Fate.DELIVER)
+            self.ses_events += events_for(
+                fate, raw, ses_message_id, self.clock.now(), self._configuration_set()
+            )
         for callback in self.on_sent:
             callback(email)
         return email

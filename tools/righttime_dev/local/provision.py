@@ -24,6 +24,8 @@ class Function:
     environment: dict[str, str]
     #: (METHOD, /path/{param}) of every API Gateway event the function answers
     routes: list[tuple[str, str]] = field(default_factory=list)
+    #: the event patterns of its EventBridge rules (local mode delivers SES's events to the matching ones)
+    rules: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -155,6 +157,11 @@ def _describe_functions(template: dict[str, Any], stack: Stack) -> None:
                 (str(e["Properties"]["Method"]).upper(), str(e["Properties"]["Path"]))
                 for e in props.get("Events", {}).values()
                 if e.get("Type") == "Api"
+            ],
+            rules=[
+                resolve(e["Properties"]["Pattern"], stack.ref)
+                for e in props.get("Events", {}).values()
+                if e.get("Type") == "EventBridgeRule"
             ],
         )
 

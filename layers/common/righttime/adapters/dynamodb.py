@@ -22,7 +22,7 @@ from righttime.core.clock import isoformat
 from righttime.core.decisions import Decision, MessageStatus, OutboundMessage, short_hash
 from righttime.core.policy import Move, Plan
 from righttime.core.profiles import Profile
-from righttime.stages.ports import Claim, Conflict, Duplicate
+from righttime.stages.ports import Claim, Conflict, Duplicate, SesAcceptance
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -57,6 +57,31 @@ def decision_position(message: OutboundMessage, status: MessageStatus) -> tuple[
     """The sort-key position of a decision written without a profile version: the message's generation, then
     the status's place, so the same settlement written twice is the same item."""
     return message.generation, list(MessageStatus).index(status)
+
+
+#: message attributes SES's events stamp, in the order their decisions sort within one instant
+FEEDBACK_FIELDS = (
+    "status",
+    "delivered_at",
+    "bounced_at",
+    "complained_at",
+    "rejected_at",
+    "rendering_failed_at",
+    "delayed_at",
+    "opened_at",
+    "clicked_at",
+)
+#: the version slot of feedback decisions: after every decision the pipeline made in the same instant
+_FEEDBACK_VERSION = 10**12 - 1
+
+
+def feedback_sort_key(decision: Decision, field: str) -> str:
+    """The sort key of a decision SES's event about `field` led to. It is made of the event's own time and
+    the message id, so a repeated event lands on the same item, and two messages' never collide."""
+    if field not in FEEDBACK_FIELDS:
+        raise ValueError(f"{field!r} is not a feedback field: use one of {', '.join(FEEDBACK_FIELDS)}")
+    index = 100 + FEEDBACK_FIELDS.index(field)
+    return f"{decision_sort_key(decision, _FEEDBACK_VERSION, index)}#{decision.message_id}"
 
 
 class DynamoStore:
@@ -556,3 +581,104 @@ class DynamoStore:
             ExpressionAttributeValues={":pk": {"S": customer_id}, ":prefix": {"S": MESSAGE_PREFIX}},
         )
         return [OutboundMessage.model_validate(from_item(item)) for item in response.get("Items", [])]
+
+    # -- feedback: what SES's events change ---------------------------------------------------------------
+    def ses_accepted(
+        self,
+        message: OutboundMessage,
+        attempt_id: str | None,
+        ses_message_id: str,
+        decision: Decision,
+        now: datetime,
+    ) -> SesAcceptance:
+        """Settle as sent a message SES's events prove it accepted: unknown, pending, or sending under an
+        attempt that is gone (its lease ran out) or another than the one SES names. A live attempt's message
+        only gets SES's id noted: that attempt settles and records it itself."""
+        live = "#status = :sending AND lease_until > :now" + (
+            " AND attempt_id = :attempt" if attempt_id else ""
+        )
+        values: dict[str, Any] = {
+            ":sent": MessageStatus.SENT.value,
+            ":unknown": MessageStatus.UNKNOWN.value,
+            ":pending": MessageStatus.PENDING.value,
+            ":sending": MessageStatus.SENDING.value,
+            ":now": isoformat(now),
+            ":ses": ses_message_id,
+        }
+        if attempt_id:
+            values[":attempt"] = attempt_id
+        update = {
+            "TableName": self.messages,
+            "Key": message_key(message.customer_id, message.message_id),
+            "UpdateExpression": "SET #status = :sent, ses_message_id = :ses, updated_at = :now, "
+            "reasons = :reasons",
+            "ConditionExpression": f"#status IN (:unknown, :pending, :sending) AND NOT ({live})",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_values({**values, ":reasons": decision.reasons}),
+        }
+        decision_put = {
+            "TableName": self.messages,
+            "Item": to_item(
+                decision, pk=decision.customer_id, sk=feedback_sort_key(decision, "status"), type="decision"
+            ),
+        }
+        try:
+            self._transact([("message", {"Update": update}), ("decision", {"Put": decision_put})])
+        except Conflict:
+            pass
+        else:
+            return SesAcceptance.SETTLED
+        try:
+            self.client.update_item(
+                TableName=self.messages,
+                Key=message_key(message.customer_id, message.message_id),
+                UpdateExpression="SET ses_message_id = :ses",
+                ConditionExpression=live,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_values(values),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return SesAcceptance.SETTLED_BEFORE
+        return SesAcceptance.IN_FLIGHT
+
+    def record_feedback(self, message: OutboundMessage, field: str, at: datetime, decision: Decision) -> bool:
+        """Stamp `field` on the message and record the decision, once: a repeated event finds the stamp."""
+        update = {
+            "TableName": self.messages,
+            "Key": message_key(message.customer_id, message.message_id),
+            "UpdateExpression": "SET #field = :at",
+            # Messages written from the model hold the field as NULL until an event stamps it.
+            "ConditionExpression": "attribute_exists(sk) AND (attribute_not_exists(#field) OR "
+            "attribute_type(#field, :null))",
+            "ExpressionAttributeNames": {"#field": field},
+            "ExpressionAttributeValues": {":at": {"S": isoformat(at)}, ":null": {"S": "NULL"}},
+        }
+        decision_put = {
+            "TableName": self.messages,
+            "Item": to_item(
+                decision, pk=decision.customer_id, sk=feedback_sort_key(decision, field), type="decision"
+            ),
+        }
+        try:
+            self._transact([("message", {"Update": update}), ("decision", {"Put": decision_put})])
+        except Conflict:
+            return False
+        return True
+
+    def suppress_address(self, address: str, reason: str, at: datetime, message_id: str) -> bool:
+        """Put `address` on the suppression list, once: the first reason stays (False if it was there)."""
+        try:
+            self.client.put_item(
+                TableName=self.suppression,
+                Item={
+                    "address_key": {"S": address_key(address)},
+                    "address": {"S": normalise_address(address)},
+                    "reason": {"S": reason},
+                    "at": {"S": isoformat(at)},
+                    "message_id": {"S": message_id},
+                },
+                ConditionExpression="attribute_not_exists(address_key)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

@@ -33,6 +33,18 @@ class Outcome(StrEnum):
     FAILED = "failed"
     #: SES may have accepted it (the call timed out or the connection dropped); SES's own events will tell
     UNKNOWN = "unknown"
+    # What SES's events said about a sent message (the feedback function records these):
+    #: the recipient's mail server accepted it
+    DELIVERED = "delivered"
+    #: it bounced, for good or for now
+    BOUNCED = "bounced"
+    #: the recipient marked it as spam
+    COMPLAINED = "complained"
+    #: delivery is taking longer than usual; SES keeps trying
+    DELAYED = "delayed"
+    #: first opened, first clicked
+    OPENED = "opened"
+    CLICKED = "clicked"
 
 
 class ReasonCode(StrEnum):
@@ -69,6 +81,17 @@ class ReasonCode(StrEnum):
     RENDER_FAILED = "render_failed"
     SES_OUTCOME_UNKNOWN = "ses_outcome_unknown"
     INVOCATION_DEADLINE = "invocation_deadline"
+    # SES's events (the feedback function)
+    ACCEPTED_BY_SES = "accepted_by_ses"
+    SES_DELIVERED = "ses_delivered"
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCE = "soft_bounce"
+    COMPLAINT = "complaint"
+    SES_REJECT_EVENT = "ses_reject_event"
+    SES_RENDERING_FAILURE = "ses_rendering_failure"
+    DELIVERY_DELAY = "delivery_delay"
+    OPENED = "opened"
+    CLICKED = "clicked"
 
 
 class Reason(BaseModel):
@@ -346,6 +369,86 @@ class Reason(BaseModel):
             detail={"seconds_left": round(seconds_left, 1), "retry_at": retry_at.isoformat()},
         )
 
+    # --- SES's events (feedback) -----------------------------------------------------------------------
+
+    @classmethod
+    def accepted_by_ses(cls, ses_message_id: str, event: str, previous_status: str) -> Reason:
+        """SES's `event` proves it accepted the message, which was `previous_status` (its outcome unknown, or
+        its sending attempt gone): it is settled as sent, and never sent again."""
+        return cls(
+            code=ReasonCode.ACCEPTED_BY_SES,
+            detail={"ses_message_id": ses_message_id, "event": event, "previous_status": previous_status},
+        )
+
+    @classmethod
+    def ses_delivered(cls, ses_message_id: str) -> Reason:
+        """The recipient's mail server accepted the message SES sent as `ses_message_id`."""
+        return cls(code=ReasonCode.SES_DELIVERED, detail={"ses_message_id": ses_message_id})
+
+    @classmethod
+    def hard_bounce(cls, sub_type: str, status: str | None, suppression: str) -> Reason:
+        """The address bounced for good (`sub_type` as SES names it, `status` the SMTP status code): it is on
+        the suppression list as `suppression`."""
+        return cls(
+            code=ReasonCode.HARD_BOUNCE,
+            detail={"sub_type": sub_type, "status": status, "suppression": suppression},
+        )
+
+    @classmethod
+    def soft_bounce(
+        cls, sub_type: str, status: str | None, in_a_row: int, threshold: int, suppression: str | None
+    ) -> Reason:
+        """SES gave up on the message for now; it is the address's `in_a_row`th transient bounce since its
+        last delivery, and `threshold` in a row suppress it (`suppression`, or null while under it)."""
+        return cls(
+            code=ReasonCode.SOFT_BOUNCE,
+            detail={
+                "sub_type": sub_type,
+                "status": status,
+                "in_a_row": in_a_row,
+                "threshold": threshold,
+                "suppression": suppression,
+            },
+        )
+
+    @classmethod
+    def complaint(cls, feedback_type: str | None, suppression: str) -> Reason:
+        """The recipient marked the message as spam: the address is suppressed as `suppression` and the
+        customer unsubscribed from promotional mail."""
+        return cls(
+            code=ReasonCode.COMPLAINT,
+            detail={"feedback_type": feedback_type, "suppression": suppression, "unsubscribed": True},
+        )
+
+    @classmethod
+    def ses_reject_event(cls, reason: str) -> Reason:
+        """SES accepted the message, then refused to deliver it (it found a virus)."""
+        return cls(code=ReasonCode.SES_REJECT_EVENT, detail={"reason": reason})
+
+    @classmethod
+    def ses_rendering_failure(cls, error: str) -> Reason:
+        """SES could not render the message's SES template."""
+        return cls(code=ReasonCode.SES_RENDERING_FAILURE, detail={"error": error})
+
+    @classmethod
+    def delivery_delay(cls, delay_type: str, expires_at: datetime | None) -> Reason:
+        """The recipient's server has not taken the message yet (`delay_type` as SES names it); SES tries
+        until `expires_at`."""
+        return cls(
+            code=ReasonCode.DELIVERY_DELAY,
+            detail={"delay_type": delay_type, "expires_at": expires_at.isoformat() if expires_at else None},
+        )
+
+    @classmethod
+    def opened(cls) -> Reason:
+        """The recipient opened the message (SES's open pixel loaded) for the first time."""
+        return cls(code=ReasonCode.OPENED)
+
+    @classmethod
+    def clicked(cls, link: str | None) -> Reason:
+        """The recipient clicked a link in the message for the first time (`link` without its query)."""
+        return cls(code=ReasonCode.CLICKED, detail={"link": link})
+
 
 class DecidingZone(Protocol):
     """The customer's zone as a decision records it (`righttime.core.policy.CustomerZone`)."""
@@ -476,6 +579,15 @@ class OutboundMessage(BaseModel):
     ses_called_at: AwareDatetime | None = None
     #: when an attempt's outcome became unknown (status `unknown`)
     unknown_since: AwareDatetime | None = None
+    #: when SES's events first said so (the feedback function); each is written once
+    delivered_at: AwareDatetime | None = None
+    bounced_at: AwareDatetime | None = None
+    complained_at: AwareDatetime | None = None
+    rejected_at: AwareDatetime | None = None
+    rendering_failed_at: AwareDatetime | None = None
+    delayed_at: AwareDatetime | None = None
+    opened_at: AwareDatetime | None = None
+    clicked_at: AwareDatetime | None = None
 
 
 _NAMESPACE = uuid.UUID("5f0e9d2c-7a43-4c41-9a8e-2b1f6c0de0a1")

@@ -38,6 +38,10 @@ MAX_KEYS = 50
 MAX_RECENT_CATEGORIES = 100
 #: a transactional campaign keeps one waiting message per trigger: at most this many per customer and campaign
 MAX_PENDING_TRANSACTIONAL = 20
+#: opens and clicks kept on the profile, newest last (for send-time optimisation and reports)
+MAX_ENGAGEMENT = 50
+#: transient bounces kept in a run: more than any sensible suppression threshold
+MAX_SOFT_BOUNCES = 20
 
 
 class CartItem(BaseModel):
@@ -92,6 +96,26 @@ class SendRecord(BaseModel):
     message_id: str | None = None
 
 
+class Engagement(BaseModel):
+    """An open or a click SES reported for one of the customer's messages."""
+
+    kind: str
+    at: AwareDatetime
+    message_id: str
+    campaign_id: str
+    #: the link clicked, without its query string (clicks only)
+    link: str | None = None
+
+
+class SoftBounce(BaseModel):
+    """A transient bounce: SES gave up delivering a message for now (mailbox full, server down)."""
+
+    message_id: str
+    at: AwareDatetime
+    #: the hash of the address that bounced: a run counts for one address only
+    address_key: str
+
+
 class CampaignHistory(BaseModel):
     """What re-entry rules and de-duplication keys need to remember per campaign."""
 
@@ -132,6 +156,12 @@ class Profile(BaseModel):
     history: dict[str, CampaignHistory] = Field(default_factory=dict)
     #: category -> when the customer last bought from it (for the recently-bought rule)
     recent_categories: dict[str, AwareDatetime] = Field(default_factory=dict)
+    #: opens and clicks, newest last, at most MAX_ENGAGEMENT
+    engagement: list[Engagement] = Field(default_factory=list)
+    #: the transient bounces since the last delivery, oldest first, at most MAX_SOFT_BOUNCES
+    soft_bounces: list[SoftBounce] = Field(default_factory=list)
+    #: when SES last delivered a message whose run of transient bounces it ended
+    last_delivered_at: AwareDatetime | None = None
     #: optimistic-locking counter: every write expects the version it read
     version: int = 0
 
@@ -289,6 +319,44 @@ def record_send(
     history.sent_count += 1
     if dedupe_key is not None and dedupe_key not in history.keys:
         history.keys = [*history.keys, dedupe_key][-MAX_KEYS:]
+    return True
+
+
+def record_engagement(profile: Profile, engagement: Engagement) -> bool:
+    """Remember an open or a click, keeping the newest MAX_ENGAGEMENT. Idempotent: False (and no change) when
+    the same kind, message and instant is already there (SES events arrive at least once)."""
+    key = (engagement.kind, engagement.message_id, engagement.at)
+    if any((e.kind, e.message_id, e.at) == key for e in profile.engagement):
+        return False
+    profile.engagement = sorted([*profile.engagement, engagement], key=lambda e: e.at)[-MAX_ENGAGEMENT:]
+    return True
+
+
+def record_soft_bounce(profile: Profile, bounce: SoftBounce) -> bool:
+    """Count a transient bounce in the address's current run. Idempotent per message; a bounce from before
+    the last delivery that ended a run, or counted already, changes nothing (False)."""
+    if profile.last_delivered_at is not None and bounce.at <= profile.last_delivered_at:
+        return False
+    if any(b.message_id == bounce.message_id for b in profile.soft_bounces):
+        return False
+    run = [b for b in profile.soft_bounces if b.address_key == bounce.address_key]
+    profile.soft_bounces = [*run, bounce][-MAX_SOFT_BOUNCES:]
+    return True
+
+
+def soft_bounces_in_a_row(profile: Profile, address_key: str) -> int:
+    """How many transient bounces the address has had since its last delivery."""
+    return sum(1 for b in profile.soft_bounces if b.address_key == address_key)
+
+
+def record_delivery(profile: Profile, at: datetime) -> bool:
+    """A delivery at `at` ends the run of transient bounces before it. Changes (and costs a write) only when
+    there is a run to end."""
+    ended = [b for b in profile.soft_bounces if b.at <= at]
+    if not ended:
+        return False
+    profile.soft_bounces = [b for b in profile.soft_bounces if b.at > at]
+    profile.last_delivered_at = max(filter(None, [profile.last_delivered_at, at]))
     return True
 
 

@@ -140,6 +140,41 @@ class Store(Protocol):
 
     def messages_of(self, customer_id: str) -> list[OutboundMessage]: ...
 
+    # -- feedback: what SES's events change (`righttime.stages.feedback`) ------------------------------------
+
+    def ses_accepted(
+        self,
+        message: OutboundMessage,
+        attempt_id: str | None,
+        ses_message_id: str,
+        decision: Decision,
+        now: datetime,
+    ) -> SesAcceptance:
+        """SES's events prove it accepted `message`: settle it as sent with `decision`, unless it is settled
+        already or the attempt that sent it still holds a live lease (then only note `ses_message_id`)."""
+        ...
+
+    def record_feedback(self, message: OutboundMessage, field: str, at: datetime, decision: Decision) -> bool:
+        """Stamp the message's `field` (`delivered_at`, `bounced_at`, ...) with `at` and record `decision`,
+        atomically, the first time only: False if the message already has it (a repeated event) or is gone."""
+        ...
+
+    def suppress_address(self, address: str, reason: str, at: datetime, message_id: str) -> bool:
+        """Put `address` on the suppression list for `reason`, unless it is there already (False); the
+        first reason stays."""
+        ...
+
+
+class SesAcceptance(StrEnum):
+    """What proof of SES's acceptance did to a message."""
+
+    #: it was unknown, pending, or held by an attempt that is gone: now sent
+    SETTLED = "settled"
+    #: its sending attempt is still at work and will settle it; SES's id is noted on it
+    IN_FLIGHT = "in_flight"
+    #: already settled: nothing to do
+    SETTLED_BEFORE = "settled_before"
+
 
 # -- queues --------------------------------------------------------------------------------------------------
 

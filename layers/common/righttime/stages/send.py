@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from righttime.core.campaigns import Campaign, Kind
 from righttime.core.decisions import Decision, MessageStatus, OutboundMessage, Outcome, Reason, status_for
+from righttime.core.feedback import customer_reference, customer_tag
 from righttime.core.global_policy import GlobalPolicy
 from righttime.core.policy import Action, CustomerZone, Move, SendDecision, decide_at_send
 from righttime.core.profiles import PendingRef, Profile, forget_pending, record_send
@@ -141,8 +142,9 @@ def send_due_message(
         message_id=message_id,
         sent_at=now,
         unsubscribe_mailto=mail.unsubscribe_mailto,
+        customer_reference=customer_reference(customer_id),
     )
-    tags = {"campaign": message.campaign_id, "message_id": message_id, "attempt": attempt_id}
+    tags = _ses_tags(message, attempt_id)
     try:
         ses_id = mailer.send(mime, tags)
     except SendRejected as exc:
@@ -158,6 +160,14 @@ def send_due_message(
     result = _finish(store, message, attempt_id, Outcome.SENT, reasons, now, verdict, ses_message_id=ses_id)
     store.apply_to_profile(customer_id, _recorder(message, campaign_of, policy, now))
     return result
+
+
+def _ses_tags(message: OutboundMessage, attempt_id: str) -> dict[str, str]:
+    """The send's SES tags: SES's events quote them back, and feedback finds the message by them."""
+    tags = {"campaign": message.campaign_id, "message_id": message.message_id, "attempt": attempt_id}
+    if (customer := customer_tag(message.customer_id)) is not None:
+        tags["customer"] = customer
+    return tags
 
 
 def _finish(

@@ -19,6 +19,7 @@ from righttime.wiring import settings
 
 if TYPE_CHECKING:
     from righttime.adapters.clients import Clients
+    from righttime.stages.feedback import FeedbackRules
     from righttime.stages.ports import DeadLetters, EventQueue, Keys, Mailer, Schedules, Store
     from righttime.stages.send import MailIdentity
     from righttime.wiring.content import Content
@@ -40,8 +41,10 @@ class Root:
         content: Callable[[], Content],
         mail: Callable[[], MailIdentity],
         max_receive_count: Callable[[], int],
+        feedback: Callable[[], FeedbackRules] | None = None,
     ) -> None:
         self.clock = clock
+        self._feedback = feedback or (lambda: feedback_rules(settings.FeedbackSettings()))
         self._store, self._queue, self._dead_letters = store, queue, dead_letters
         self._schedules, self._mailer, self._keys = schedules, mailer, keys
         self._content, self._mail, self._max_receive_count = content, mail, max_receive_count
@@ -82,6 +85,11 @@ class Root:
     def max_receive_count(self) -> int:
         """The events queue's maxReceiveCount: on the last try a failing event is dead-lettered."""
         return self._max_receive_count()
+
+    @cached_property
+    def feedback(self) -> FeedbackRules:
+        """What SES's events lead to (TRANSIENT_BOUNCES_TO_SUPPRESS)."""
+        return self._feedback()
 
 
 def from_environment(
@@ -151,7 +159,15 @@ def from_environment(
         content=lambda: content_from(settings.load(settings.ContentSettings, env)),
         mail=lambda: mail_identity(env),
         max_receive_count=lambda: settings.load(settings.DeadLetterSettings, env).max_receive_count,
+        feedback=lambda: feedback_rules(settings.load(settings.FeedbackSettings, env)),
     )
+
+
+def feedback_rules(config: settings.FeedbackSettings) -> FeedbackRules:
+    """The feedback stage's rules, from its settings."""
+    from righttime.stages.feedback import FeedbackRules
+
+    return FeedbackRules(transient_bounces_to_suppress=config.transient_bounces_to_suppress)
 
 
 def api_keys(config: settings.KeySettings) -> Keys:

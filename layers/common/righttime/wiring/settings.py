@@ -66,6 +66,11 @@ class MailSettings(_EnvModel):
     unsubscribe_mailto: str | None = Field(alias="UNSUBSCRIBE_MAILTO", default=None)
 
 
+class FeedbackSettings(_EnvModel):
+    #: transient bounces in a row (no delivery between) that put an address on the suppression list
+    transient_bounces_to_suppress: int = Field(alias="TRANSIENT_BOUNCES_TO_SUPPRESS", default=3, ge=1, le=20)
+
+
 class ContentSettings(_EnvModel):
     campaigns_dir: Path = Field(alias="CAMPAIGNS_DIR")
     templates_dir: Path = Field(alias="TEMPLATES_DIR")
