@@ -296,7 +296,6 @@ class Driver:
         email = SentEmail(ses_message_id=ses_message_id, raw=raw, path=path)
         self.sent.append(email)
         to = recipient(raw)
-        to = recipient(raw)
         with self.lock:  # the local server's /local/ses route sets fates from its own threads
             fate = simulator_fate(to) or self.ses_fates.get(normalise_address(to), Fate.DELIVER)
             self.ses_events += events_for(
