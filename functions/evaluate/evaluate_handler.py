@@ -50,6 +50,14 @@ def record_handler(record: SQSRecord) -> None:
         metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)
     if result.attempts > 1:
         logger.info("profile changed while evaluating; planned again", extra={"attempts": result.attempts})
+    if not result.duplicate:
+        metrics.add_metric(name="ProfileBytes", unit=MetricUnit.Bytes, value=result.profile_bytes)
+    if result.dropped_traits:
+        # Names only, never values: the profile's dropped_traits says which, for the read API and support.
+        logger.warning(
+            "traits dropped: the profile is at its bounds", extra={"dropped": result.dropped_traits}
+        )
+        metrics.add_metric(name="TraitsDropped", unit=MetricUnit.Count, value=result.dropped_traits)
     for decision in result.decisions:
         metrics.add_metric(name=f"Decision_{decision.outcome.value}", unit=MetricUnit.Count, value=1)
         logger.info(

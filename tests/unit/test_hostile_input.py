@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from righttime.core.addresses import parse_address
 from righttime.core.errors import InvalidRequestError, QueueUnavailableError
 from righttime.core.events import IdentifyMessage, QueuedEvent
 from righttime.core.profiles import CartItem
@@ -23,7 +24,6 @@ from righttime.stages.ingest import (
     MAX_REPORTED_ERRORS,
     enqueue_in_lanes,
     parse,
-    parse_address,
 )
 from righttime.stages.rendering import Renderer, safe_url, template_context
 from righttime_dev.samples import sample_profile

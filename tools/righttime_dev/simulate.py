@@ -8,7 +8,6 @@ are read from the messages table's stream, as recorded. Same input, same output.
 from __future__ import annotations
 
 import base64
-import email
 import json
 import secrets
 from collections import Counter
@@ -16,7 +15,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.policy import default as default_policy
+from email.header import decode_header, make_header
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,7 @@ def simulate(
                     None,
                 )
                 raw = sent_by_ses.get(str(ses_id))
-                mail = email.message_from_bytes(raw, policy=default_policy) if raw else None
+                mail = _headers(raw) if raw else None
                 line = {
                     "type": "sent",
                     "at": decision.decided_at.isoformat(),
@@ -155,6 +156,13 @@ def simulate(
     result.lines.append(summary)
     emit(summary)
     return result
+
+
+def _headers(raw: bytes) -> dict[str, str]:
+    """To and Subject of a sent email, decoded (RFC 2047): the headers only, which is all a line shows and
+    a fraction of the cost of parsing the whole message."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    return {name: str(make_header(decode_header(str(headers[name] or "")))) for name in ("To", "Subject")}
 
 
 def _public(decision: Decision) -> dict[str, Any]:

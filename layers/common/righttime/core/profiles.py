@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from righttime.core.addresses import usable_address
 from righttime.core.events import (
     AliasMessage,
     GroupMessage,
@@ -36,6 +38,12 @@ MAX_CART_ITEMS = 50
 MAX_SENDS = 200
 MAX_KEYS = 50
 MAX_RECENT_CATEGORIES = 100
+#: traits kept across every identify (ingest caps one message at 100 traits of 2 KB each), and their total
+#: size as JSON: past either, new traits are dropped and counted on the profile, never the whole event
+MAX_TRAITS = 200
+MAX_TRAITS_BYTES = 64 * 1024
+#: trait names remembered when traits are dropped, newest last
+MAX_DROPPED_NAMES = 10
 #: a transactional campaign keeps one waiting message per trigger: at most this many per customer and campaign
 MAX_PENDING_TRANSACTIONAL = 20
 #: opens and clicks kept on the profile, newest last (for send-time optimisation and reports)
@@ -125,6 +133,15 @@ class CampaignHistory(BaseModel):
     keys: list[str] = Field(default_factory=list)
 
 
+class DroppedTraits(BaseModel):
+    """Traits a profile could not keep: how many, the last names, and when, so a marketer can see why a trait
+    is missing (the values are never kept)."""
+
+    count: int = 0
+    names: list[str] = Field(default_factory=list)
+    at: AwareDatetime | None = None
+
+
 class Profile(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -156,6 +173,8 @@ class Profile(BaseModel):
     history: dict[str, CampaignHistory] = Field(default_factory=dict)
     #: category -> when the customer last bought from it (for the recently-bought rule)
     recent_categories: dict[str, AwareDatetime] = Field(default_factory=dict)
+    #: traits refused because the profile held MAX_TRAITS or MAX_TRAITS_BYTES already (docs/limits.md)
+    dropped_traits: DroppedTraits | None = None
     #: opens and clicks, newest last, at most MAX_ENGAGEMENT
     engagement: list[Engagement] = Field(default_factory=list)
     #: the transient bounces since the last delivery, oldest first, at most MAX_SOFT_BOUNCES
@@ -213,7 +232,7 @@ def apply_event(profile: Profile, event: QueuedEvent) -> Profile:
 
     match message:
         case IdentifyMessage(traits=traits):
-            _merge_traits(updated, traits)
+            _merge_traits(updated, traits, at)
         case TrackMessage(event=name, properties=props):
             _apply_track(updated, name, props, at, message.messageId)
         case PageMessage() | GroupMessage() | AliasMessage():
@@ -221,9 +240,9 @@ def apply_event(profile: Profile, event: QueuedEvent) -> Profile:
     return updated
 
 
-def _merge_traits(profile: Profile, traits: dict[str, JsonValue]) -> None:
-    if isinstance(email := traits.get("email"), str) and "@" in email:
-        profile.email = email.strip()
+def _merge_traits(profile: Profile, traits: dict[str, JsonValue], at: datetime) -> None:
+    if isinstance(email := traits.get("email"), str) and (address := usable_address(email)) is not None:
+        profile.email = address
     for key, attr in (
         ("firstName", "first_name"),
         ("first_name", "first_name"),
@@ -240,9 +259,36 @@ def _merge_traits(profile: Profile, traits: dict[str, JsonValue]) -> None:
         profile.birthday = _parse_birthday(birthday) or profile.birthday
     if isinstance(unsubscribed := traits.get("unsubscribed"), bool):
         profile.unsubscribed = unsubscribed
+    _keep_traits(profile, {k: v for k, v in traits.items() if k not in _KNOWN_TRAITS}, at)
+
+
+def _keep_traits(profile: Profile, traits: dict[str, JsonValue], at: datetime) -> None:
+    """Merge `traits` within MAX_TRAITS and MAX_TRAITS_BYTES: an update of a known trait always fits if it
+    is no bigger; a trait that would pass a bound is dropped and counted, so a customer's later events never
+    fail on an item DynamoDB can't store."""
+    size = _json_size(profile.traits)
+    dropped: list[str] = []
     for key, value in traits.items():
-        if key not in _KNOWN_TRAITS:
-            profile.traits[key] = value
+        old = profile.traits.get(key)
+        grown = _json_size({key: value}) - (_json_size({key: old}) if key in profile.traits else 0)
+        new_name = key not in profile.traits
+        if (new_name and len(profile.traits) >= MAX_TRAITS) or (
+            grown > 0 and size + grown > MAX_TRAITS_BYTES
+        ):
+            dropped.append(key)
+            continue
+        profile.traits[key] = value
+        size += grown
+    if dropped:
+        record = profile.dropped_traits or DroppedTraits()
+        names = [n for n in record.names if n not in dropped] + dropped
+        profile.dropped_traits = DroppedTraits(
+            count=record.count + len(dropped), names=names[-MAX_DROPPED_NAMES:], at=at
+        )
+
+
+def _json_size(value: object) -> int:
+    return len(json.dumps(value, separators=(",", ":"), default=str).encode())
 
 
 def _apply_track(

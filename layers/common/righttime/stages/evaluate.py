@@ -23,6 +23,10 @@ class Evaluation:
     duplicate: bool = False
     decisions: list[Decision] = field(default_factory=list)
     attempts: int = 0
+    #: the stored profile's size as JSON, close to its DynamoDB item size (limit 400 KB)
+    profile_bytes: int = 0
+    #: traits refused because the profile's bounds were reached, by this event
+    dropped_traits: int = 0
 
 
 class TooMuchContention(RuntimeError):
@@ -49,7 +53,14 @@ def evaluate(
         except Conflict as conflict:
             settled |= conflict.settled
             continue
-        return Evaluation(decisions=plan.decisions, attempts=attempt)
+        before = stored.dropped_traits.count if stored.dropped_traits else 0
+        after = plan.profile.dropped_traits.count if plan.profile.dropped_traits else 0
+        return Evaluation(
+            decisions=plan.decisions,
+            attempts=attempt,
+            profile_bytes=len(plan.profile.model_dump_json()),
+            dropped_traits=after - before,
+        )
     raise TooMuchContention(f"customer profile kept changing; gave up after {MAX_ATTEMPTS} attempts")
 
 

@@ -12,7 +12,6 @@ import base64
 import binascii
 import json
 import re
-import unicodedata
 import uuid
 import zlib
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
+from righttime.core.addresses import parse_address
 from righttime.core.errors import FieldError, InvalidRequestError, UnauthorizedError
 from righttime.core.events import (
     IDENTITY_REQUIRED,
@@ -363,49 +363,8 @@ def _plausible(instant: datetime) -> bool:
 
 # --- e-mail addresses ----------------------------------------------------------------------------------
 
+
 #: RFC 5322 atext: what a dot-atom local part may contain (no quoted strings, no comments).
-_ATEXT = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$")
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-
-
-def parse_address(text: str) -> str:
-    """One plain addr-spec (`local@domain`), normalised for sending: surrounding spaces dropped, the domain
-    in lower-case ASCII (an international domain as punycode, IDNA 2003 as Python's `idna` codec does).
-
-    Refused with ValueError naming the problem: lists, display names, comments, quoted or non-ASCII local
-    parts (SES does not support SMTPUTF8), IP-literal domains, and any control character or line separator.
-    """
-    address = text.strip(" \t")
-    if not address:
-        raise ValueError("an e-mail address is required")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Zs", "Cs", "Co", "Cn") for c in address):
-        raise ValueError("contains a space, control character or line separator")
-    if len(address) > 254:
-        raise ValueError("longer than 254 characters")
-    local, at, domain = address.rpartition("@")
-    if not at or not local or not domain:
-        raise ValueError("not an e-mail address: one local part, '@', one domain")
-    if len(local) > 64:
-        raise ValueError("the local part is longer than 64 characters")
-    if not all(_ATEXT.match(atom) for atom in local.split(".")):
-        raise ValueError(
-            "not one plain address: the part before '@' may hold only ASCII letters, digits, dots and "
-            "!#$%&'*+/=?^_`{|}~- (no lists, names, quotes or non-ASCII)"
-        )
-    try:
-        ascii_domain = domain.encode("idna").decode("ascii").lower()
-    except UnicodeError as exc:
-        raise ValueError(f"the domain is not a valid (international) domain name: {exc}") from exc
-    labels = ascii_domain.split(".")
-    if len(ascii_domain) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
-        raise ValueError(
-            "the domain must be a host name such as example.com (letters, digits, hyphens, dots)"
-        )
-    if labels[-1].isdigit():
-        raise ValueError("the domain must be a host name, not an IP address")
-    return f"{local}@{ascii_domain}"
-
-
 def _size_errors(raw_messages: Any, prefix: str) -> list[FieldError]:
     if not isinstance(raw_messages, list):
         return []

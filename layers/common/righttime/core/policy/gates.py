@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from righttime.core.addresses import usable_address
 from righttime.core.campaigns import Campaign, Kind, ReentryMode
 from righttime.core.conditions import first_failing
 from righttime.core.decisions import Reason
@@ -17,7 +18,7 @@ def eligibility(profile: Profile, campaign: Campaign, suppressed: str | None, no
 
     `suppressed` is the suppression-list reason for the profile's address, when the caller looked it up.
     """
-    if not profile.email:
+    if usable_address(profile.email) is None:  # none, or one stored before addresses were checked
         return [Reason.no_email()]
     reasons: list[Reason] = []
     if suppressed is not None:
