@@ -177,9 +177,49 @@ EXPECTED: list[tuple[Reason, ReasonCode, dict[str, Any]]] = [
         {"error": "ReadTimeoutError"},
     ),
     (
+        Reason.converted_during_send("o-1", LATER),
+        ReasonCode.CONVERTED_DURING_SEND,
+        {"order_id": "o-1", "at": LATER.isoformat()},
+    ),
+    (
         Reason.invocation_deadline(9.04, LATER),
         ReasonCode.INVOCATION_DEADLINE,
         {"seconds_left": 9.0, "retry_at": LATER.isoformat()},
+    ),
+    (
+        Reason.lease_expired("attempt-1", AT, None),
+        ReasonCode.LEASE_EXPIRED,
+        {
+            "attempt_id": "attempt-1",
+            "lease_until": AT.isoformat(),
+            "ses_called": False,
+            "ses_called_at": None,
+        },
+    ),
+    (
+        Reason.lease_expired("attempt-1", LATER, AT),
+        ReasonCode.LEASE_EXPIRED,
+        {
+            "attempt_id": "attempt-1",
+            "lease_until": LATER.isoformat(),
+            "ses_called": True,
+            "ses_called_at": AT.isoformat(),
+        },
+    ),
+    (
+        Reason.schedule_missing(AT, timedelta(minutes=15)),
+        ReasonCode.SCHEDULE_MISSING,
+        {"send_at": AT.isoformat(), "grace": "15m"},
+    ),
+    (
+        Reason.ses_outcome_unresolved_resend(AT, timedelta(minutes=30), 1),
+        ReasonCode.SES_OUTCOME_UNKNOWN,
+        {"unknown_since": AT.isoformat(), "waited": "30m", "resend": 1},
+    ),
+    (
+        Reason.ses_outcome_unresolved_gave_up(AT, 1),
+        ReasonCode.SES_OUTCOME_UNKNOWN,
+        {"unknown_since": AT.isoformat(), "resends": 1, "gave_up": True},
     ),
     # SES's events (feedback)
     (

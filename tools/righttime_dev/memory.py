@@ -36,9 +36,18 @@ from righttime.core.decisions import Decision, MessageStatus, OutboundMessage
 from righttime.core.events import QueuedEvent
 from righttime.core.policy import Move, Plan
 from righttime.core.profiles import Profile
+from righttime.core.recovery import inflight_shard, watch_at
 from righttime.stages.ports import Claim, Conflict, Duplicate, SesAcceptance
 from righttime.wiring import settings
-from righttime.wiring.root import Root, api_keys, content_from, feedback_rules, install, mail_identity
+from righttime.wiring.root import (
+    Root,
+    api_keys,
+    content_from,
+    feedback_rules,
+    install,
+    mail_identity,
+    recovery_timings,
+)
 from righttime_dev.local.pipeline import Driver, SentEmail, local_environment, quiet_powertools
 from righttime_dev.local.provision import REGION, Stack, describe
 
@@ -172,6 +181,7 @@ class MemoryStore:
             "lease_until": isoformat(lease_until),
             "claimed_at": isoformat(now),
             "updated_at": isoformat(now),
+            **_watch(mid, lease_until),
         }
         self._write_message(customer, mid, lambda old: _without(_set(old, stamp), "ses_called_at"))
         return Claim.CLAIMED
@@ -200,10 +210,20 @@ class MemoryStore:
         self._write_message(
             customer,
             mid,
-            partial(_closed, status=status, decision=decision, now=now, ses_message_id=ses_message_id),
+            partial(
+                _closed,
+                status=status,
+                decision=decision,
+                now=now,
+                ses_message_id=ses_message_id,
+                recorded=False,
+            ),
         )
         self._put_decision(decision, *decision_position(message, status))
         return True
+
+    def record_decision(self, decision: Decision, position: tuple[int, int]) -> None:
+        self._put_decision(decision, *position)
 
     def apply_to_profile(self, customer_id: str, change: Callable[[Profile], bool]) -> None:
         profile = self.get_profile(customer_id)
@@ -341,6 +361,7 @@ class MemoryStore:
             "ses_message_id": ses_message_id,
             "updated_at": isoformat(now),
             "reasons": decision.reasons,
+            **_watch(mid, watch_at(MessageStatus.SENT, now=now, recorded=False)),
         }
         self._write_message(customer, mid, lambda old: _set(old, stamp))
         self._put_feedback_decision(decision, "status")
@@ -376,6 +397,77 @@ class MemoryStore:
         old = partition.get(sk)
         partition[sk] = item
         self.stream.append(Change({"pk": {"S": decision.customer_id}, "sk": {"S": sk}}, old, item))
+
+    # -- sweeping ------------------------------------------------------------------------------------------
+    def due_in_flight(self, shard: int, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """DynamoStore's Query on the in-flight index: one shard, due by `now`, by `inflight_at` then key."""
+        due = isoformat(now)
+        found = sorted(
+            (item["inflight_at"]["S"], pk, sk)
+            for pk, partition in self.messages.items()
+            for sk, item in partition.items()
+            if item.get("inflight_shard") == {"S": str(shard)} and item["inflight_at"]["S"] <= due
+        )
+        return [(pk, sk.removeprefix(MESSAGE_PREFIX)) for _, pk, sk in found[:limit]]
+
+    def give_back(
+        self,
+        profile: Profile,
+        message: OutboundMessage,
+        move: Move,
+        decision: Decision,
+        now: datetime,
+        change: Callable[[Profile], object],
+        *,
+        resends: int | None = None,
+    ) -> bool:
+        if not self._as_read(message):
+            return False
+        if message.status is not MessageStatus.PENDING:
+            item = self.messages[message.customer_id][MESSAGE_PREFIX + message.message_id]
+            if item.get("attempt_id") != {"S": message.attempt_id}:
+                return False
+            called = item.get("ses_called_at", {"NULL": True}) != {"NULL": True}
+            if message.status is MessageStatus.SENDING and called:
+                return False
+
+        def pending_again(old: Item | None) -> Item:
+            item = _moved(old, move, now)
+            if resends is not None:
+                item = _set(item, {"resends": resends})
+            if message.status is MessageStatus.PENDING:
+                return item
+            claim = ("claimed_at", "attempt_id", "lease_until", "ses_called_at", "unknown_since")
+            return _without(item, *claim)
+
+        return self._with_profile(profile, change, message, (message.status,), pending_again, decision)
+
+    def watch_again(self, message: OutboundMessage, at: datetime) -> bool:
+        if not self._as_read(message):
+            return False
+        self._write_message(
+            message.customer_id, message.message_id, lambda old: _set(old, {"inflight_at": isoformat(at)})
+        )
+        return True
+
+    def stop_watching(self, message: OutboundMessage) -> bool:
+        if not self._as_read(message):
+            return False
+        self._write_message(
+            message.customer_id,
+            message.message_id,
+            lambda old: _without(old or {}, "inflight_shard", "inflight_at"),
+        )
+        return True
+
+    def _as_read(self, message: OutboundMessage) -> bool:
+        """DynamoStore's condition `status = :status AND generation = :generation`."""
+        item = self.messages.get(message.customer_id, {}).get(MESSAGE_PREFIX + message.message_id)
+        return (
+            item is not None
+            and item.get("status") == {"S": message.status.value}
+            and item.get("generation") == {"N": str(message.generation)}
+        )
 
     # -- the table's mechanics -----------------------------------------------------------------------------
     def _version_holds(self, customer_id: str, read_version: int) -> bool:
@@ -440,9 +532,12 @@ def _scheduled(old: Item | None, message: OutboundMessage) -> Item:
     fields = to_item(message)
     fields.pop("status")
     created = fields.pop("created_at")
+    for key in ("resends", "inflight_at"):
+        fields.pop(key)
     return {
         **(old or {}),
         **fields,
+        **to_values(_watch(message.message_id, watch_at(MessageStatus.PENDING, send_at=message.send_at))),
         "status": {"S": MessageStatus.PENDING.value},
         "created_at": (old or {}).get("created_at", created),
     }
@@ -454,6 +549,7 @@ def _closed(
     decision: Decision,
     now: datetime,
     ses_message_id: str | None = None,
+    recorded: bool = True,
 ) -> Item:
     values: dict[str, Any] = {
         "status": status.value,
@@ -464,7 +560,16 @@ def _closed(
         values["ses_message_id"] = ses_message_id
     if status is MessageStatus.UNKNOWN and "unknown_since" not in (old or {}):
         values["unknown_since"] = isoformat(now)
-    return _set(old, values)
+    watch = watch_at(status, now=now, recorded=recorded)
+    if watch is None:
+        return _without(_set(old, values), "inflight_shard", "inflight_at")
+    return _set(old, {**values, **_watch((old or {})["message_id"]["S"], watch)})
+
+
+def _watch(message_id: str, at: datetime | None) -> dict[str, str]:
+    """DynamoStore's in-flight index attributes (watch_values), as plain values."""
+    assert at is not None
+    return {"inflight_shard": inflight_shard(message_id), "inflight_at": isoformat(at)}
 
 
 def _without(item: Item, *names: str) -> Item:
@@ -480,6 +585,7 @@ def _moved(
         "reasons": move.reasons,
         "updated_at": isoformat(now),
         "status": MessageStatus.PENDING.value,
+        **_watch(move.message_id, watch_at(MessageStatus.PENDING, send_at=move.send_at)),
     }
     if attempts is not None:
         values["attempts"] = attempts
@@ -625,6 +731,7 @@ class MemoryPipeline(Driver):
             mail=lambda: mail_identity(env),
             max_receive_count=lambda: max_receive_count,
             feedback=lambda: feedback_rules(settings.load(settings.FeedbackSettings, env)),
+            recovery=lambda: recovery_timings(settings.load(settings.SweepSettings, env)),
         )
         install(root)
         return cls(

@@ -12,6 +12,11 @@ the patched attributes leave out those counts (the send path reads only the FIFO
 does (a repeat within 5 minutes of the first send is dropped, even if that one was deleted), as the
 in-memory engine does. Since local mode's ingest runs beside the queue pump, adding a message and deleting
 one (which rebuilds moto's message list) take one lock, so neither loses the other's change.
+
+moto answers a Query on a global secondary index by sorting every item of the table, then keeping those
+with the index's keys: the sweeper's queries on the sparse in-flight index cost the whole table each. While
+such a query runs, the patched table lists only the items that carry the index's partition key, unsorted
+(moto sorts its results by the index's keys afterwards anyway).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ _installed = False
 _sending = threading.local()
 #: held while a message is added to or deleted from a moto queue
 _queue_lock = threading.RLock()
+#: set while this thread is inside a Query on a global secondary index: the index's partition key names
+_index_query = threading.local()
 
 
 def install() -> None:
@@ -54,8 +61,41 @@ def install() -> None:
                     _shallow_tables(False)
 
         DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+        _install_index_queries()
         _install_sqs()
         _installed = True
+
+
+def _install_index_queries() -> None:
+    from moto.dynamodb.models.table import Table
+
+    all_items, query = Table.all_items, Table.query
+
+    def indexed_items(self: Any) -> list[Any]:
+        keys: list[str] | None = getattr(_index_query, "keys", None)
+        if keys is None:
+            return all_items(self)
+        return [
+            item
+            for hash_set in self.items.values()
+            for item in (hash_set.values() if self.range_key_attr else [hash_set])
+            if all(key in item.attrs for key in keys)
+        ]
+
+    def index_query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # the backend passes index_name as the 8th positional argument
+        index_name = args[7] if len(args) > 7 else kwargs.get("index_name")
+        index = next((i for i in self.global_indexes or [] if i.name == index_name), None)
+        if index is None:
+            return query(self, *args, **kwargs)
+        _index_query.keys = [key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH"]
+        try:
+            return query(self, *args, **kwargs)
+        finally:
+            _index_query.keys = None
+
+    Table.all_items = indexed_items  # type: ignore[method-assign]
+    Table.query = index_query  # type: ignore[method-assign]
 
 
 def _install_sqs() -> None:

@@ -15,7 +15,7 @@ import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -39,6 +39,8 @@ QUEUE_ONLY_FUNCTIONS = frozenset({"IngestFunction"})
 #: local mode's own route to make SES bounce or complain (never deployed)
 LOCAL_SES_PATH = "/local/ses/"
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+#: how often the clock runs the sweeper, as its rate() schedule does (SweepIntervalMinutes' default)
+SWEEP_EVERY = timedelta(minutes=5)
 
 
 @dataclass
@@ -109,6 +111,8 @@ class Driver:
         self.ses_events: list[dict[str, Any]] = []
         #: normalised address -> what SES does with mail to it (set by `simulate_ses`)
         self.ses_fates: dict[str, Fate] = {}
+        #: the SWEEP_EVERY slot of the clock the sweeper last ran in
+        self._swept_slot: int | None = None
 
     # -- API Gateway ---------------------------------------------------------------------------------------
     def route(self, method: str, path: str) -> tuple[str, str, dict[str, str]] | None:
@@ -197,12 +201,25 @@ class Driver:
 
     def step(self) -> int:
         """One round of every pump; returns how much work was done."""
-        work = self.pump_queue() + self.pump_stream() + self.fire_due()
-        work += self.pump_stream()  # the sender's writes may cancel or move other schedules
+        work = self.pump_queue() + self.pump_stream() + self.fire_due() + self.sweep_if_due()
+        work += self.pump_stream()  # the sender's and sweeper's writes may cancel or move other schedules
         self.collect_sent()
         work += self.emit_ses_events()
         self.steps += 1
         return work
+
+    def sweep_if_due(self) -> int:
+        """Run the sweeper once in each SWEEP_EVERY slot the clock enters, as its schedule would, so a
+        crashed attempt is recovered locally too; returns how many stuck messages it acted on."""
+        if "SweeperFunction" not in self.handlers:
+            return 0
+        slot = int(self.clock.now().timestamp() // SWEEP_EVERY.total_seconds())
+        if slot == self._swept_slot:
+            return 0
+        self._swept_slot = slot
+        with self.lock:
+            result = self._invoke("SweeperFunction", {"sweep": "in-flight"})
+        return int((result or {}).get("stuck", 0))
 
     def run_until_idle(self, max_rounds: int = 1000) -> None:
         for _ in range(max_rounds):

@@ -22,6 +22,7 @@ from righttime.core.clock import isoformat
 from righttime.core.decisions import Decision, MessageStatus, OutboundMessage, short_hash
 from righttime.core.policy import Move, Plan
 from righttime.core.profiles import Profile
+from righttime.core.recovery import inflight_shard, watch_at
 from righttime.stages.ports import Claim, Conflict, Duplicate, SesAcceptance
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 MESSAGE_PREFIX = "MSG#"
 DECISION_PREFIX = "DEC#"
+#: the sparse index of messages in flight (docs/data-model.md): inflight_shard, inflight_at
+INFLIGHT_INDEX = "InFlight"
 #: DynamoDB's limit on the items in one TransactWriteItems call
 MAX_TRANSACTION_ITEMS = 100
 _PROFILE_ATTEMPTS = 5
@@ -38,6 +41,13 @@ _PROFILE_UPDATE_ATTEMPTS = 8
 
 def message_key(customer_id: str, message_id: str) -> dict[str, Any]:
     return {"pk": {"S": customer_id}, "sk": {"S": MESSAGE_PREFIX + message_id}}
+
+
+def watch_values(message_id: str, at: datetime | None) -> dict[str, Any]:
+    """The in-flight index attributes of a message the sweeper should look at `at`, in attribute-value form
+    (for None, the caller removes them: the message leaves the index)."""
+    assert at is not None
+    return {"inflight_shard": {"S": inflight_shard(message_id)}, "inflight_at": {"S": isoformat(at)}}
 
 
 def dedupe_key(customer_id: str, message_id: str) -> str:
@@ -178,8 +188,10 @@ class DynamoStore:
         # One expression creates a new message or moves a pending one; a message that was claimed, sent or
         # cancelled meanwhile fails the condition and the plan is made again.
         fields = to_item(message)
-        for key in ("status", "created_at"):
+        # resends survive a re-plan (the one resend stays one); the index attributes are the store's own
+        for key in ("status", "created_at", "resends", "inflight_at"):
             fields.pop(key)
+        fields |= watch_values(message.message_id, watch_at(MessageStatus.PENDING, send_at=message.send_at))
         names = {f"#{k}": k for k in fields} | {"#status": "status", "#created_at": "created_at"}
         values = {f":{k}": v for k, v in fields.items()} | to_values(
             {
@@ -209,13 +221,16 @@ class DynamoStore:
     ) -> dict[str, Any]:
         """Move a pending message (or give back one an attempt holds, counting the failed attempt)."""
         sets = "SET send_at = :at, generation = :generation, reasons = :reasons, updated_at = :now"
-        sets += ", #status = :pending"
+        sets += ", #status = :pending, inflight_shard = :shard, inflight_at = :watch"
+        watch = watch_values(move.message_id, watch_at(MessageStatus.PENDING, send_at=move.send_at))
         values: dict[str, Any] = {
             ":at": isoformat(move.send_at),
             ":generation": move.generation,
             ":reasons": move.reasons,
             ":now": isoformat(now),
             ":pending": MessageStatus.PENDING.value,
+            ":shard": watch["inflight_shard"]["S"],
+            ":watch": watch["inflight_at"]["S"],
         }
         if attempts is not None:
             sets += ", attempts = :attempts"
@@ -246,7 +261,10 @@ class DynamoStore:
         ses_message_id: str | None = None,
         from_statuses: tuple[MessageStatus, ...] = (MessageStatus.PENDING,),
         attempt_id: str | None = None,
+        recorded: bool = True,
     ) -> dict[str, Any]:
+        """Settle a message (or leave it `unknown`); `recorded`: a send is recorded on the profile in the same
+        transaction, so the message leaves the in-flight index (else the sweeper makes sure it is)."""
         values = to_values(
             {
                 ":status": status.value,
@@ -266,10 +284,18 @@ class DynamoStore:
             condition += " AND attempt_id = :attempt"
         if status is MessageStatus.UNKNOWN:
             sets += ", unknown_since = if_not_exists(unknown_since, :now)"
+        watch = watch_at(status, now=now, recorded=recorded)
+        removes = ""
+        if watch is None:
+            removes = " REMOVE inflight_shard, inflight_at"
+        else:
+            sets += ", inflight_shard = :shard, inflight_at = :watch"
+            indexed = watch_values(message_id, watch)
+            values |= {":shard": indexed["inflight_shard"], ":watch": indexed["inflight_at"]}
         return {
             "TableName": self.messages,
             "Key": message_key(customer_id, message_id),
-            "UpdateExpression": "SET " + sets,
+            "UpdateExpression": "SET " + sets + removes,
             "ConditionExpression": condition,
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": values,
@@ -394,7 +420,8 @@ class DynamoStore:
             "TableName": self.messages,
             "Key": message_key(message.customer_id, message.message_id),
             "UpdateExpression": "SET #status = :sending, attempt_id = :attempt, lease_until = :lease, "
-            "claimed_at = :now, updated_at = :now REMOVE ses_called_at",
+            "claimed_at = :now, updated_at = :now, inflight_shard = :shard, inflight_at = :lease "
+            "REMOVE ses_called_at",
             "ConditionExpression": "#status = :pending OR (#status = :sending AND attempt_id = :attempt)",
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": to_values(
@@ -404,6 +431,7 @@ class DynamoStore:
                     ":attempt": attempt_id,
                     ":lease": isoformat(lease_until),
                     ":now": isoformat(now),
+                    ":shard": inflight_shard(message.message_id),
                 }
             ),
         }
@@ -452,6 +480,7 @@ class DynamoStore:
             ses_message_id=ses_message_id,
             from_statuses=(MessageStatus.SENDING, MessageStatus.UNKNOWN),
             attempt_id=attempt_id,
+            recorded=False,
         )
         try:
             self._transact(
@@ -464,6 +493,9 @@ class DynamoStore:
             return False
         return True
 
+    def record_decision(self, decision: Decision, position: tuple[int, int]) -> None:
+        self.client.put_item(**self._decision_put(decision, *position))
+
     def apply_to_profile(self, customer_id: str, change: Callable[[Profile], bool]) -> None:
         """Apply `change` to the stored profile with a version check, again and again with backoff while
         another writer gets in first. `change` must be idempotent and return False when there is nothing
@@ -475,8 +507,9 @@ class DynamoStore:
                 return
             updated.version = profile.version + 1
             try:
-                self._transact([("profile", {"Put": self._profile_put(updated, profile.version)})])
-            except Conflict:
+                # A plain conditional put, not a transaction: half the write units for the same guarantee.
+                self.client.put_item(**self._profile_put(updated, profile.version))
+            except self.client.exceptions.ConditionalCheckFailedException:
                 time.sleep(min(0.05 * 2**attempt, 1.0))
                 continue
             return
@@ -610,11 +643,18 @@ class DynamoStore:
         update = {
             "TableName": self.messages,
             "Key": message_key(message.customer_id, message.message_id),
+            # in flight until the stage records the send on the profile (or the sweeper does)
             "UpdateExpression": "SET #status = :sent, ses_message_id = :ses, updated_at = :now, "
-            "reasons = :reasons",
+            "reasons = :reasons, inflight_shard = :shard, inflight_at = :watch",
             "ConditionExpression": f"#status IN (:unknown, :pending, :sending) AND NOT ({live})",
             "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": to_values({**values, ":reasons": decision.reasons}),
+            "ExpressionAttributeValues": to_values({**values, ":reasons": decision.reasons})
+            | {
+                ":" + name: value
+                for name, value in watch_values(
+                    message.message_id, watch_at(MessageStatus.SENT, now=now, recorded=False)
+                ).items()
+            },
         }
         decision_put = {
             "TableName": self.messages,
@@ -678,6 +718,105 @@ class DynamoStore:
                     "message_id": {"S": message_id},
                 },
                 ConditionExpression="attribute_not_exists(address_key)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    # -- sweeping ------------------------------------------------------------------------------------------
+    def due_in_flight(self, shard: int, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(customer id, message id) of at most `limit` messages of one shard of the in-flight index that are
+        due a look by `now`, the longest overdue first: a paginated Query on the sparse index, not a Scan."""
+        found: list[tuple[str, str]] = []
+        request: dict[str, Any] = {
+            "TableName": self.messages,
+            "IndexName": INFLIGHT_INDEX,
+            "KeyConditionExpression": "inflight_shard = :shard AND inflight_at <= :now",
+            "ExpressionAttributeValues": to_values({":shard": str(shard), ":now": isoformat(now)}),
+        }
+        while len(found) < limit:
+            response = self.client.query(**request, Limit=limit - len(found))
+            found += [
+                (item["pk"]["S"], item["sk"]["S"].removeprefix(MESSAGE_PREFIX))
+                for item in response.get("Items", [])
+            ]
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found
+
+    def give_back(
+        self,
+        profile: Profile,
+        message: OutboundMessage,
+        move: Move,
+        decision: Decision,
+        now: datetime,
+        change: Callable[[Profile], object],
+        *,
+        resends: int | None = None,
+    ) -> bool:
+        """Make `message` pending again as `move`'s generation, with its decision and the profile's reference,
+        from the status the sweeper found it in: pending (its schedule was lost), sending (a lease that
+        expired before SES was called) or unknown (the one resend, counted in `resends`). False if anything
+        changed since it was read."""
+        values: dict[str, Any] = {
+            ":found": message.status.value,
+            ":read_generation": message.generation,
+            ":pending": MessageStatus.PENDING.value,
+            ":at": isoformat(move.send_at),
+            ":generation": move.generation,
+            ":reasons": move.reasons,
+            ":now": isoformat(now),
+            ":shard": inflight_shard(message.message_id),
+            ":watch": isoformat(watch_at(MessageStatus.PENDING, send_at=move.send_at) or move.send_at),
+        }
+        sets = "SET #status = :pending, send_at = :at, generation = :generation, reasons = :reasons, "
+        sets += "updated_at = :now, inflight_shard = :shard, inflight_at = :watch"
+        condition = "#status = :found AND generation = :read_generation"
+        removes = ""
+        if message.status is not MessageStatus.PENDING:
+            removes = " REMOVE claimed_at, attempt_id, lease_until, ses_called_at, unknown_since"
+            values[":attempt"] = message.attempt_id
+            condition += " AND attempt_id = :attempt"
+        if message.status is MessageStatus.SENDING:
+            # an attempt that started calling SES since the message was read may have sent it
+            values[":null"] = "NULL"
+            condition += " AND (attribute_not_exists(ses_called_at) OR attribute_type(ses_called_at, :null))"
+        if resends is not None:
+            values[":resends"] = resends
+            sets += ", resends = :resends"
+        update = {
+            "TableName": self.messages,
+            "Key": message_key(message.customer_id, message.message_id),
+            "UpdateExpression": sets + removes,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_values(values),
+        }
+        return self._with_profile(profile, change, ("message", {"Update": update}), decision)
+
+    def watch_again(self, message: OutboundMessage, at: datetime) -> bool:
+        """Have the sweeper look at `message` again at `at`, if it is still as it was read."""
+        return self._update_watch(
+            message, "SET inflight_at = :at", {":at": isoformat(at), ":generation": message.generation}
+        )
+
+    def stop_watching(self, message: OutboundMessage) -> bool:
+        """Take a settled (and recorded) message out of the in-flight index, if it is still as it was read."""
+        return self._update_watch(
+            message, "REMOVE inflight_shard, inflight_at", {":generation": message.generation}
+        )
+
+    def _update_watch(self, message: OutboundMessage, expression: str, values: dict[str, Any]) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.messages,
+                Key=message_key(message.customer_id, message.message_id),
+                UpdateExpression=expression,
+                ConditionExpression="#status = :status AND generation = :generation",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_values({":status": message.status.value, **values}),
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             return False

@@ -81,6 +81,10 @@ class ReasonCode(StrEnum):
     RENDER_FAILED = "render_failed"
     SES_OUTCOME_UNKNOWN = "ses_outcome_unknown"
     INVOCATION_DEADLINE = "invocation_deadline"
+    LEASE_EXPIRED = "lease_expired"
+    SCHEDULE_MISSING = "schedule_missing"
+    CONVERTED_DURING_SEND = "converted_during_send"
+
     # SES's events (the feedback function)
     ACCEPTED_BY_SES = "accepted_by_ses"
     SES_DELIVERED = "ses_delivered"
@@ -361,12 +365,68 @@ class Reason(BaseModel):
         return cls(code=ReasonCode.SES_OUTCOME_UNKNOWN, detail={"error": error})
 
     @classmethod
+    def converted_during_send(cls, order_id: str | None, at: datetime) -> Reason:
+        """The customer ordered at `at`, after the message was claimed for sending and before its send was
+        recorded: too late to stop it, so the record says so."""
+        return cls(code=ReasonCode.CONVERTED_DURING_SEND, detail={"order_id": order_id, "at": at.isoformat()})
+
+    @classmethod
     def invocation_deadline(cls, seconds_left: float, retry_at: datetime) -> Reason:
         """Too little of the sender's invocation was left to call SES and record the outcome: it tries again
         at `retry_at` rather than risk a send it could not record."""
         return cls(
             code=ReasonCode.INVOCATION_DEADLINE,
             detail={"seconds_left": round(seconds_left, 1), "retry_at": retry_at.isoformat()},
+        )
+
+    # --- recovery (the sweeper) -------------------------------------------------------------------------
+
+    @classmethod
+    def lease_expired(
+        cls, attempt_id: str | None, lease_until: datetime, ses_called_at: datetime | None
+    ) -> Reason:
+        """The sending attempt `attempt_id` held the message until `lease_until` and never settled it. If it
+        never called SES the message goes again; if it did (`ses_called_at`), the outcome is unknown."""
+        return cls(
+            code=ReasonCode.LEASE_EXPIRED,
+            detail={
+                "attempt_id": attempt_id,
+                "lease_until": lease_until.isoformat(),
+                "ses_called": ses_called_at is not None,
+                "ses_called_at": ses_called_at.isoformat() if ses_called_at else None,
+            },
+        )
+
+    @classmethod
+    def schedule_missing(cls, send_at: datetime, grace: timedelta) -> Reason:
+        """The message was due at `send_at` and no schedule fired within `grace`: it gets a new one."""
+        return cls(
+            code=ReasonCode.SCHEDULE_MISSING,
+            detail={"send_at": send_at.isoformat(), "grace": format_duration(grace)},
+        )
+
+    @classmethod
+    def ses_outcome_unresolved_resend(
+        cls, unknown_since: datetime, waited: timedelta, resends: int
+    ) -> Reason:
+        """No SES event said what became of the attempt whose outcome was unknown since `unknown_since`
+        within `waited`: the message is sent once more (copy number `resends`), with the same Message-ID."""
+        return cls(
+            code=ReasonCode.SES_OUTCOME_UNKNOWN,
+            detail={
+                "unknown_since": unknown_since.isoformat(),
+                "waited": format_duration(waited),
+                "resend": resends,
+            },
+        )
+
+    @classmethod
+    def ses_outcome_unresolved_gave_up(cls, unknown_since: datetime, resends: int) -> Reason:
+        """The resent copy's outcome is unknown too, since `unknown_since`: the message fails rather than go a
+        third time."""
+        return cls(
+            code=ReasonCode.SES_OUTCOME_UNKNOWN,
+            detail={"unknown_since": unknown_since.isoformat(), "resends": resends, "gave_up": True},
         )
 
     # --- SES's events (feedback) -----------------------------------------------------------------------
@@ -588,6 +648,11 @@ class OutboundMessage(BaseModel):
     delayed_at: AwareDatetime | None = None
     opened_at: AwareDatetime | None = None
     clicked_at: AwareDatetime | None = None
+    #: copies sent by the sweeper after an outcome stayed unknown (at most one)
+    resends: int = 0
+    #: while the message is in flight: when the sweeper should look at it (the in-flight index's sort key;
+    #: stores set and clear it, never a model dump)
+    inflight_at: AwareDatetime | None = None
 
 
 _NAMESPACE = uuid.UUID("5f0e9d2c-7a43-4c41-9a8e-2b1f6c0de0a1")

@@ -149,6 +149,7 @@ def _settle_if_unresolved(
     # Settled here, or by an earlier event (whose profile update may not have happened): record it, once.
     at = event.mail.timestamp
     store.apply_to_profile(message.customer_id, lambda p: _record_send(p, message, at, keep_sends()))
+    store.stop_watching(message.model_copy(update={"status": MessageStatus.SENT}))  # recorded: out of flight
     return decision if settled_here else None
 
 

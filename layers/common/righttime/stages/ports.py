@@ -99,6 +99,11 @@ class Store(Protocol):
         """Apply an idempotent `change` to the profile, retrying with backoff while others write it."""
         ...
 
+    def record_decision(self, decision: Decision, position: tuple[int, int]) -> None:
+        """Record a decision that changes no state (a note on what happened); `position` orders it among
+        the decisions of the same instant."""
+        ...
+
     def settle(
         self,
         profile: Profile,
@@ -139,6 +144,36 @@ class Store(Protocol):
         ...
 
     def messages_of(self, customer_id: str) -> list[OutboundMessage]: ...
+
+    # -- sweeping: the in-flight index (`righttime.core.recovery`) ------------------------------------------
+
+    def due_in_flight(self, shard: int, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(customer id, message id) of at most `limit` messages of one shard of the in-flight index due a
+        look by `now`, the longest overdue first."""
+        ...
+
+    def give_back(
+        self,
+        profile: Profile,
+        message: OutboundMessage,
+        move: Move,
+        decision: Decision,
+        now: datetime,
+        change: Callable[[Profile], object],
+        *,
+        resends: int | None = None,
+    ) -> bool:
+        """Make a pending, sending (SES never called) or unknown message pending again as `move`'s generation,
+        if nothing changed since it was read."""
+        ...
+
+    def watch_again(self, message: OutboundMessage, at: datetime) -> bool:
+        """Have the sweeper look at `message` again at `at`, if it is still as it was read."""
+        ...
+
+    def stop_watching(self, message: OutboundMessage) -> bool:
+        """Take a settled message out of the in-flight index, if it is still as it was read."""
+        ...
 
     # -- feedback: what SES's events change (`righttime.stages.feedback`) ------------------------------------
 

@@ -7,11 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from righttime.core.addresses import usable_address
 from righttime.core.campaigns import Campaign, Kind
 from righttime.core.decisions import Decision, MessageStatus, OutboundMessage, Outcome, Reason, status_for
 from righttime.core.feedback import customer_reference, customer_tag
 from righttime.core.global_policy import GlobalPolicy
 from righttime.core.policy import Action, CustomerZone, Move, SendDecision, decide_at_send
+from righttime.core.policy.plan import ORDER_COMPLETED
 from righttime.core.profiles import PendingRef, Profile, forget_pending, record_send
 from righttime.stages.ports import (
     MAIL_CALL_SECONDS,
@@ -22,7 +24,7 @@ from righttime.stages.ports import (
     SendUnavailable,
     Store,
 )
-from righttime.stages.rendering import Renderer, build_mime, template_context
+from righttime.stages.rendering import Renderer, RenderError, build_mime, template_context
 
 #: how long a claim holds a message: well over one invocation (30 s), short enough for the sweeper to
 #: recover the message soon after an invocation died holding it
@@ -88,7 +90,7 @@ def send_due_message(
             return SendResult(status="unknown_message")
         if message.status is MessageStatus.SENT:
             # A retried invocation after the send: make sure the send reached the profile, then stop.
-            store.apply_to_profile(customer_id, _recorder(message, campaign_of, policy, message.updated_at))
+            _record_sent(store, message, _recorder(message, campaign_of, policy, message.updated_at))
             return SendResult(status="ignored_sent")
         campaign = campaign_of.get(message.campaign_id)
         verdict = decide_at_send(profile, message, campaign, policy, suppressed, now)
@@ -102,7 +104,8 @@ def send_due_message(
                 )
             case Action.DEFER:
                 return _defer(store, profile, message, verdict, now)
-        assert verdict.template is not None and profile.email is not None  # decide_at_send guarantees both
+        to = usable_address(profile.email)
+        assert verdict.template is not None and to is not None  # decide_at_send guarantees both
         try:
             context = template_context(
                 profile,
@@ -115,7 +118,8 @@ def send_due_message(
         except Exception as exc:
             # A broken template, or a template that raises (a division by zero, a bad filter argument), will
             # not fix itself on retry: settle the message and say why, never leave it pending.
-            reason = Reason.render_failed(str(exc), type(exc).__name__)
+            cause = exc.__cause__ if isinstance(exc, RenderError) and exc.__cause__ is not None else exc
+            reason = Reason.render_failed(str(exc), type(cause).__name__)
             return _close(store, profile, message, Outcome.FAILED, [reason], now, verdict.zone)
         left = seconds_left()
         if left < SEND_BUDGET_SECONDS:
@@ -127,7 +131,7 @@ def send_due_message(
         if claim is Claim.STALE:
             continue  # the customer changed since the decision (an order, an unsubscribe): decide again
         if claim is Claim.TAKEN:
-            return SendResult(status="already_claimed")
+            continue  # another attempt holds it, or it was settled meanwhile: read again and say which
         break
     else:
         raise RuntimeError(f"profile of {customer_id} kept changing while sending; the invocation is retried")
@@ -138,7 +142,7 @@ def send_due_message(
         rendered,
         sender_address=mail.sender_address,
         sender_name=mail.sender_name,
-        to=profile.email,
+        to=to,
         message_id=message_id,
         sent_at=now,
         unsubscribe_mailto=mail.unsubscribe_mailto,
@@ -158,7 +162,15 @@ def send_due_message(
         return _finish(store, message, attempt_id, Outcome.UNKNOWN, reasons, now, verdict)
     reasons = [*verdict.reasons, Reason.delivered_to_ses(ses_id)]
     result = _finish(store, message, attempt_id, Outcome.SENT, reasons, now, verdict, ses_message_id=ses_id)
-    store.apply_to_profile(customer_id, _recorder(message, campaign_of, policy, now))
+    record = _recorder(message, campaign_of, policy, now)
+    _record_sent(store, message, record)
+    if record.converted is not None and campaign is not None and campaign.exits_on(ORDER_COMPLETED):
+        # An order landed between the claim and now: too late to stop the send, so the record says so.
+        order_id, ordered_at = record.converted
+        note = [Reason.converted_during_send(order_id, ordered_at)]
+        store.record_decision(
+            _decision(message, Outcome.SENT, note, now, verdict.zone), (message.generation, 99)
+        )
     return result
 
 
@@ -191,28 +203,39 @@ def _finish(
     return SendResult(status=outcome.value, decision=decision, ses_message_id=ses_message_id)
 
 
-def _recorder(
-    message: OutboundMessage, campaign_of: dict[str, Campaign], policy: GlobalPolicy, at: datetime
-) -> Callable[[Profile], bool]:
+class _Recorder:
     """The idempotent profile change of a send: the message no longer waits, and caps, re-entry and reports
-    count it, once."""
-    campaign = campaign_of.get(message.campaign_id)
-    promotional = campaign is None or campaign.kind is Kind.PROMOTIONAL
+    count it, once. It also notices an order placed since the message was triggered."""
 
-    def record(profile: Profile) -> bool:
+    def __init__(
+        self, message: OutboundMessage, promotional: bool, policy: GlobalPolicy, at: datetime
+    ) -> None:
+        self.message, self.promotional, self.policy, self.at = message, promotional, policy, at
+        #: (order id, when) of an order at or after the trigger, seen on the profile when recording
+        self.converted: tuple[str | None, datetime] | None = None
+
+    def __call__(self, profile: Profile) -> bool:
+        message = self.message
+        if profile.last_order_at is not None and profile.last_order_at >= message.trigger_at:
+            self.converted = (profile.last_order_id, profile.last_order_at)
         forgot = _forget_pending(profile, message)
         recorded = record_send(
             profile,
             message.campaign_id,
-            promotional,
-            at,
+            self.promotional,
+            self.at,
             message.dedupe_key,
-            keep=policy.longest_cap,
+            keep=self.policy.longest_cap,
             message_id=message.message_id,
         )
         return forgot or recorded
 
-    return record
+
+def _recorder(
+    message: OutboundMessage, campaign_of: dict[str, Campaign], policy: GlobalPolicy, at: datetime
+) -> _Recorder:
+    campaign = campaign_of.get(message.campaign_id)
+    return _Recorder(message, campaign is None or campaign.kind is Kind.PROMOTIONAL, policy, at)
 
 
 def _decision(
@@ -303,20 +326,42 @@ def _move(
     """Move the message (and the profile's reference to it) to `at`, as a new schedule generation."""
     move = Move(message.message_id, at, message.generation + 1, reasons)
     decision = _decision(message, Outcome.DEFERRED, reasons, now, zone, send_at=at)
+    moved = waiting_again(message, at, move.generation)
+    return store.defer(
+        profile, message, move, decision, now, moved, attempt_id=attempt_id, attempts=attempts
+    ), decision
+
+
+def _record_sent(store: Store, message: OutboundMessage, record: Callable[[Profile], bool]) -> None:
+    """Record a send SES accepted on the profile; then the message leaves the in-flight index (until it
+    does, the sweeper would record it)."""
+    store.apply_to_profile(message.customer_id, record)
+    store.stop_watching(message.model_copy(update={"status": MessageStatus.SENT}))
+
+
+def waiting_again(message: OutboundMessage, at: datetime, generation: int) -> Callable[[Profile], None]:
+    """The profile change of a message that waits again, until `at`, as `generation`: its reference moves,
+    or comes back."""
 
     def moved(p: Profile) -> None:
-        waiting = pending_ref(message, at, move.generation)
+        waiting = pending_ref(message, at, generation)
         ref = p.pending.get(waiting.key)
         if ref is None:
             # An evaluation that found this message claimed (sending) dropped its reference; it waits
             # again, so exits and caps must find it again.
             p.pending[waiting.key] = waiting
         elif ref.message_id == message.message_id:
-            p.pending[waiting.key] = ref.model_copy(update={"send_at": at, "generation": move.generation})
+            p.pending[waiting.key] = ref.model_copy(update={"send_at": at, "generation": generation})
 
-    return store.defer(
-        profile, message, move, decision, now, moved, attempt_id=attempt_id, attempts=attempts
-    ), decision
+    return moved
+
+
+def send_recorder(
+    message: OutboundMessage, campaign_of: dict[str, Campaign], policy: GlobalPolicy, at: datetime
+) -> Callable[[Profile], bool]:
+    """The idempotent profile change that records a send SES accepted at `at`: for whoever finds it
+    unrecorded (a retried invocation, the sweeper)."""
+    return _recorder(message, campaign_of, policy, at)
 
 
 def pending_ref(message: OutboundMessage, at: datetime, generation: int) -> PendingRef:

@@ -19,6 +19,7 @@ from righttime.wiring import settings
 
 if TYPE_CHECKING:
     from righttime.adapters.clients import Clients
+    from righttime.core.recovery import RecoveryTimings
     from righttime.stages.feedback import FeedbackRules
     from righttime.stages.ports import DeadLetters, EventQueue, Keys, Mailer, Schedules, Store
     from righttime.stages.send import MailIdentity
@@ -42,9 +43,11 @@ class Root:
         mail: Callable[[], MailIdentity],
         max_receive_count: Callable[[], int],
         feedback: Callable[[], FeedbackRules] | None = None,
+        recovery: Callable[[], RecoveryTimings] | None = None,
     ) -> None:
         self.clock = clock
         self._feedback = feedback or (lambda: feedback_rules(settings.FeedbackSettings()))
+        self._recovery = recovery or (lambda: recovery_timings(settings.SweepSettings()))
         self._store, self._queue, self._dead_letters = store, queue, dead_letters
         self._schedules, self._mailer, self._keys = schedules, mailer, keys
         self._content, self._mail, self._max_receive_count = content, mail, max_receive_count
@@ -90,6 +93,11 @@ class Root:
     def feedback(self) -> FeedbackRules:
         """What SES's events lead to (TRANSIENT_BOUNCES_TO_SUPPRESS)."""
         return self._feedback()
+
+    @cached_property
+    def recovery(self) -> RecoveryTimings:
+        """The sweeper's waits (UNKNOWN_TIMEOUT_MINUTES)."""
+        return self._recovery()
 
 
 def from_environment(
@@ -160,7 +168,15 @@ def from_environment(
         mail=lambda: mail_identity(env),
         max_receive_count=lambda: settings.load(settings.DeadLetterSettings, env).max_receive_count,
         feedback=lambda: feedback_rules(settings.load(settings.FeedbackSettings, env)),
+        recovery=lambda: recovery_timings(settings.load(settings.SweepSettings, env)),
     )
+
+
+def recovery_timings(config: settings.SweepSettings) -> RecoveryTimings:
+    """The sweeper's waits, from its settings."""
+    from righttime.core.recovery import RecoveryTimings
+
+    return RecoveryTimings(unknown_timeout=timedelta(minutes=config.unknown_timeout_minutes))
 
 
 def feedback_rules(config: settings.FeedbackSettings) -> FeedbackRules:

@@ -66,6 +66,11 @@ class MailSettings(_EnvModel):
     unsubscribe_mailto: str | None = Field(alias="UNSUBSCRIBE_MAILTO", default=None)
 
 
+class SweepSettings(_EnvModel):
+    #: how long an unknown send outcome waits for SES's events before the sweeper resends it (once)
+    unknown_timeout_minutes: int = Field(alias="UNKNOWN_TIMEOUT_MINUTES", default=30, ge=5, le=1440)
+
+
 class FeedbackSettings(_EnvModel):
     #: transient bounces in a row (no delivery between) that put an address on the suppression list
     transient_bounces_to_suppress: int = Field(alias="TRANSIENT_BOUNCES_TO_SUPPRESS", default=3, ge=1, le=20)
