@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,13 +84,18 @@ def test_the_late_night_cart_abandoner_is_reminded_when_the_window_opens_in_her_
     # Given a cart left at 23:40 in Los Angeles (07:40 UTC)
     lines = _run("late-night-cart.jsonl")
     (scheduled,) = [d for d in lines if d["type"] == "decision" and d["outcome"] == "scheduled"]
-    # Then the reminder is planned for 08:00 Los Angeles time (16:00 UTC), with the zone and the rule
-    assert scheduled["send_at"] == "2026-11-19T16:00:00+00:00"
+    # Then the reminder is planned for 08:00 Los Angeles time (16:00 UTC), with the zone and the rule, at her
+    # own offset within the policy's 5-minute release spread (the zone's 08:00 reminders go over 5 minutes)
     assert scheduled["timezone"] == "America/Los_Angeles"
     window = next(r for r in scheduled["reasons"] if r["code"] == "outside_window")
     assert window["timezone"] == "America/Los_Angeles" and window["until"] == "2026-11-19T16:00:00+00:00"
+    spread = next(r for r in scheduled["reasons"] if r["code"] == "release_spread")
+    assert spread["spread"] == "5m" and 0 <= spread["offset_seconds"] < 300
+    opening = datetime(2026, 11, 19, 16, 0, tzinfo=UTC)
+    send_at = (opening + timedelta(seconds=spread["offset_seconds"])).isoformat()
+    assert scheduled["send_at"] == send_at
     # And it is sent then, not at 00:40 her time
-    assert [s["at"] for s in _sent(lines)] == ["2026-11-19T16:00:00+00:00"]
+    assert [s["at"] for s in _sent(lines)] == [send_at]
 
 
 def test_under_a_daily_cap_priority_decides_not_arrival_order():

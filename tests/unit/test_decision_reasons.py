@@ -187,6 +187,11 @@ EXPECTED: list[tuple[Reason, ReasonCode, dict[str, Any]]] = [
         {"seconds_left": 9.0, "retry_at": LATER.isoformat()},
     ),
     (
+        Reason.release_spread(timedelta(minutes=5), timedelta(seconds=137)),
+        ReasonCode.RELEASE_SPREAD,
+        {"spread": "5m", "offset_seconds": 137},
+    ),
+    (
         Reason.lease_expired("attempt-1", AT, None),
         ReasonCode.LEASE_EXPIRED,
         {

@@ -144,10 +144,16 @@ def test_no_promotional_send_lands_in_quiet_hours_outside_its_window_or_before_i
     send_at = decision.send_at
     assert send_at is not None
     tz = ZoneInfo(zone)
-    # Then the send is allowed in the customer's zone, never before trigger + delay, and the earliest such
+    # Then the send is allowed in the customer's zone, never before trigger + delay, and the earliest such,
+    # or, released at an opening, within the policy's release spread after it
     assert send_at >= occurred + delay
     assert calendar.allowed(send_at, tz, window, quiet)
-    assert send_at == calendar.next_allowed(occurred + delay, tz, window, quiet)
+    earliest = calendar.next_allowed(occurred + delay, tz, window, quiet)
+    assert earliest is not None
+    if "release_spread" in decision.reason_codes:
+        assert earliest < send_at < earliest + policy.release_spread
+    else:
+        assert send_at == earliest
     # And when the schedule fires at that instant, the same policy says: send now
     (message,) = plan.schedule
     verdict = decide_at_send(plan.profile, message, campaign, policy, None, send_at)
@@ -178,10 +184,11 @@ def test_a_message_deferred_by_quiet_hours_goes_out_when_they_end(occurred, zone
         # Then it is deferred (never dropped) to the end of quiet hours, and the reason says so
         assert "quiet_hours" in decision.reason_codes
         assert not quiet.contains(decision.send_at.astimezone(tz))
-        assert decision.send_at == calendar.next_allowed(occurred, tz, None, quiet)
-        end_day = decision.send_at.astimezone(tz).date()
-        assert decision.send_at == calendar.wall_to_utc(
-            end_day, quiet.end, tz
-        )  # the first instant quiet hours end
+        # the first instant quiet hours end, or within the release spread after it
+        ended = calendar.next_allowed(occurred, tz, None, quiet)
+        assert ended is not None
+        assert ended == calendar.wall_to_utc(ended.astimezone(tz).date(), quiet.end, tz)
+        assert ended <= decision.send_at < ended + timedelta(minutes=5)
+        assert ("release_spread" in decision.reason_codes) == (decision.send_at != ended)
     else:
         assert decision.send_at == occurred

@@ -82,6 +82,7 @@ class ReasonCode(StrEnum):
     SES_OUTCOME_UNKNOWN = "ses_outcome_unknown"
     INVOCATION_DEADLINE = "invocation_deadline"
     LEASE_EXPIRED = "lease_expired"
+    RELEASE_SPREAD = "release_spread"
     SCHEDULE_MISSING = "schedule_missing"
     CONVERTED_DURING_SEND = "converted_during_send"
 
@@ -211,6 +212,15 @@ class Reason(BaseModel):
         if at_local_time is not None:
             detail["at_local_time"] = at_local_time.strftime("%H:%M")
         return cls(code=ReasonCode.OUTSIDE_WINDOW, detail=detail)
+
+    @classmethod
+    def release_spread(cls, spread: timedelta, offset: timedelta) -> Reason:
+        """The message waited for the window to open (or quiet hours to end), with every other one of that
+        moment: it goes `offset` after the opening, its own place within the policy's `spread`."""
+        return cls(
+            code=ReasonCode.RELEASE_SPREAD,
+            detail={"spread": format_duration(spread), "offset_seconds": int(offset.total_seconds())},
+        )
 
     @classmethod
     def frequency_cap(cls, cap: FrequencyCap, zone_name: str, until: datetime) -> Reason:

@@ -60,6 +60,15 @@ class GlobalPolicy(BaseModel):
     recent_purchase: RecentPurchase | None = None
     #: the least time between a trigger event and a behavioural message about it, per event name
     min_delay: dict[str, Duration] = Field(default_factory=dict)
+    #: messages released together when a window opens (or quiet hours end) go over this long, not at once
+    release_spread: Duration = timedelta(minutes=5)
+
+    @field_validator("release_spread")
+    @classmethod
+    def _short_spread(cls, value: timedelta) -> timedelta:
+        if value > timedelta(hours=1):
+            raise ValueError("release_spread is at most 1h")
+        return value
 
     @field_validator("default_timezone")
     @classmethod

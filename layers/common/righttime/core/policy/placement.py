@@ -11,6 +11,7 @@ from righttime.core import calendar
 from righttime.core.campaigns import Campaign, Kind, OutsideWindow
 from righttime.core.decisions import Outcome, Reason, ReasonCode
 from righttime.core.global_policy import FrequencyCap, GlobalPolicy
+from righttime.core.policy.spread import spread_release
 from righttime.core.policy.zone import CustomerZone
 from righttime.core.profiles import Profile
 
@@ -106,6 +107,7 @@ def earliest_for_campaign(
     send_by = trigger_at + campaign.timing.send_by if campaign.timing.send_by is not None else None
     if send_by is not None and allowed_at > send_by:
         return Earliest(None, [*reasons, Reason.send_by_passed(send_by, allowed_at)], Outcome.EXPIRED)
+    allowed_at, reasons = spread_release(allowed_at, reasons, profile, campaign, policy, zone, send_by)
     return Earliest(allowed_at, reasons)
 
 
