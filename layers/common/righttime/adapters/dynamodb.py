@@ -69,6 +69,11 @@ def decision_position(message: OutboundMessage, status: MessageStatus) -> tuple[
     return message.generation, list(MessageStatus).index(status)
 
 
+def _watch_expression_values(indexed: dict[str, Any]) -> dict[str, Any]:
+    """The in-flight index attributes as the values `inflight_shard = :shard, inflight_at = :watch` uses."""
+    return {":shard": indexed["inflight_shard"], ":watch": indexed["inflight_at"]}
+
+
 #: message attributes SES's events stamp, in the order their decisions sort within one instant
 FEEDBACK_FIELDS = (
     "status",
@@ -290,8 +295,7 @@ class DynamoStore:
             removes = " REMOVE inflight_shard, inflight_at"
         else:
             sets += ", inflight_shard = :shard, inflight_at = :watch"
-            indexed = watch_values(message_id, watch)
-            values |= {":shard": indexed["inflight_shard"], ":watch": indexed["inflight_at"]}
+            values |= _watch_expression_values(watch_values(message_id, watch))
         return {
             "TableName": self.messages,
             "Key": message_key(customer_id, message_id),
@@ -649,12 +653,9 @@ class DynamoStore:
             "ConditionExpression": f"#status IN (:unknown, :pending, :sending) AND NOT ({live})",
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": to_values({**values, ":reasons": decision.reasons})
-            | {
-                ":" + name: value
-                for name, value in watch_values(
-                    message.message_id, watch_at(MessageStatus.SENT, now=now, recorded=False)
-                ).items()
-            },
+            | _watch_expression_values(
+                watch_values(message.message_id, watch_at(MessageStatus.SENT, now=now, recorded=False))
+            ),
         }
         decision_put = {
             "TableName": self.messages,
