@@ -83,3 +83,21 @@ def test_an_unanswered_ses_call_is_settled_as_sent_by_ses_own_event(
     assert emails(pipeline) == 1
     assert _reminder().status is MessageStatus.SENT
     assert "sent" in [outcome for outcome, _ in _codes()]
+
+
+def test_an_invocation_that_dies_after_ses_took_the_mail_sends_no_second_copy(
+    pipeline: Pipeline, clock: VirtualClock, faults: Faults
+):
+    # Given SES takes the mail and the invocation dies before it can settle anything (a timeout while SES
+    # was slow, an out-of-memory kill)
+    payload = reminder_due(pipeline, clock)
+    faults.arm(Fault("sesv2", "outbound-emails", "crash-after"))
+    with pytest.raises(Crash):
+        send(pipeline, payload)
+    # When Lambda retries at once, then the lease runs out, SES's events arrive and the sweeper runs
+    retry = send(pipeline, payload)
+    _let_time_pass(pipeline, clock, 60)
+    # Then the retry left the held message alone, the one copy is settled as sent, and none was added
+    assert retry["status"] == "ignored_sending"
+    assert emails(pipeline) == 1
+    assert _reminder().status is MessageStatus.SENT

@@ -581,6 +581,32 @@ class Decision(BaseModel):
             timezone_source=zone.source if zone else None,
         )
 
+    @classmethod
+    def about(
+        cls,
+        message: OutboundMessage,
+        outcome: Outcome,
+        reasons: Sequence[Reason],
+        *,
+        at: datetime,
+        zone: DecidingZone | None = None,
+        send_at: datetime | None = None,
+    ) -> Decision:
+        """A decision about a message that exists (at send time, by the sweeper, from SES's events): its
+        campaign, trigger and send time come from the message."""
+        return cls.made(
+            outcome,
+            reasons,
+            customer_id=message.customer_id,
+            campaign_id=message.campaign_id,
+            at=at,
+            zone=zone,
+            message_id=message.message_id,
+            send_at=send_at or message.send_at,
+            trigger_event=message.trigger_event,
+            trigger_message_id=message.trigger_message_id,
+        )
+
 
 class MessageStatus(StrEnum):
     PENDING = "pending"

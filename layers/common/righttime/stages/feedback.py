@@ -260,15 +260,4 @@ def _record(
 
 
 def _decision(message: OutboundMessage, outcome: Outcome, reasons: list[Reason], at: datetime) -> Decision:
-    return Decision.made(
-        outcome,
-        reasons,
-        customer_id=message.customer_id,
-        campaign_id=message.campaign_id,
-        at=at,
-        zone=None,
-        message_id=message.message_id,
-        send_at=message.send_at,
-        trigger_event=message.trigger_event,
-        trigger_message_id=message.trigger_message_id,
-    )
+    return Decision.about(message, outcome, reasons, at=at)

@@ -246,18 +246,7 @@ def _decision(
     zone: CustomerZone | None,
     send_at: datetime | None = None,
 ) -> Decision:
-    return Decision.made(
-        outcome,
-        reasons,
-        customer_id=message.customer_id,
-        campaign_id=message.campaign_id,
-        at=now,
-        zone=zone,
-        message_id=message.message_id,
-        send_at=send_at or message.send_at,
-        trigger_event=message.trigger_event,
-        trigger_message_id=message.trigger_message_id,
-    )
+    return Decision.about(message, outcome, reasons, at=now, zone=zone, send_at=send_at)
 
 
 def _close(

@@ -153,15 +153,4 @@ def _forget(message: OutboundMessage) -> Callable[[Profile], bool]:
 def _decision(
     message: OutboundMessage, outcome: Outcome, reason: Reason, now: datetime, send_at: datetime | None = None
 ) -> Decision:
-    return Decision.made(
-        outcome,
-        [reason],
-        customer_id=message.customer_id,
-        campaign_id=message.campaign_id,
-        at=now,
-        zone=None,
-        message_id=message.message_id,
-        send_at=send_at or message.send_at,
-        trigger_event=message.trigger_event,
-        trigger_message_id=message.trigger_message_id,
-    )
+    return Decision.about(message, outcome, [reason], at=now, send_at=send_at)
