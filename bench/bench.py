@@ -47,12 +47,19 @@ PRICES: dict[str, float] = {
     "eventbridge_scheduler_per_million_invocations": 1.00,
 }
 # What the cost estimate assumes about things the counts cannot show.
-LAMBDA_MEMORY_GB: dict[str, float] = {"ingest": 0.25, "evaluate": 0.5, "scheduler": 0.25, "sender": 0.5}
+LAMBDA_MEMORY_GB: dict[str, float] = {
+    "ingest": 0.25,
+    "evaluate": 0.5,
+    "scheduler": 0.25,
+    "sender": 0.5,
+    "feedback": 0.25,
+}
 LAMBDA_SECONDS_PER_INVOCATION: dict[str, float] = {
     "ingest": 0.03,
     "evaluate": 0.08,
     "scheduler": 0.05,
     "sender": 0.15,
+    "feedback": 0.05,
 }
 EVENTS_PER_API_REQUEST = 1
 SQS_BATCH_SIZE = 10
@@ -149,6 +156,8 @@ FUNCTION_NAMES = {
     "SchedulerFunction": "scheduler",
     "SenderFunction": "sender",
     "ApiFunction": "api",
+    "FeedbackFunction": "feedback",
+    "SweeperFunction": "sweeper",
 }
 
 
@@ -229,11 +238,13 @@ def aws_calls(customers: int) -> dict[str, Any]:
         sizes = _item_sizes(pipeline)
     fired = invocations["sender"]
     per: dict[str, Any] = {}
-    for function in ("ingest", "evaluate", "scheduler", "sender"):
+    units = {"sender": ("message fired", fired), "feedback": ("SES event", invocations["feedback"])}
+    units["sweeper"] = ("sweeper run", invocations["sweeper"])
+    for function in ("ingest", "evaluate", "scheduler", "sender", "feedback", "sweeper"):
         calls = {f"{service}:{op}": n for (fn, service, op), n in sorted(counts.items()) if fn == function}
-        divisor = fired if function == "sender" else len(events)
+        unit, divisor = units.get(function, ("event", len(events)))
         per[function] = {
-            "per": "message fired" if function == "sender" else "event",
+            "per": unit,
             "calls": calls,
             "dynamodb_reads": round(
                 sum(n for k, n in calls.items() if k.split(":")[1] in READS) / max(divisor, 1), 3
@@ -290,7 +301,9 @@ def _cost(result: dict[str, Any], counts: Counter[tuple[str, str, str]]) -> dict
 
     million = 1_000_000
     invocations = {
-        fn: result["per_handler"][fn]["invocations"] for fn in ("ingest", "evaluate", "scheduler", "sender")
+        # the sweeper is left out: it runs every 5 minutes whatever the traffic (a fixed cost, not per event)
+        fn: result["per_handler"][fn]["invocations"]
+        for fn in ("ingest", "evaluate", "scheduler", "sender", "feedback")
     }
     invocations["evaluate"] = events / SQS_BATCH_SIZE  # batches in AWS, not 1 by 1
     lambda_cost = sum(
@@ -580,7 +593,7 @@ def report(results: dict[str, Any]) -> list[str]:
             "evaluate": ("<= 1 read + 1 write", 1, 1),
             "sender": ("<= 1 read + 2 writes + 1 SES", 1, 2),
         }
-        for name in ("ingest", "evaluate", "scheduler", "sender"):
+        for name in ("ingest", "evaluate", "scheduler", "sender", "feedback", "sweeper"):
             figure = calls["per_handler"][name]
             value = f"{figure['dynamodb_reads']}R {figure['dynamodb_writes']}W " + " ".join(
                 f"{k.split(':')[1]}={v}" for k, v in figure["other"].items()
@@ -595,7 +608,7 @@ def report(results: dict[str, Any]) -> list[str]:
                 _row(
                     f"AWS calls per {figure['per']}: {name}",
                     value[:22],
-                    target[0] if target else "create/delete per change",
+                    target[0] if target else ("create/delete per change" if name == "scheduler" else ""),
                     ok,
                 )
             )

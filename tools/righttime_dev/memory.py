@@ -9,6 +9,7 @@ de-duplication), and record the messages table's changes as its stream would. A 
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -82,6 +83,8 @@ class MemoryStore:
         self.dedupe: dict[str, Item] = {}
         self.dedupe_ttl = dedupe_ttl
         self.stream: list[Change] = []
+        #: the InFlight GSI: (pk, sk) -> (shard, inflight_at) of every message item that carries them
+        self.in_flight: dict[tuple[str, str], tuple[str, str]] = {}
 
     # -- profiles ------------------------------------------------------------------------------------------
     def get_profile(self, customer_id: str) -> Profile:
@@ -402,11 +405,9 @@ class MemoryStore:
     def due_in_flight(self, shard: int, now: datetime, limit: int) -> list[tuple[str, str]]:
         """DynamoStore's Query on the in-flight index: one shard, due by `now`, by `inflight_at` then key."""
         due = isoformat(now)
+        wanted = str(shard)
         found = sorted(
-            (item["inflight_at"]["S"], pk, sk)
-            for pk, partition in self.messages.items()
-            for sk, item in partition.items()
-            if item.get("inflight_shard") == {"S": str(shard)} and item["inflight_at"]["S"] <= due
+            (at, pk, sk) for (pk, sk), (key, at) in self.in_flight.items() if key == wanted and at <= due
         )
         return [(pk, sk.removeprefix(MESSAGE_PREFIX)) for _, pk, sk in found[:limit]]
 
@@ -506,6 +507,10 @@ class MemoryStore:
         old = partition.get(sk)
         new = {**update(old), "pk": {"S": customer_id}, "sk": {"S": sk}}
         partition[sk] = new
+        if "inflight_shard" in new:  # the sparse index follows the item, as DynamoDB's GSI does
+            self.in_flight[(customer_id, sk)] = (new["inflight_shard"]["S"], new["inflight_at"]["S"])
+        else:
+            self.in_flight.pop((customer_id, sk), None)
         self.stream.append(Change({"pk": {"S": customer_id}, "sk": {"S": sk}}, old, new))
 
     def _put_decision(self, decision: Decision, version: int, index: int) -> None:
@@ -645,21 +650,41 @@ class MemoryDeadLetters:
 
 class MemorySchedules:
     """The `Schedules` port in memory: one-time schedules by name, with EventBridge Scheduler's rules for
-    names and `at()` instants."""
+    names and `at()` instants. A heap keeps the next firing at hand whatever the number of schedules."""
 
     def __init__(self) -> None:
         self.schedules: dict[str, tuple[datetime, str]] = {}
-        self.changed = True
+        #: (instant, name, input) of every upsert; an entry no longer in `schedules` is skipped when met
+        self._heap: list[tuple[datetime, str, str]] = []
 
     def upsert(self, message: OutboundMessage, now: datetime) -> None:
         expression = at_expression(message.send_at, now)
         at = datetime.fromisoformat(expression[3:-1]).replace(tzinfo=UTC)
-        self.schedules[schedule_name(message.message_id, message.generation)] = (at, target_input(message))
-        self.changed = True
+        name, payload = schedule_name(message.message_id, message.generation), target_input(message)
+        self.schedules[name] = (at, payload)
+        heapq.heappush(self._heap, (at, name, payload))
 
     def delete(self, message_id: str, generation: int) -> bool:
-        self.changed = True
         return self.schedules.pop(schedule_name(message_id, generation), None) is not None
+
+    def next_at(self) -> datetime | None:
+        """When the earliest schedule fires, or None."""
+        self._drop_stale()
+        return self._heap[0][0] if self._heap else None
+
+    def take_due(self, now: datetime) -> list[tuple[datetime, str, str]]:
+        """Every schedule due by `now`, earliest first (then by name), removed as firing removes them."""
+        due: list[tuple[datetime, str, str]] = []
+        while self._drop_stale() and self._heap[0][0] <= now:
+            at, name, payload = heapq.heappop(self._heap)
+            del self.schedules[name]
+            due.append((at, name, payload))
+        return due
+
+    def _drop_stale(self) -> bool:
+        while self._heap and self.schedules.get(self._heap[0][1]) != (self._heap[0][0], self._heap[0][2]):
+            heapq.heappop(self._heap)
+        return bool(self._heap)
 
 
 class MemoryMailer:
@@ -697,7 +722,6 @@ class MemoryPipeline(Driver):
         self._stream_position = 0
         self._sequence = itertools.count(1)
         self._seen_mail = 0
-        self._due: list[tuple[datetime, str, str]] = []
 
     @classmethod
     def start(
@@ -830,29 +854,21 @@ class MemoryPipeline(Driver):
         }
 
     def due_schedules(self) -> list[tuple[datetime, str, str]]:
-        if self.schedules.changed:
-            self._due = sorted(
-                (at, name, payload) for name, (at, payload) in self.schedules.schedules.items()
-            )
-            self.schedules.changed = False
-        return self._due
+        return sorted((at, name, payload) for name, (at, payload) in self.schedules.schedules.items())
+
+    def next_fire_at(self) -> datetime | None:
+        return self.schedules.next_at()
 
     def fire_due(self) -> int:
         """Invoke the sender for every schedule whose instant has come, then delete it, as
         ActionAfterCompletion: DELETE does."""
         import json
 
-        now = self.clock.now()
-        fired = 0
-        for at, name, payload in list(self.due_schedules()):
-            if at > now:
-                break
+        due = self.schedules.take_due(self.clock.now())
+        for _, _, payload in due:
             with self.lock:
                 self._invoke("SenderFunction", json.loads(payload))
-            self.schedules.schedules.pop(name, None)
-            self.schedules.changed = True
-            fired += 1
-        return fired
+        return len(due)
 
     def collect_sent(self) -> list[SentEmail]:
         new = self.mailer.sent[self._seen_mail :]

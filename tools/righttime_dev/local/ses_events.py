@@ -17,12 +17,13 @@ quotes in `mail.headers` too.
 
 from __future__ import annotations
 
-import email
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from email.header import decode_header, make_header
 from email.message import Message
-from email.policy import default as default_policy
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from email.utils import parseaddr
 from enum import StrEnum
 from typing import Any
@@ -69,7 +70,8 @@ def recipient(raw: bytes) -> str:
 
 
 def _parse(raw: bytes) -> Message:
-    return email.message_from_bytes(raw, policy=default_policy)
+    """The headers of a sent message, as SES's events carry them (raw values; the body is never needed)."""
+    return BytesHeaderParser(policy=compat32).parsebytes(raw)
 
 
 def events_for(
@@ -139,7 +141,7 @@ def _mail(mime: Message, ses_message_id: str, at: datetime, configuration_set: s
             "from": [str(mime["From"] or "")],
             "to": [to],
             "messageId": str(mime["Message-ID"] or ""),
-            "subject": str(mime["Subject"] or ""),
+            "subject": str(make_header(decode_header(str(mime["Subject"] or "")))),
         },
         # moto keeps no tags: only the one SES adds itself. The message is named by its headers.
         "tags": {"ses:configuration-set": [configuration_set]},
