@@ -12,9 +12,11 @@ from righttime.core.errors import ConfigurationError, UnauthorizedError
 from righttime.stages import explain
 from righttime.wiring.http_errors import json_error, misconfigured
 from righttime.wiring.observability import logger, metrics
-from righttime.wiring.root import root
+from righttime.wiring.root import root, warm
 
 app = APIGatewayRestResolver()
+# Built during INIT in Lambda, not in the first call: the clients and content every invocation uses.
+warm("keys", "store")
 
 
 @app.get("/v1/profiles/<user_id>/decisions")

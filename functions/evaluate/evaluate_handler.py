@@ -14,10 +14,12 @@ from pydantic import ValidationError
 from righttime.core.events import QueuedEvent
 from righttime.stages.evaluate import evaluate
 from righttime.wiring.observability import logger, metrics
-from righttime.wiring.root import root
+from righttime.wiring.root import root, warm
 
 # One failing customer must not hold back the others in the batch; its own later events wait behind it.
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+# Built during INIT in Lambda, not in the first call: the clients and content every invocation uses.
+warm("store", "content.campaigns", "content.policy", "max_receive_count")
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -21,9 +21,11 @@ from righttime.core.errors import (
 from righttime.stages import ingest
 from righttime.wiring.http_errors import json_error, misconfigured
 from righttime.wiring.observability import logger, metrics
-from righttime.wiring.root import root
+from righttime.wiring.root import root, warm
 
 app = APIGatewayRestResolver()
+# Built during INIT in Lambda, not in the first call: the clients and content every invocation uses.
+warm("keys", "queue")
 
 
 def _accept(endpoint: ingest.Endpoint) -> dict[str, Any]:

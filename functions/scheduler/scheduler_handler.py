@@ -14,9 +14,11 @@ from righttime.adapters.items import plain
 from righttime.core.decisions import OutboundMessage
 from righttime.stages import schedule
 from righttime.wiring.observability import logger, metrics
-from righttime.wiring.root import root
+from righttime.wiring.root import root, warm
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# Built during INIT in Lambda, not in the first call: the clients and content every invocation uses.
+warm("schedules")
 
 
 def _message(image: dict[str, Any] | None) -> OutboundMessage | None:

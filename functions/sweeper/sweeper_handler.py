@@ -10,7 +10,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from righttime.stages.sweep import sweep_in_flight
 from righttime.wiring.observability import logger, metrics
-from righttime.wiring.root import root
+from righttime.wiring.root import root, warm
+
+# Built during INIT in Lambda, not in the first call: the clients and content every invocation uses.
+warm("store", "content.campaigns_by_id", "content.policy", "recovery")
 
 
 @logger.inject_lambda_context

@@ -1,11 +1,14 @@
 """AWS clients (botocore), created on first use, one per service, for the life of their owner.
 
 The composition root builds one `Clients` per process from a `Connection`: in Lambda the default credential
-chain and region; in local mode and tests an explicit endpoint (moto) and dummy credentials.
+chain and region; in local mode and tests an explicit endpoint (moto) and dummy credentials. Every client
+comes from one botocore session: a second client reuses the first one's loaded endpoints, partitions and
+credentials, which costs a cold start a few milliseconds instead of tens.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 
 @dataclass(frozen=True)
@@ -56,26 +60,36 @@ class Clients:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self._made: dict[str, Any] = {}
+        self._session: Any = None
+        # botocore sessions are not safe to create clients from concurrently (local mode's threads do)
+        self._lock = threading.Lock()
 
     def _client(self, service: str) -> Any:
         client = self._made.get(service)
-        if client is None:
-            # botocore directly: boto3 adds nothing for low-level clients, but costs a cold start its import.
-            from botocore.config import Config
-            from botocore.session import get_session
+        if client is not None:
+            return client
+        with self._lock:
+            return self._made.get(service) or self._create(service)
 
-            config = Config(**(_SES if service == "sesv2" else _DEFAULT))
-            c = self.connection
-            client = get_session().create_client(
-                service,
-                region_name=c.region,
-                endpoint_url=c.endpoint_url,
-                aws_access_key_id=c.access_key_id,
-                aws_secret_access_key=c.secret_access_key,
-                aws_session_token=c.session_token,
-                config=config,
-            )
-            self._made[service] = client
+    def _create(self, service: str) -> Any:
+        # botocore directly: boto3 adds nothing for low-level clients, but costs a cold start its import.
+        from botocore.config import Config
+        from botocore.session import get_session
+
+        if self._session is None:
+            self._session = get_session()
+        config = Config(**(_SES if service == "sesv2" else _DEFAULT))
+        c = self.connection
+        client = self._session.create_client(
+            service,
+            region_name=c.region,
+            endpoint_url=c.endpoint_url,
+            aws_access_key_id=c.access_key_id,
+            aws_secret_access_key=c.secret_access_key,
+            aws_session_token=c.session_token,
+            config=config,
+        )
+        self._made[service] = client
         return client
 
     def dynamodb(self) -> DynamoDBClient:
@@ -89,3 +103,6 @@ class Clients:
 
     def sesv2(self) -> SESV2Client:
         return self._client("sesv2")  # type: ignore[no-any-return]
+
+    def ssm(self) -> SSMClient:
+        return self._client("ssm")  # type: ignore[no-any-return]

@@ -1,34 +1,54 @@
 """API keys: write keys for ingestion, admin keys for the read API.
 
 In AWS each set is a SecureString in SSM Parameter Store (comma-separated, to rotate without downtime),
-cached for a few minutes by Powertools Parameters; in local mode and tests, a list given at start.
+read with the process's botocore SSM client and cached for a few minutes; in local mode and tests, a list
+given at start.
 """
 
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from righttime.core.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
 
 #: where a set of keys comes from: called on every check, so a cache belongs inside it
 KeySource = Callable[[], Sequence[str]]
 
 
-def ssm_keys(parameter: str, what: str, max_age: int) -> KeySource:
-    """Keys from an SSM SecureString, cached for `max_age` seconds (Powertools Parameters)."""
+def ssm_keys(
+    client: SSMClient,
+    parameter: str,
+    what: str,
+    max_age: int,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> KeySource:
+    """Keys from an SSM SecureString, read again once `max_age` seconds old (0: on every check).
+
+    botocore rather than Powertools Parameters, which imports boto3: a cold start would pay for it twice.
+    A failed read is not cached, so the next check tries SSM again.
+    """
+    cached: list[tuple[float, Sequence[str]]] = []
 
     def read() -> Sequence[str]:
-        from aws_lambda_powertools.utilities.parameters import get_parameter
-        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
+        if cached and monotonic() - cached[0][0] < max_age:
+            return cached[0][1]
         try:
-            raw = get_parameter(parameter, decrypt=True, max_age=max_age)
-        except GetParameterError as exc:
+            raw = client.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+        except (ClientError, BotoCoreError, KeyError) as exc:
             raise ConfigurationError(
                 f"cannot read the {what} keys from SSM parameter {parameter}: {exc}"
             ) from exc
-        return split_keys(str(raw), f"the {what} keys in SSM parameter {parameter}")
+        keys = split_keys(str(raw), f"the {what} keys in SSM parameter {parameter}")
+        cached[:] = [(monotonic(), keys)]
+        return keys
 
     return read
 

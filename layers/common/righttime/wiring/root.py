@@ -2,8 +2,10 @@
 
 In Lambda, `root()` builds it from the process environment on first use and keeps it for the container's
 life; each collaborator inside is built the first time a handler asks for it, so ingest never creates a
-DynamoDB client and evaluate never imports Jinja2. Local mode, simulation and tests build a `Root` their own
-way (other endpoints, in-memory adapters, a virtual clock) and `install()` it.
+DynamoDB client and evaluate never imports Jinja2. Each handler module calls `warm()` with the collaborators
+its every invocation uses, so that in Lambda they are built during INIT (clients, campaigns) rather than
+hidden in the first call. Local mode, simulation and tests build a `Root` their own way (other endpoints,
+in-memory adapters, a virtual clock) and `install()` it.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from righttime.core.clock import Clock, SystemClock
+from righttime.core.errors import ConfigurationError
 from righttime.wiring import settings
 
 if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
+
     from righttime.adapters.clients import Clients
     from righttime.core.recovery import RecoveryTimings
     from righttime.stages.feedback import FeedbackRules
@@ -163,7 +168,7 @@ def from_environment(
         dead_letters=dead_letters,
         schedules=schedules,
         mailer=mailer,
-        keys=lambda: api_keys(settings.load(settings.KeySettings, env)),
+        keys=lambda: api_keys(settings.load(settings.KeySettings, env), lambda: aws().ssm()),
         content=lambda: content_from(settings.load(settings.ContentSettings, env)),
         mail=lambda: mail_identity(env),
         max_receive_count=lambda: settings.load(settings.DeadLetterSettings, env).max_receive_count,
@@ -186,15 +191,18 @@ def feedback_rules(config: settings.FeedbackSettings) -> FeedbackRules:
     return FeedbackRules(transient_bounces_to_suppress=config.transient_bounces_to_suppress)
 
 
-def api_keys(config: settings.KeySettings) -> Keys:
-    """Write and admin keys from SSM when a parameter is named, else from the inline setting."""
+def api_keys(config: settings.KeySettings, ssm: Callable[[], SSMClient] | None = None) -> Keys:
+    """Write and admin keys from SSM (through `ssm`'s client) when a parameter is named, else from the
+    inline setting."""
     from righttime.adapters.keys import ApiKeys, KeySource, missing_keys, split_keys, ssm_keys, static_keys
 
     def source(
         parameter: str | None, inline: str | None, what: str, parameter_env: str, inline_env: str
     ) -> KeySource:
         if parameter:
-            return ssm_keys(parameter, what, config.cache_seconds)
+            if ssm is None:  # an engine without AWS (simulation): fails only if these keys are checked
+                return missing_keys(f"{parameter_env} is set, but nothing here reads SSM: set {inline_env}")
+            return ssm_keys(ssm(), parameter, what, config.cache_seconds)
         if inline:
             return static_keys(split_keys(inline, inline_env))
         return missing_keys(f"no {what} keys: set {parameter_env} (AWS) or {inline_env} (local)")
@@ -239,6 +247,27 @@ def root() -> Root:
     if _current is None:
         _current = from_environment(os.environ)
     return _current
+
+
+def warm(*parts: str) -> None:
+    """In Lambda, build these collaborators of the root now, from a handler's module scope: INIT runs before
+    the first event, so the clients and content every invocation needs are not hidden in the first call.
+
+    `parts` name `Root` attributes, dotted for theirs (`content.renderer`). Elsewhere (tests, local mode,
+    simulation), nothing happens: they install a root of their own after importing the handlers. A part
+    whose settings are incomplete is left for the first call, where the handler reports the
+    ConfigurationError as it does for any misconfiguration (a failed INIT would only say it failed).
+    """
+    if _current is not None or not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return
+    built = root()
+    for part in parts:
+        target: object = built
+        try:
+            for name in part.split("."):
+                target = getattr(target, name)
+        except ConfigurationError:
+            continue  # raised again, and reported, on first use: cached_property keeps no failure
 
 
 def install(new: Root | None) -> Root | None:

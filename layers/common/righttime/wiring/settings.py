@@ -17,7 +17,8 @@ from righttime.core.errors import ConfigurationError
 
 
 class _EnvModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # built on first use: a handler reads two or three of these groups, not all of them
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
 class TableSettings(_EnvModel):
