@@ -98,8 +98,9 @@ bench: venv
 fuzz: venv
 	$(BIN)/python -m righttime_dev.fuzz --cases 10000
 
-build: sam-venv
-	RIGHTTIME_ROOT=$(CURDIR) $(SAM) build --template template.yaml
+# The ContentLayer's Makefile compiles the campaigns with the dev venv's Python (righttime and its pins).
+build: sam-venv venv
+	RIGHTTIME_ROOT=$(CURDIR) PYTHON=$(CURDIR)/$(BIN)/python $(SAM) build --template template.yaml
 
 deploy: build
 	$(SAM) deploy --guided

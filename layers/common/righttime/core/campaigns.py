@@ -8,7 +8,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -204,6 +203,8 @@ def load_campaigns(directory: Path) -> list[Campaign]:
 
 
 def _load_file(path: Path, problems: list[str]) -> Campaign | None:
+    import yaml  # here: a Lambda loads the build's compiled campaigns and never needs PyYAML
+
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from righttime.core.calendar import QuietHours, zone
@@ -93,6 +92,8 @@ def load_policy(directory: Path) -> GlobalPolicy:
     path = directory / POLICY_FILE
     if not path.is_file():
         return GlobalPolicy()
+    import yaml  # here: a Lambda loads the build's compiled campaigns and never needs PyYAML
+
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:

@@ -1,17 +1,55 @@
 """Marketer-owned content (campaigns, the global policy, templates), loaded from its folders on first use and
-kept for the life of the container."""
+kept for the life of the container.
+
+The ContentLayer's build (layers/content/Makefile) also writes `COMPILED_FILE` beside the YAML it copies:
+every campaign and the policy, validated and dumped as JSON, with a digest of the YAML they came from. A
+Lambda then loads them without parsing YAML (nor importing PyYAML). The YAML stays the source of truth:
+without the compiled file (a source checkout, local mode, tests), or when the YAML beside it has changed
+since it was compiled, the YAML is loaded, so a stale compilation can never win.
+
+    python -m righttime.wiring.content CAMPAIGNS_DIR   # (the build) validate, then write COMPILED_FILE there
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import sys
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from righttime.core.campaigns import Campaign, load_campaigns
-from righttime.core.global_policy import GlobalPolicy, load_policy
+from righttime.core.global_policy import POLICY_FILE, GlobalPolicy, load_policy
 
 if TYPE_CHECKING:  # only the sender renders: evaluate must not pay for importing Jinja2
     from righttime.stages.rendering import Renderer
+
+#: written by the build only, into its output (never into the repository's campaigns/)
+COMPILED_FILE = "compiled.json"
+_FORMAT = 1
+
+
+def sources_digest(campaigns_dir: Path) -> str:
+    """SHA-256 over the name and bytes of every YAML file the campaigns and policy are loaded from."""
+    digest = hashlib.sha256()
+    for path in sorted([*campaigns_dir.glob("*.yaml"), *campaigns_dir.glob("*.yml")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def compile_content(campaigns_dir: Path) -> Path:
+    """Validate the campaigns and policy in `campaigns_dir` and write `COMPILED_FILE` there (the build step).
+    Raises CampaignError or PolicyError, as loading does, when the YAML is not valid."""
+    document = {
+        "format": _FORMAT,
+        "sources_sha256": sources_digest(campaigns_dir),
+        "campaigns": [c.model_dump(mode="json") for c in load_campaigns(campaigns_dir)],
+        "policy": load_policy(campaigns_dir).model_dump(mode="json"),
+    }
+    target = campaigns_dir / COMPILED_FILE
+    target.write_text(json.dumps(document, separators=(",", ":")) + "\n", encoding="utf-8")
+    return target
 
 
 class Content:
@@ -20,8 +58,29 @@ class Content:
         self.templates_dir = templates_dir
 
     @cached_property
+    def _compiled(self) -> dict[str, Any] | None:
+        """The build's compilation when it matches the YAML beside it, else None (load the YAML)."""
+        path = self.campaigns_dir / COMPILED_FILE
+        if not path.is_file():
+            return None
+        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        if document.get("format") != _FORMAT or document.get("sources_sha256") != sources_digest(
+            self.campaigns_dir
+        ):
+            from righttime.wiring.observability import logger
+
+            logger.warning(
+                "compiled campaigns are stale: loading the YAML instead", extra={"file": str(path)}
+            )
+            return None
+        return document
+
+    @cached_property
     def campaigns(self) -> tuple[Campaign, ...]:
-        return tuple(load_campaigns(self.campaigns_dir))
+        compiled = self._compiled
+        if compiled is None:
+            return tuple(load_campaigns(self.campaigns_dir))
+        return tuple(Campaign.model_validate(data) for data in compiled["campaigns"])
 
     @cached_property
     def campaigns_by_id(self) -> dict[str, Campaign]:
@@ -29,10 +88,18 @@ class Content:
 
     @cached_property
     def policy(self) -> GlobalPolicy:
-        return load_policy(self.campaigns_dir)
+        compiled = self._compiled
+        if compiled is None:
+            return load_policy(self.campaigns_dir)
+        return GlobalPolicy.model_validate(compiled["policy"])
 
     @cached_property
     def renderer(self) -> Renderer:
         from righttime.stages.rendering import Renderer
 
         return Renderer(self.templates_dir)
+
+
+if __name__ == "__main__":
+    written = compile_content(Path(sys.argv[1]))
+    print(f"compiled {written} (no PyYAML at run time; {POLICY_FILE} included)")
