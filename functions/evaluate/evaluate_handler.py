@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from righttime.core.events import QueuedEvent
 from righttime.stages.evaluate import evaluate
+from righttime.stages.ports import TooManyWrites
 from righttime.wiring.observability import logger, metrics
 from righttime.wiring.root import root, warm
 
@@ -33,6 +34,10 @@ def record_handler(record: SQSRecord) -> None:
     try:
         content = parts.content
         result = evaluate(event, parts.store, content.campaigns, content.policy, parts.clock.now())
+    except TooManyWrites as exc:
+        # The same event would fail the same way each time: dead-letter it now, with its reason.
+        _dead_letter(record, _describe(exc), type(exc).__name__)
+        return
     except Exception as exc:
         # Retried by SQS until the queue's last receive; then it waits in the DLQ with its reason.
         if int(record.attributes.approximate_receive_count) < parts.max_receive_count:

@@ -55,7 +55,7 @@ def _store_with(*messages: OutboundMessage) -> MemoryStore:
             promotional=m.kind is Kind.PROMOTIONAL,
         )
         profile.pending[ref.key] = ref
-    store.commit_plan(Plan(profile=profile, schedule=list(messages)), 0, "setup", AT - timedelta(hours=1))
+    store.commit_plan(Plan(profile=profile, schedule=list(messages)), 0, AT - timedelta(hours=1))
     return store
 
 

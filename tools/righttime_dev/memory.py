@@ -22,11 +22,15 @@ from typing import Any
 
 from righttime.adapters.dynamodb import (
     DECISION_PREFIX,
+    MAX_MESSAGE_WRITES,
     MESSAGE_PREFIX,
     decision_position,
     decision_sort_key,
-    dedupe_key,
+    decisions_from_item,
+    decisions_item,
     feedback_sort_key,
+    profile_from_item,
+    profile_item,
 )
 from righttime.adapters.items import from_item, to_item, to_values
 from righttime.adapters.queue import dedupe_id, group_id
@@ -38,7 +42,7 @@ from righttime.core.events import QueuedEvent
 from righttime.core.policy import Move, Plan
 from righttime.core.profiles import Profile
 from righttime.core.recovery import inflight_shard, watch_at
-from righttime.stages.ports import Claim, Conflict, Duplicate, SesAcceptance
+from righttime.stages.ports import Claim, Conflict, SesAcceptance, TooManyWrites
 from righttime.wiring import settings
 from righttime.wiring.root import (
     Root,
@@ -76,12 +80,11 @@ class _Rejected(Exception):
 class MemoryStore:
     """The `Store` port in memory: the four tables as dicts of DynamoDB items, and the messages stream."""
 
-    def __init__(self, dedupe_ttl: timedelta = timedelta(days=7)) -> None:
+    def __init__(self, retention: timedelta = timedelta(days=400)) -> None:
         self.profiles: dict[str, Item] = {}
         self.messages: dict[str, dict[str, Item]] = {}  # pk -> sk -> item, as a partition and its sort keys
         self.suppression: dict[str, Item] = {}
-        self.dedupe: dict[str, Item] = {}
-        self.dedupe_ttl = dedupe_ttl
+        self.retention = retention
         self.stream: list[Change] = []
         #: the InFlight GSI: (pk, sk) -> (shard, inflight_at) of every message item that carries them
         self.in_flight: dict[tuple[str, str], tuple[str, str]] = {}
@@ -89,17 +92,13 @@ class MemoryStore:
     # -- profiles ------------------------------------------------------------------------------------------
     def get_profile(self, customer_id: str) -> Profile:
         item = self.profiles.get(customer_id)
-        return Profile.model_validate(from_item(item)) if item else Profile(customer_id=customer_id)
+        return profile_from_item(item) if item else Profile(customer_id=customer_id)
 
     # -- evaluation ----------------------------------------------------------------------------------------
-    def commit_plan(self, plan: Plan, read_version: int, event_message_id: str, now: datetime) -> None:
+    def commit_plan(self, plan: Plan, read_version: int, now: datetime) -> None:
         profile = plan.profile.model_copy(update={"version": read_version + 1})
         customer = profile.customer_id
-        marker = dedupe_key(customer, event_message_id)
-        checks: list[tuple[str, bool]] = [
-            ("profile", self._version_holds(customer, read_version)),
-            ("dedupe", marker not in self.dedupe),
-        ]
+        checks: list[tuple[str, bool]] = [("profile", self._version_holds(customer, read_version))]
         checks += [
             (
                 f"message:{m.message_id}",
@@ -115,30 +114,30 @@ class MemoryStore:
             (f"message:{m.message_id}", self._status_in(customer, m.message_id, (MessageStatus.PENDING,)))
             for m in plan.move
         ]
+        if len(checks) - 1 > MAX_MESSAGE_WRITES:
+            raise TooManyWrites(
+                f"the event would change {len(checks) - 1} messages at once; one transaction holds "
+                f"{MAX_MESSAGE_WRITES} (docs/limits.md)"
+            )
         failed = [label for label, holds in checks if not holds]
-        if "dedupe" in failed:
-            raise Duplicate
         if failed:
             raise Conflict(
                 settled={label.split(":", 1)[1] for label in failed if label.startswith("message:")},
                 failed=set(failed),
             )
-        self.profiles[customer] = to_item(profile)
-        self.dedupe[marker] = to_item_plain(
-            dedupe_key=marker,
-            message_id=event_message_id,
-            customer_id=customer,
-            processed_at=isoformat(now),
-            expires_at=int((now + self.dedupe_ttl).timestamp()),
-        )
+        self.profiles[customer] = profile_item(profile)
         for message in plan.schedule:
-            self._write_message(customer, message.message_id, partial(_scheduled, message=message))
+            self._write_message(
+                customer, message.message_id, partial(_scheduled, message=message, retention=self.retention)
+            )
         for mid, status, decision in plan.close:
             self._write_message(customer, mid, partial(_closed, status=status, decision=decision, now=now))
         for move in plan.move:
-            self._write_message(customer, move.message_id, partial(_moved, move=move, now=now))
-        for index, decision in enumerate(plan.decisions):
-            self._put_decision(decision, profile.version, index)
+            self._write_message(
+                customer, move.message_id, partial(_moved, move=move, now=now, retention=self.retention)
+            )
+        if plan.decisions:
+            self._put_decisions(plan.decisions, profile.version, 0)
 
     # -- sending -------------------------------------------------------------------------------------------
     def load_for_send(
@@ -233,7 +232,7 @@ class MemoryStore:
         updated = profile.model_copy(deep=True)
         if change(updated):
             updated.version = profile.version + 1
-            self.profiles[customer_id] = to_item(updated)
+            self.profiles[customer_id] = profile_item(updated)
 
     def settle(
         self,
@@ -276,7 +275,9 @@ class MemoryStore:
             change,
             message,
             allowed,
-            lambda old: _moved(old, move, now, claimed=attempt_id is not None, attempts=attempts),
+            lambda old: _moved(
+                old, move, now, retention=self.retention, claimed=attempt_id is not None, attempts=attempts
+            ),
             decision,
         )
 
@@ -307,7 +308,7 @@ class MemoryStore:
                 continue
             if failed:
                 return False  # the message was settled or moved by someone else
-            self.profiles[customer] = to_item(updated)
+            self.profiles[customer] = profile_item(updated)
             self._write_message(message.customer_id, message.message_id, update)
             self._put_decision(decision, updated.version, 0)
             return True
@@ -321,9 +322,9 @@ class MemoryStore:
     def decisions(self, customer_id: str, campaign_id: str | None = None) -> Iterator[Decision]:
         partition = self.messages.get(customer_id, {})
         for sk in sorted(k for k in partition if k.startswith(DECISION_PREFIX)):
-            decision = Decision.model_validate(from_item(partition[sk]))
-            if campaign_id is None or decision.campaign_id == campaign_id:
-                yield decision
+            for decision in decisions_from_item(partition[sk]):
+                if campaign_id is None or decision.campaign_id == campaign_id:
+                    yield decision
 
     def messages_of(self, customer_id: str) -> list[OutboundMessage]:
         partition = self.messages.get(customer_id, {})
@@ -395,7 +396,7 @@ class MemoryStore:
 
     def _put_feedback_decision(self, decision: Decision, field: str) -> None:
         sk = feedback_sort_key(decision, field)
-        item = to_item(decision, pk=decision.customer_id, sk=sk, type="decision")
+        item = decisions_item([decision], sk, decision.decided_at + self.retention)
         partition = self.messages.setdefault(decision.customer_id, {})
         old = partition.get(sk)
         partition[sk] = item
@@ -433,7 +434,7 @@ class MemoryStore:
                 return False
 
         def pending_again(old: Item | None) -> Item:
-            item = _moved(old, move, now)
+            item = _moved(old, move, now, retention=self.retention)
             if resends is not None:
                 item = _set(item, {"resends": resends})
             if message.status is MessageStatus.PENDING:
@@ -514,8 +515,13 @@ class MemoryStore:
         self.stream.append(Change({"pk": {"S": customer_id}, "sk": {"S": sk}}, old, new))
 
     def _put_decision(self, decision: Decision, version: int, index: int) -> None:
+        self._put_decisions([decision], version, index)
+
+    def _put_decisions(self, decisions: Sequence[Decision], version: int, index: int) -> None:
+        """DynamoStore's decisions item: all of one commit's decisions in one item."""
+        decision = decisions[0]
         sk = decision_sort_key(decision, version, index)
-        item = to_item(decision, pk=decision.customer_id, sk=sk, type="decision")
+        item = decisions_item(decisions, sk, decisions[-1].decided_at + self.retention)
         partition = self.messages.setdefault(decision.customer_id, {})
         old = partition.get(sk)
         partition[sk] = item
@@ -531,7 +537,7 @@ def _set(old: Item | None, values: dict[str, Any]) -> Item:
     return {**(old or {}), **to_values(values)}
 
 
-def _scheduled(old: Item | None, message: OutboundMessage) -> Item:
+def _scheduled(old: Item | None, message: OutboundMessage, retention: timedelta) -> Item:
     """DynamoStore's schedule update: every field but status and created_at, then pending, and created_at
     only the first time."""
     fields = to_item(message)
@@ -543,6 +549,7 @@ def _scheduled(old: Item | None, message: OutboundMessage) -> Item:
         **(old or {}),
         **fields,
         **to_values(_watch(message.message_id, watch_at(MessageStatus.PENDING, send_at=message.send_at))),
+        "expires_at": {"N": str(int((message.send_at + retention).timestamp()))},
         "status": {"S": MessageStatus.PENDING.value},
         "created_at": (old or {}).get("created_at", created),
     }
@@ -582,10 +589,17 @@ def _without(item: Item, *names: str) -> Item:
 
 
 def _moved(
-    old: Item | None, move: Move, now: datetime, *, claimed: bool = False, attempts: int | None = None
+    old: Item | None,
+    move: Move,
+    now: datetime,
+    *,
+    retention: timedelta,
+    claimed: bool = False,
+    attempts: int | None = None,
 ) -> Item:
     values: dict[str, Any] = {
         "send_at": isoformat(move.send_at),
+        "expires_at": int((move.send_at + retention).timestamp()),
         "generation": move.generation,
         "reasons": move.reasons,
         "updated_at": isoformat(now),
@@ -739,7 +753,7 @@ class MemoryPipeline(Driver):
         stack = describe(template, parameters)
         env = local_environment(stack, {}, app)
         tables = settings.load(settings.TableSettings, env)
-        store = MemoryStore(timedelta(days=tables.dedupe_ttl_days))
+        store = MemoryStore(timedelta(days=tables.retention_days))
         queue, dead_letters = MemoryQueue(clock), MemoryDeadLetters()
         schedules, mailer = MemorySchedules(), MemoryMailer()
         max_receive_count = settings.load(settings.DeadLetterSettings, env).max_receive_count
@@ -819,9 +833,9 @@ class MemoryPipeline(Driver):
         if self.on_decision:
             for change in changes:
                 if change.old is None and change.keys["sk"]["S"].startswith(DECISION_PREFIX):
-                    decision = Decision.model_validate(from_item(change.new or {}))
-                    for callback in self.on_decision:
-                        callback(decision)
+                    for decision in decisions_from_item(change.new or {}):
+                        for callback in self.on_decision:
+                            callback(decision)
         records = [self._stream_record(c) for c in changes if c.keys["sk"]["S"].startswith(MESSAGE_PREFIX)]
         if records:
             with self.lock:

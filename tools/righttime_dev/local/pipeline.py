@@ -22,7 +22,7 @@ from typing import Any
 
 import boto3
 
-from righttime.adapters.items import from_item
+from righttime.adapters.dynamodb import decisions_from_item
 from righttime.core.addresses import address_key, normalise_address
 from righttime.core.clock import Clock
 from righttime.core.decisions import Decision
@@ -440,9 +440,9 @@ class Pipeline(Driver):
             for record in raw:
                 change = record["dynamodb"]
                 if record["eventName"] == "INSERT" and change["Keys"]["sk"]["S"].startswith("DEC#"):
-                    decision = Decision.model_validate(from_item(change["NewImage"]))
-                    for callback in self.on_decision:
-                        callback(decision)
+                    for decision in decisions_from_item(change["NewImage"]):
+                        for callback in self.on_decision:
+                            callback(decision)
         records = [
             self._stream_record(r, arn)
             for r in raw

@@ -1,29 +1,34 @@
-"""DynamoDB access for profiles, messages, decisions, suppression and de-duplication.
+"""DynamoDB access for profiles, messages, decisions and suppression.
 
-Access patterns (docs/data-model.md has the full table):
-* profile by customer id ........ Profiles: GetItem / Put with an optimistic version check
+Access patterns (docs/data-model.md has the full table and the cost arithmetic):
+* profile by customer id ........ Profiles: GetItem / Put with an optimistic version check; the body is
+                                  zlib-compressed JSON, because DynamoDB bills every started KB
+* de-duplication by messageId ... the profile's `recent_events`, written in the same Put
 * message by id (sender) ........ Messages: pk=customer_id, sk=MSG#<message_id>
-* decisions by customer ......... Messages: pk=customer_id, sk begins_with DEC#
+* decisions by customer ......... Messages: pk=customer_id, sk begins_with DEC#; one item per commit
+                                  holds all of that commit's decisions (compressed), TTL on expires_at
 * pending messages by customer .. kept on the profile (`pending`), so exits need no extra read
 * suppression by address ........ Suppression: pk=address_key (sha256 of the normalised address)
-* de-duplication by messageId ... Dedupe: pk=dedupe_key (customer + messageId), TTL on expires_at
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import time
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from righttime.adapters.items import from_item, to_item, to_values
 from righttime.core.addresses import address_key, normalise_address
 from righttime.core.clock import isoformat
-from righttime.core.decisions import Decision, MessageStatus, OutboundMessage, short_hash
+from righttime.core.decisions import Decision, MessageStatus, OutboundMessage
 from righttime.core.policy import Move, Plan
 from righttime.core.profiles import Profile
 from righttime.core.recovery import inflight_shard, watch_at
-from righttime.stages.ports import Claim, Conflict, Duplicate, SesAcceptance
+from righttime.stages.ports import Claim, Conflict, SesAcceptance, TooManyWrites
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -34,6 +39,8 @@ DECISION_PREFIX = "DEC#"
 INFLIGHT_INDEX = "InFlight"
 #: DynamoDB's limit on the items in one TransactWriteItems call
 MAX_TRANSACTION_ITEMS = 100
+#: messages one event may create, move or settle: the transaction also holds the profile and the decisions
+MAX_MESSAGE_WRITES = MAX_TRANSACTION_ITEMS - 2
 _PROFILE_ATTEMPTS = 5
 #: tries of an idempotent profile change after a send, with backoff between them
 _PROFILE_UPDATE_ATTEMPTS = 8
@@ -50,9 +57,56 @@ def watch_values(message_id: str, at: datetime | None) -> dict[str, Any]:
     return {"inflight_shard": {"S": inflight_shard(message_id)}, "inflight_at": {"S": isoformat(at)}}
 
 
-def dedupe_key(customer_id: str, message_id: str) -> str:
-    """A messageId is unique per customer, as SQS de-duplicates it (DeduplicationScope: messageGroup)."""
-    return short_hash(f"{customer_id}\x1f{message_id}", 64)
+#: zlib's level for profile and decision bodies: 6 packs a 3.4 KB profile into about 0.9 KB in ~40 µs
+_COMPRESSION = 6
+
+
+def profile_item(profile: Profile) -> dict[str, Any]:
+    """A profile as stored: its key and version as attributes (conditions read them), the rest as one
+    compressed JSON body."""
+    body = profile.model_dump_json(exclude={"customer_id", "version"}).encode()
+    return {
+        "customer_id": {"S": profile.customer_id},
+        "version": {"N": str(profile.version)},
+        "body": {"B": zlib.compress(body, _COMPRESSION)},
+    }
+
+
+def profile_from_item(item: dict[str, Any]) -> Profile:
+    """A stored profile; one written before bodies were compressed is read attribute by attribute."""
+    if "body" not in item:
+        return Profile.model_validate(from_item(item))
+    fields = json.loads(zlib.decompress(_binary(item["body"])))
+    fields |= {"customer_id": item["customer_id"]["S"], "version": int(item["version"]["N"])}
+    return Profile.model_validate(fields)
+
+
+def decisions_item(decisions: Sequence[Decision], sk: str, expires_at: datetime) -> dict[str, Any]:
+    """One item for the decisions of one commit, however many campaigns it decided: the customer's key, a
+    sort key, what a reader filters on, and the records as one compressed JSON list. DynamoDB's TTL deletes
+    it after `expires_at`."""
+    records = "[" + ",".join(d.model_dump_json() for d in decisions) + "]"
+    return {
+        "pk": {"S": decisions[0].customer_id},
+        "sk": {"S": sk},
+        "type": {"S": "decisions"},
+        "campaigns": {"L": [{"S": d.campaign_id} for d in decisions]},
+        "body": {"B": zlib.compress(records.encode(), _COMPRESSION)},
+        "expires_at": {"N": str(int(expires_at.timestamp()))},
+    }
+
+
+def decisions_from_item(item: dict[str, Any]) -> list[Decision]:
+    """The decisions one item holds, oldest first. It may come from a read (bytes) or from a stream record
+    (base64 text); one written before decisions were grouped holds one decision as attributes."""
+    if "body" not in item:
+        return [Decision.model_validate(from_item(item))]
+    return [Decision.model_validate(d) for d in json.loads(zlib.decompress(_binary(item["body"])))]
+
+
+def _binary(attribute: dict[str, Any]) -> bytes:
+    value = attribute["B"]
+    return base64.b64decode(value) if isinstance(value, str) else bytes(value)
 
 
 def decision_sort_key(decision: Decision, version: int, index: int) -> str:
@@ -100,7 +154,7 @@ def feedback_sort_key(decision: Decision, field: str) -> str:
 
 
 class DynamoStore:
-    """The `Store` port on DynamoDB: four tables of one deployment."""
+    """The `Store` port on DynamoDB: three tables of one deployment."""
 
     def __init__(
         self,
@@ -109,15 +163,14 @@ class DynamoStore:
         profiles_table: str,
         messages_table: str,
         suppression_table: str,
-        dedupe_table: str,
-        dedupe_ttl: timedelta,
+        retention: timedelta,
     ) -> None:
         self.client = client
         self.profiles = profiles_table
         self.messages = messages_table
         self.suppression = suppression_table
-        self.dedupe = dedupe_table
-        self.dedupe_ttl = dedupe_ttl
+        #: how long decisions and messages are kept after their last instant (RETENTION_DAYS)
+        self.retention = retention
 
     # -- profiles ------------------------------------------------------------------------------------------
     def get_profile(self, customer_id: str) -> Profile:
@@ -126,57 +179,53 @@ class DynamoStore:
             TableName=self.profiles, Key={"customer_id": {"S": customer_id}}, ConsistentRead=True
         )
         item = response.get("Item")
-        return Profile.model_validate(from_item(item)) if item else Profile(customer_id=customer_id)
+        return profile_from_item(item) if item else Profile(customer_id=customer_id)
 
     # -- evaluation ----------------------------------------------------------------------------------------
-    def commit_plan(self, plan: Plan, read_version: int, event_message_id: str, now: datetime) -> None:
-        """Write everything one event changed in a single transaction: the profile (if nobody else changed
-        it since `read_version`), the de-duplication marker, new or moved messages, cancellations, decisions.
+    def commit_plan(self, plan: Plan, read_version: int, now: datetime) -> None:
+        """Write everything one event changed at once: the profile (if nobody else changed it since
+        `read_version`; it records the event's messageId), new, moved and settled messages, and one item with
+        all of the event's decisions.
 
-        Raises Duplicate if the messageId was already processed, Conflict if the plan is stale.
+        An event that changes no message and decides nothing writes the profile alone: a conditional
+        PutItem, at half a transaction's price. Raises Conflict if the plan is stale, TooManyWrites if the
+        messages it changes don't fit in one transaction (then nothing is written).
         """
         profile = plan.profile.model_copy(update={"version": read_version + 1})
-        writes: list[tuple[str, dict[str, Any]]] = [
-            ("profile", {"Put": self._profile_put(profile, read_version)}),
-            (
-                "dedupe",
-                {
-                    "Put": {
-                        "TableName": self.dedupe,
-                        "Item": {
-                            "dedupe_key": {"S": dedupe_key(profile.customer_id, event_message_id)},
-                            "message_id": {"S": event_message_id},
-                            "customer_id": {"S": profile.customer_id},
-                            "processed_at": {"S": isoformat(now)},
-                            "expires_at": {"N": str(int((now + self.dedupe_ttl).timestamp()))},
-                        },
-                        "ConditionExpression": "attribute_not_exists(dedupe_key)",
-                    }
-                },
-            ),
+        put = self._profile_put(profile, read_version)
+        messages: list[tuple[str, dict[str, Any]]] = [
+            (f"message:{m.message_id}", {"Update": self._schedule_update(m)}) for m in plan.schedule
         ]
-        writes += [(f"message:{m.message_id}", {"Update": self._schedule_update(m)}) for m in plan.schedule]
-        writes += [
+        messages += [
             (f"message:{mid}", {"Update": self._close_update(profile.customer_id, mid, status, d, now)})
             for mid, status, d in plan.close
         ]
-        writes += [
+        messages += [
             (f"message:{m.message_id}", {"Update": self._move_update(profile.customer_id, m, now)})
             for m in plan.move
         ]
-        decisions = [
-            ("decision", {"Put": self._decision_put(d, profile.version, i)})
-            for i, d in enumerate(plan.decisions)
-        ]
-        room = MAX_TRANSACTION_ITEMS - len(writes)
-        self._transact(writes + decisions[:room])
-        if decisions[room:]:
-            # More decisions than one transaction holds (a very large campaign set): the state change above
-            # is atomic; the remaining explanations follow in batches.
-            self._batch_put(self.messages, [w["Put"]["Item"] for _, w in decisions[room:]])
+        if not messages and not plan.decisions:
+            try:
+                self.client.put_item(**put)
+            except self.client.exceptions.ConditionalCheckFailedException as exc:
+                raise Conflict(settled=set(), failed={"profile"}) from exc
+            return
+        if len(messages) > MAX_MESSAGE_WRITES:
+            raise TooManyWrites(
+                f"the event would change {len(messages)} messages at once; one transaction holds "
+                f"{MAX_MESSAGE_WRITES} (docs/limits.md)"
+            )
+        writes = [("profile", {"Put": put}), *messages]
+        if plan.decisions:
+            writes.append(("decisions", {"Put": self._decisions_put(plan.decisions, profile.version, 0)}))
+        self._transact(writes)
 
     def _profile_put(self, profile: Profile, read_version: int) -> dict[str, Any]:
-        return {"TableName": self.profiles, "Item": to_item(profile), **self._version_condition(read_version)}
+        return {
+            "TableName": self.profiles,
+            "Item": profile_item(profile),
+            **self._version_condition(read_version),
+        }
 
     @staticmethod
     def _version_condition(read_version: int) -> dict[str, Any]:
@@ -197,6 +246,7 @@ class DynamoStore:
         for key in ("status", "created_at", "resends", "inflight_at"):
             fields.pop(key)
         fields |= watch_values(message.message_id, watch_at(MessageStatus.PENDING, send_at=message.send_at))
+        fields["expires_at"] = self._expiry(message.send_at)
         names = {f"#{k}": k for k in fields} | {"#status": "status", "#created_at": "created_at"}
         values = {f":{k}": v for k, v in fields.items()} | to_values(
             {
@@ -215,6 +265,11 @@ class DynamoStore:
             "ExpressionAttributeValues": values,
         }
 
+    def _expiry(self, send_at: datetime) -> dict[str, str]:
+        """When DynamoDB's TTL may delete a message: RETENTION_DAYS after its send time. Every move of the
+        send time moves it too, so a message is never deleted while it can still be sent."""
+        return {"N": str(int((send_at + self.retention).timestamp()))}
+
     def _move_update(
         self,
         customer_id: str,
@@ -226,10 +281,11 @@ class DynamoStore:
     ) -> dict[str, Any]:
         """Move a pending message (or give back one an attempt holds, counting the failed attempt)."""
         sets = "SET send_at = :at, generation = :generation, reasons = :reasons, updated_at = :now"
-        sets += ", #status = :pending, inflight_shard = :shard, inflight_at = :watch"
+        sets += ", #status = :pending, inflight_shard = :shard, inflight_at = :watch, expires_at = :expires"
         watch = watch_values(move.message_id, watch_at(MessageStatus.PENDING, send_at=move.send_at))
         values: dict[str, Any] = {
             ":at": isoformat(move.send_at),
+            ":expires": int((move.send_at + self.retention).timestamp()),
             ":generation": move.generation,
             ":reasons": move.reasons,
             ":now": isoformat(now),
@@ -306,15 +362,14 @@ class DynamoStore:
         }
 
     def _decision_put(self, decision: Decision, version: int, index: int = 0) -> dict[str, Any]:
-        return {
-            "TableName": self.messages,
-            "Item": to_item(
-                decision,
-                pk=decision.customer_id,
-                sk=decision_sort_key(decision, version, index),
-                type="decision",
-            ),
-        }
+        return self._decisions_put([decision], version, index)
+
+    def _decisions_put(self, decisions: Sequence[Decision], version: int, index: int) -> dict[str, Any]:
+        sk = decision_sort_key(decisions[0], version, index)
+        return {"TableName": self.messages, "Item": self._decisions_item(decisions, sk)}
+
+    def _decisions_item(self, decisions: Sequence[Decision], sk: str) -> dict[str, Any]:
+        return decisions_item(decisions, sk, decisions[-1].decided_at + self.retention)
 
     def _transact(self, writes: list[tuple[str, dict[str, Any]]]) -> None:
         try:
@@ -324,26 +379,12 @@ class DynamoStore:
             failed = [
                 writes[i][0] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"
             ]
-            if "dedupe" in failed:
-                raise Duplicate from exc
             if failed:
                 raise Conflict(
                     settled={label.split(":", 1)[1] for label in failed if label.startswith("message:")},
                     failed=set(failed),
                 ) from exc
             raise
-
-    def _batch_put(self, table: str, items: list[dict[str, Any]]) -> None:
-        for start in range(0, len(items), 25):
-            pending: dict[str, Any] = {
-                table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
-            }
-            for _ in range(8):
-                pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems", {})
-                if not pending:
-                    break
-            else:
-                raise RuntimeError(f"DynamoDB kept {len(pending[table])} decision writes unprocessed")
 
     # -- sending -------------------------------------------------------------------------------------------
     def load_for_send(
@@ -361,11 +402,7 @@ class DynamoStore:
             request[self.suppression] = {"Keys": [{"address_key": {"S": planned_address_key}}]}
         found = self._batch_get(request)
         profile_items = found.get(self.profiles, [])
-        profile = (
-            Profile.model_validate(from_item(profile_items[0]))
-            if profile_items
-            else Profile(customer_id=customer_id)
-        )
+        profile = profile_from_item(profile_items[0]) if profile_items else Profile(customer_id=customer_id)
         message_items = found.get(self.messages, [])
         message = OutboundMessage.model_validate(from_item(message_items[0])) if message_items else None
         suppression_items = found.get(self.suppression, [])
@@ -606,9 +643,9 @@ class DynamoStore:
         )
         for page in pages:
             for item in page.get("Items", []):
-                decision = Decision.model_validate(from_item(item))
-                if campaign_id is None or decision.campaign_id == campaign_id:
-                    yield decision
+                for decision in decisions_from_item(item):
+                    if campaign_id is None or decision.campaign_id == campaign_id:
+                        yield decision
 
     def messages_of(self, customer_id: str) -> list[OutboundMessage]:
         """Every message planned for a customer (for explanations and tests)."""
@@ -659,9 +696,7 @@ class DynamoStore:
         }
         decision_put = {
             "TableName": self.messages,
-            "Item": to_item(
-                decision, pk=decision.customer_id, sk=feedback_sort_key(decision, "status"), type="decision"
-            ),
+            "Item": self._decisions_item([decision], feedback_sort_key(decision, "status")),
         }
         try:
             self._transact([("message", {"Update": update}), ("decision", {"Put": decision_put})])
@@ -696,9 +731,7 @@ class DynamoStore:
         }
         decision_put = {
             "TableName": self.messages,
-            "Item": to_item(
-                decision, pk=decision.customer_id, sk=feedback_sort_key(decision, field), type="decision"
-            ),
+            "Item": self._decisions_item([decision], feedback_sort_key(decision, field)),
         }
         try:
             self._transact([("message", {"Update": update}), ("decision", {"Put": decision_put})])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -50,6 +52,8 @@ MAX_PENDING_TRANSACTIONAL = 20
 MAX_ENGAGEMENT = 50
 #: transient bounces kept in a run: more than any sensible suppression threshold
 MAX_SOFT_BOUNCES = 20
+#: messageIds remembered per customer to drop a repeated event (docs/data-model.md, "De-duplication")
+MAX_RECENT_EVENTS = 40
 
 
 class CartItem(BaseModel):
@@ -181,8 +185,15 @@ class Profile(BaseModel):
     soft_bounces: list[SoftBounce] = Field(default_factory=list)
     #: when SES last delivered a message whose run of transient bounces it ended
     last_delivered_at: AwareDatetime | None = None
+    #: fingerprints of the customer's latest messageIds, newest last, at most MAX_RECENT_EVENTS: an event
+    #: whose messageId is here was processed already (the profile write that records it is the commit)
+    recent_events: list[str] = Field(default_factory=list)
     #: optimistic-locking counter: every write expects the version it read
     version: int = 0
+
+    def has_processed(self, message_id: str) -> bool:
+        """Whether the event with this messageId was committed to this profile already."""
+        return event_fingerprint(message_id) in self.recent_events
 
     @field_validator("pending", mode="before")
     @classmethod
@@ -218,9 +229,18 @@ class Profile(BaseModel):
         return sum(((item.price or Decimal(0)) * item.quantity for item in self.cart), Decimal(0))
 
 
+def event_fingerprint(message_id: str) -> str:
+    """48 bits of the messageId's sha256, base64url: 8 characters. A new event is taken for one of the
+    customer's last 40 with a probability of about 1.4e-13."""
+    digest = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).digest()[:6]
+    return base64.urlsafe_b64encode(digest).decode()
+
+
 def apply_event(profile: Profile, event: QueuedEvent) -> Profile:
-    """Return the profile as it is after `event`. The input is not modified."""
+    """Return the profile as it is after `event`, which it remembers as processed. The input is not
+    modified."""
     updated = profile.model_copy(deep=True)
+    updated.recent_events = [*updated.recent_events, event_fingerprint(event.message_id)][-MAX_RECENT_EVENTS:]
     message = event.message
     at = event.occurred_at
     updated.first_seen_at = min(filter(None, [updated.first_seen_at, at]))

@@ -12,7 +12,7 @@ from righttime.core.events import QueuedEvent
 from righttime.core.global_policy import GlobalPolicy
 from righttime.core.policy import plan_event
 from righttime.core.profiles import Profile, apply_event
-from righttime.stages.ports import Conflict, Duplicate, Store
+from righttime.stages.ports import Conflict, Store
 
 #: re-plans after a concurrent change before giving up (the message then returns to the queue)
 MAX_ATTEMPTS = 5
@@ -38,18 +38,19 @@ def evaluate(
 ) -> Evaluation:
     """Apply `event` to its customer's profile, decide every matching campaign and commit it all at once.
 
-    A messageId seen before has no effect. If another writer changed the profile (the sender settling a
-    message) the event is planned again from fresh state.
+    A messageId the profile remembers (one of its last MAX_RECENT_EVENTS) has no effect: the profile that
+    records it is written in the same commit as everything the event decided. If another writer changed the
+    profile (the sender settling a message) the event is planned again from fresh state.
     """
     settled: set[str] = set()
     for attempt in range(1, MAX_ATTEMPTS + 1):
         stored = store.get_profile(event.customer_id)
+        if stored.has_processed(event.message_id):
+            return Evaluation(duplicate=True, attempts=attempt)
         profile = _forget(apply_event(stored, event), settled)
         plan = plan_event(profile, event, campaigns, policy, now)
         try:
-            store.commit_plan(plan, stored.version, event.message_id, now)
-        except Duplicate:
-            return Evaluation(duplicate=True, attempts=attempt)
+            store.commit_plan(plan, stored.version, now)
         except Conflict as conflict:
             settled |= conflict.settled
             continue

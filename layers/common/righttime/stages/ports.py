@@ -22,10 +22,6 @@ from righttime.core.profiles import Profile
 # -- storage -----------------------------------------------------------------------------------------------
 
 
-class Duplicate(Exception):
-    """The event's messageId was already processed."""
-
-
 @dataclass
 class Conflict(Exception):
     """Someone else changed what a plan was based on; re-read and plan again.
@@ -36,6 +32,11 @@ class Conflict(Exception):
     settled: set[str]
     #: labels of the writes whose condition failed ("profile", "message:<id>", ...)
     failed: set[str]
+
+
+class TooManyWrites(Exception):
+    """One event would change more messages than one atomic write holds. Retrying cannot help: the event
+    goes to the dead-letter queue with this reason, and nothing of it is written."""
 
 
 class Claim(StrEnum):
@@ -50,14 +51,15 @@ class Claim(StrEnum):
 
 
 class Store(Protocol):
-    """Profiles, messages, decisions, suppression and de-duplication for one deployment."""
+    """Profiles, messages, decisions and suppression for one deployment."""
 
     def get_profile(self, customer_id: str) -> Profile:
         """The stored profile, or a new empty one (version 0) for a customer seen for the first time."""
         ...
 
-    def commit_plan(self, plan: Plan, read_version: int, event_message_id: str, now: datetime) -> None:
-        """Write everything one event changed, atomically. Raises Duplicate or Conflict."""
+    def commit_plan(self, plan: Plan, read_version: int, now: datetime) -> None:
+        """Write everything one event changed, atomically (the profile records the event's messageId).
+        Raises Conflict if the profile or a message changed since they were read."""
         ...
 
     def load_for_send(

@@ -128,8 +128,7 @@ def from_environment(
             profiles_table=tables.profiles_table,
             messages_table=tables.messages_table,
             suppression_table=tables.suppression_table,
-            dedupe_table=tables.dedupe_table,
-            dedupe_ttl=timedelta(days=tables.dedupe_ttl_days),
+            retention=timedelta(days=tables.retention_days),
         )
 
     def queue() -> EventQueue:

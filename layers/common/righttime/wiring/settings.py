@@ -25,8 +25,8 @@ class TableSettings(_EnvModel):
     profiles_table: str = Field(alias="PROFILES_TABLE", min_length=1)
     messages_table: str = Field(alias="MESSAGES_TABLE", min_length=1)
     suppression_table: str = Field(alias="SUPPRESSION_TABLE", min_length=1)
-    dedupe_table: str = Field(alias="DEDUPE_TABLE", min_length=1)
-    dedupe_ttl_days: int = Field(alias="DEDUPE_TTL_DAYS", default=7, ge=1, le=365)
+    #: how long decisions and finished messages are kept (DynamoDB's TTL deletes them after that)
+    retention_days: int = Field(alias="RETENTION_DAYS", default=400, ge=7, le=3650)
 
 
 class IngestSettings(_EnvModel):
