@@ -399,7 +399,7 @@ def simulation_throughput(sizes: list[int], moto_events: int) -> dict[str, Any]:
         return {
             "engine": engine,
             "events": result.events,
-            "decisions": len(result.decisions),
+            "decisions": result.decisions,
             "seconds": round(elapsed, 2),
             "cpu_seconds": round(cpu_seconds, 2),
             "events_per_second": round(result.events / elapsed, 1),
@@ -423,6 +423,54 @@ def simulation_throughput(sizes: list[int], moto_events: int) -> dict[str, Any]:
         "speedup": round(memory[0]["events_per_cpu_second"] / max(moto["events_per_cpu_second"], 1e-9), 1),
         "flatness": round(min(rates) / max(rates), 2),
         "engines_agree": same == moto_lines,
+    }
+
+
+# -- 6. back-testing a million events -----------------------------------------------------------------------
+
+#: a million events through `righttime simulate` in a quarter of an hour (issue 9)
+BACKTEST_TARGET_EVENTS = 1_000_000
+BACKTEST_TARGET_SECONDS = 15 * 60
+
+
+def backtest(events: int, jobs: int) -> dict[str, Any]:
+    """Wall time of `righttime simulate --jobs N` over a generated journey (bench/journey_generator.py: many
+    customers and zones, a purchase mix, lines out of order and late arrivals), lines produced and merged as
+    the command does but not printed. Generating the journey is not counted."""
+    import resource
+
+    from journey_generator import write  # bench/ is on sys.path: `make bench` runs this file as a script
+
+    from righttime_dev.simulate import simulate
+
+    with tempfile.TemporaryDirectory(prefix="righttime-backtest-") as folder:
+        journey = write(Path(folder) / "journey.jsonl", events)
+        before = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        started = time.perf_counter()
+        result = simulate(
+            journey,
+            template=ROOT / "template.yaml",
+            campaigns=ROOT / "campaigns",
+            templates=ROOT / "templates",
+            jobs=jobs,
+            keep_lines=False,
+        )
+        seconds = time.perf_counter() - started
+        after = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, before, strict=True))
+    per_second = result.events / seconds
+    return {
+        "events": result.events,
+        "jobs": jobs,
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1),
+        "events_per_second": round(per_second, 1),
+        "events_per_cpu_second": round(result.events / max(cpu, 1e-9), 1),
+        "decisions": result.decisions,
+        "sent": result.tally.outcomes.get("sent", 0),
+        "seconds_for_target_events": round(BACKTEST_TARGET_EVENTS / per_second, 1),
+        "extrapolated": result.events != BACKTEST_TARGET_EVENTS,
+        "target_seconds": BACKTEST_TARGET_SECONDS,
     }
 
 
@@ -640,6 +688,31 @@ def report(results: dict[str, Any]) -> list[str]:
             f"    {batch['sqs_calls']} SendMessageBatch calls; one at a time they would take "
             f"{batch['seconds_if_sent_one_call_at_a_time']} s"
         )
+    run = results.get("backtest")
+    if run:
+        million = run["seconds_for_target_events"]
+        label = f"back-test {BACKTEST_TARGET_EVENTS:,} events, --jobs {run['jobs']}"
+        lines.append(
+            _row(
+                label + (f" (from {run['events']:,})" if run["extrapolated"] else ""),
+                f"{million / 60:.1f} min",
+                f"<= {run['target_seconds'] // 60} min",
+                million <= run["target_seconds"],
+            )
+        )
+        lines.append(
+            _row(
+                f"back-test events/s, --jobs {run['jobs']} (wall)",
+                str(run["events_per_second"]),
+                f">= {BACKTEST_TARGET_EVENTS / run['target_seconds']:,.0f}",
+                run["events_per_second"] >= BACKTEST_TARGET_EVENTS / run["target_seconds"],
+            )
+        )
+        lines.append(
+            f"    {run['events']:,} events in {run['seconds']} s, {run['cpu_seconds']} CPU-s "
+            f"({run['events_per_cpu_second']} events per CPU-second), {run['decisions']:,} decisions, "
+            f"{run['sent']:,} sent"
+        )
     return lines
 
 
@@ -657,11 +730,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--moto-events", type=int, default=1_000, help="journey size for the moto engine")
     parser.add_argument("--batch-messages", type=int, default=10_000, help="messages in the largest batch")
     parser.add_argument(
-        "--only", choices=["cold_start", "aws_calls", "policy", "simulation", "large_batch"], action="append"
+        "--backtest-events", type=int, default=BACKTEST_TARGET_EVENTS, help="journey size for the back-test"
+    )
+    parser.add_argument("--backtest-jobs", type=int, default=2, help="processes for the back-test")
+    parser.add_argument(
+        "--only",
+        choices=["cold_start", "aws_calls", "policy", "simulation", "large_batch", "backtest"],
+        action="append",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args(argv)
-    only = set(args.only or ["cold_start", "aws_calls", "policy", "simulation", "large_batch"])
+    only = set(args.only or ["cold_start", "aws_calls", "policy", "simulation", "large_batch", "backtest"])
     results: dict[str, Any] = {
         "measured_at_utc": datetime.now(UTC).isoformat(timespec="seconds"),  # a report's date, not logic
         "machine": {
@@ -676,6 +755,7 @@ def main(argv: list[str] | None = None) -> int:
         "policy": lambda: policy_throughput(args.policy_seconds),
         "simulation": lambda: simulation_throughput(args.simulation_sizes, args.moto_events),
         "large_batch": lambda: large_batch(args.batch_messages),
+        "backtest": lambda: backtest(args.backtest_events, args.backtest_jobs),
     }
     for name, step in steps.items():
         if name in only:

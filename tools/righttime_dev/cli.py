@@ -57,6 +57,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="memory",
         help="where AWS is played: in memory (fast, the default) or on in-process moto (fidelity)",
     )
+    simulate.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="processes to shard customers across (default 1; the output is the same for any number)",
+    )
+    simulate.add_argument(
+        "--emails",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write every sent e-mail to DIR as an .eml file (otherwise no e-mail bytes are built)",
+    )
+    simulate.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar on stderr (default: when stderr is a terminal)",
+    )
+    simulate.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        metavar="OTHER_CAMPAIGNS_DIR",
+        help="run the journey with --campaigns and with these, and print what changes per campaign",
+    )
 
     explain = commands.add_parser("explain", help="why did (or didn't) a customer get a message?")
     explain.add_argument("user_id")
@@ -238,20 +264,53 @@ def mask_address(address: str) -> str:
 
 def _run_simulate(args: argparse.Namespace) -> int:
     from righttime_dev.journeys import JourneyError
-    from righttime_dev.simulate import simulate
+    from righttime_dev.simulate import ProgressBar, compare, simulate
 
+    if args.jobs < 1:
+        print("error: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    show_progress = sys.stderr.isatty() if args.progress is None else args.progress
+    bar = ProgressBar(sys.stderr) if show_progress else None
+    template = args.template or _find_template()
     try:
-        simulate(
-            args.journey,
-            template=args.template or _find_template(),
-            campaigns=args.campaigns,
-            templates=args.templates,
-            emit=lambda line: print(json.dumps(line), flush=True),
-            engine_name=args.engine,
-        )
+        if args.compare is not None:
+            for line in compare(
+                args.journey,
+                template=template,
+                campaigns=args.campaigns,
+                other_campaigns=args.compare,
+                templates=args.templates,
+                jobs=args.jobs,
+                engine_name=args.engine,
+                progress=bar,
+            ):
+                print(json.dumps(line), flush=True)
+        else:
+            out = sys.stdout
+
+            def emit(text: str) -> None:
+                out.write(text + "\n")
+
+            simulate(
+                args.journey,
+                template=template,
+                campaigns=args.campaigns,
+                templates=args.templates,
+                emit=emit,
+                engine_name=args.engine,
+                jobs=args.jobs,
+                emails=args.emails,
+                progress=bar,
+                keep_lines=False,
+            )
+            out.flush()
     except JourneyError as exc:
+        if bar is not None:
+            bar.close()
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if bar is not None:
+        bar.close()
     return 0
 
 

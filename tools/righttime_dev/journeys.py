@@ -15,22 +15,29 @@ class JourneyError(ValueError):
     """A journey line that cannot be used; the message names the file, the line and the problem."""
 
 
-def journey_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, message) for every message line of `path`."""
+def journey_lines(path: Path, only_containing: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, message) for every message line of `path`, read as a stream (a journey may hold
+    millions). `only_containing`: skip, unparsed, the lines that do not contain this text."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                if only_containing is not None and only_containing not in line:
+                    continue
+                if not line.strip() or line.lstrip().startswith("#"):
+                    continue
+                try:
+                    message = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise JourneyError(
+                        f"{path}:{number}: not valid JSON: {exc.msg} (column {exc.colno})"
+                    ) from exc
+                if not isinstance(message, dict):
+                    raise JourneyError(f"{path}:{number}: expected a JSON object")
+                yield number, message
     except OSError as exc:
         raise JourneyError(f"{path}: cannot read: {exc.strerror}") from exc
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            message = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise JourneyError(f"{path}:{number}: not valid JSON: {exc.msg} (column {exc.colno})") from exc
-        if not isinstance(message, dict):
-            raise JourneyError(f"{path}:{number}: expected a JSON object")
-        yield number, message
+    except UnicodeDecodeError as exc:
+        raise JourneyError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
 
 
 def _session(customer: int, start: datetime, rng: random.Random) -> list[tuple[datetime, dict[str, Any]]]:

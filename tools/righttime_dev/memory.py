@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.utils import parseaddr
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,9 @@ from righttime.wiring.root import (
     mail_identity,
     recovery_timings,
 )
-from righttime_dev.local.pipeline import Driver, SentEmail, local_environment, quiet_powertools
+from righttime_dev.local.pipeline import Driver, Envelope, SentEmail, local_environment, quiet_powertools
 from righttime_dev.local.provision import REGION, Stack, describe
+from righttime_dev.local.ses_events import Fate, events_for_headers, simulator_fate
 
 Item = dict[str, Any]
 #: the same bound DynamoStore retries a profile write under
@@ -228,10 +230,10 @@ class MemoryStore:
         self._put_decision(decision, *position)
 
     def apply_to_profile(self, customer_id: str, change: Callable[[Profile], bool]) -> None:
-        profile = self.get_profile(customer_id)
-        updated = profile.model_copy(deep=True)
+        updated = self.get_profile(customer_id)  # read from the item: a copy of its own, as DynamoDB's
+        version = updated.version
         if change(updated):
-            updated.version = profile.version + 1
+            updated.version = version + 1
             self.profiles[customer_id] = profile_item(updated)
 
     def settle(
@@ -629,16 +631,23 @@ class MemoryQueue:
         self.clock = clock
         self.waiting: deque[QueuedRecord] = deque()
         self._seen: dict[str, datetime] = {}
+        #: (when, deduplication id) in the order seen, to forget ids once their window has passed
+        self._seen_order: deque[tuple[datetime, str]] = deque()
         self._ids = itertools.count(1)
 
     def send(self, events: Sequence[QueuedEvent]) -> None:
         now = self.clock.now()
+        while self._seen_order and now - self._seen_order[0][0] >= _SQS_DEDUPE_WINDOW:
+            at, forgotten = self._seen_order.popleft()
+            if self._seen.get(forgotten) == at:
+                del self._seen[forgotten]
         for event in events:
             dedupe = dedupe_id(event.customer_id, event.message_id)
             seen = self._seen.get(dedupe)
             if seen is not None and now - seen < _SQS_DEDUPE_WINDOW:
                 continue
             self._seen[dedupe] = now
+            self._seen_order.append((now, dedupe))
             self.waiting.append(
                 QueuedRecord(
                     f"memory-{next(self._ids):012d}",
@@ -702,14 +711,23 @@ class MemorySchedules:
 
 
 class MemoryMailer:
-    """The `Mailer` port in memory: every message accepted, kept as sent."""
+    """The `Mailer` port in memory: every message accepted. Kept as SES keeps it, its bytes, when `serialise`;
+    otherwise as built, until collected: a simulation that shows only To and Subject need not pay for the
+    bytes (rendering, and so its failures, happen before the mailer is called either way)."""
 
-    def __init__(self) -> None:
+    def __init__(self, serialise: bool = True) -> None:
+        self.serialise = serialise
+        self.accepted = 0
         self.sent: list[tuple[str, bytes]] = []
+        self.built: list[tuple[str, EmailMessage]] = []
 
     def send(self, mime: EmailMessage, tags: dict[str, str]) -> str:
-        ses_message_id = f"memory-{len(self.sent) + 1:012d}"
-        self.sent.append((ses_message_id, mime.as_bytes()))
+        self.accepted += 1
+        ses_message_id = f"memory-{self.accepted:012d}"
+        if self.serialise:
+            self.sent.append((ses_message_id, mime.as_bytes()))
+        else:
+            self.built.append((ses_message_id, mime))
         return ses_message_id
 
 
@@ -736,6 +754,7 @@ class MemoryPipeline(Driver):
         self._stream_position = 0
         self._sequence = itertools.count(1)
         self._seen_mail = 0
+        self._envelopes: list[Envelope] = []
 
     @classmethod
     def start(
@@ -746,6 +765,7 @@ class MemoryPipeline(Driver):
         *,
         app: dict[str, str],
         outbox: Path | None = None,
+        serialise_mail: bool = True,
     ) -> MemoryPipeline:
         """Read the template's functions and settings, build the in-memory adapters and install a composition
         root that hands them to every handler."""
@@ -755,7 +775,7 @@ class MemoryPipeline(Driver):
         tables = settings.load(settings.TableSettings, env)
         store = MemoryStore(timedelta(days=tables.retention_days))
         queue, dead_letters = MemoryQueue(clock), MemoryDeadLetters()
-        schedules, mailer = MemorySchedules(), MemoryMailer()
+        schedules, mailer = MemorySchedules(), MemoryMailer(serialise=serialise_mail or outbox is not None)
         max_receive_count = settings.load(settings.DeadLetterSettings, env).max_receive_count
         root = Root(
             clock=clock,
@@ -827,7 +847,9 @@ class MemoryPipeline(Driver):
         """Hand new decisions to `on_decision`, and new message changes (MSG# items, as the function's filter
         says) to the scheduler function, in one batch."""
         changes = self.store.stream[self._stream_position :]
-        self._stream_position = len(self.store.stream)
+        # Handed on, then dropped (a stream's records expire): a long simulation keeps no history of changes.
+        self.store.stream.clear()
+        self._stream_position = 0
         if not changes:
             return 0
         if self.on_decision:
@@ -885,6 +907,29 @@ class MemoryPipeline(Driver):
         return len(due)
 
     def collect_sent(self) -> list[SentEmail]:
+        if not self.mailer.serialise:
+            self._collect_built()
+            return []
         new = self.mailer.sent[self._seen_mail :]
         self._seen_mail = len(self.mailer.sent)
         return [self._deliver(ses_message_id, raw) for ses_message_id, raw in new]
+
+    def collect_envelopes(self) -> list[Envelope]:
+        if self.mailer.serialise:
+            return super().collect_envelopes()
+        self._collect_built()
+        found, self._envelopes = self._envelopes, []
+        return found
+
+    def _collect_built(self) -> None:
+        """What `_deliver` does for a message kept as built: SES's events from its headers, and its envelope
+        for `collect_envelopes`; no bytes, no outbox."""
+        new, self.mailer.built = self.mailer.built, []
+        for ses_message_id, mime in new:
+            to = parseaddr(str(mime["To"] or ""))[1]
+            with self.lock:
+                fate = simulator_fate(to) or self.ses_fates.get(normalise_address(to), Fate.DELIVER)
+                self.ses_events += events_for_headers(
+                    fate, mime, ses_message_id, self.clock.now(), self._configuration_set()
+                )
+            self._envelopes.append(Envelope.of(ses_message_id, mime))

@@ -16,6 +16,10 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.header import decode_header, make_header
+from email.message import Message
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -64,6 +68,24 @@ class SentEmail:
     ses_message_id: str
     raw: bytes
     path: Path | None
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Who a sent e-mail went to and what it said, as a reader sees them: what `righttime simulate` shows."""
+
+    ses_message_id: str
+    to: str
+    subject: str
+
+    @classmethod
+    def of(cls, ses_message_id: str, headers: Message) -> Envelope:
+        """From a message's headers, raw (RFC 2047 encoded words are decoded) or as built."""
+        return cls(
+            ses_message_id,
+            str(make_header(decode_header(str(headers["To"] or "")))),
+            str(make_header(decode_header(str(headers["Subject"] or "")))),
+        )
 
 
 def quiet_powertools() -> None:
@@ -193,6 +215,14 @@ class Driver:
     def collect_sent(self) -> list[SentEmail]:
         """Emails the mail service accepted since the last call."""
         raise NotImplementedError
+
+    def collect_envelopes(self) -> list[Envelope]:
+        """To and Subject of the emails the mail service accepted since the last call: the headers only,
+        which is all a simulation shows and a fraction of the cost of parsing whole messages."""
+        return [
+            Envelope.of(sent.ses_message_id, BytesHeaderParser(policy=compat32).parsebytes(sent.raw))
+            for sent in self.collect_sent()
+        ]
 
     # -- driving -------------------------------------------------------------------------------------------
     def next_fire_at(self) -> datetime | None:

@@ -85,7 +85,22 @@ def events_for(
 ) -> list[dict[str, Any]]:
     """The EventBridge events SES would publish for one message with `fate`, in order. `already_sent`: the
     message's Send (and Delivery) were published before, so only the fate's own event follows."""
-    mail = _mail(_parse(raw), ses_message_id, at, configuration_set)
+    return events_for_headers(
+        fate, _parse(raw), ses_message_id, at, configuration_set, already_sent=already_sent
+    )
+
+
+def events_for_headers(
+    fate: Fate,
+    headers: Message,
+    ses_message_id: str,
+    at: datetime,
+    configuration_set: str,
+    *,
+    already_sent: bool = False,
+) -> list[dict[str, Any]]:
+    """`events_for` from a message's headers (parsed, or as built before any serialisation)."""
+    mail = _mail(headers, ses_message_id, at, configuration_set)
     to = mail["destination"][0] if mail["destination"] else ""
     later = at + timedelta(seconds=1)
     bodies: list[tuple[SesEventType, dict[str, Any]]] = []
