@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 
 def normalise_address(address: str) -> str:
@@ -58,9 +59,11 @@ def parse_address(text: str) -> str:
     return f"{local}@{ascii_domain}"
 
 
+@lru_cache(maxsize=1_024)
 def usable_address(text: str | None) -> str | None:
     """`text` as a sendable address, or None when it is not one plain address (a profile stored before
-    addresses were checked at ingest may hold a list or a line break)."""
+    addresses were checked at ingest may hold a list or a line break). Cached: the policy asks once per
+    campaign an event triggers."""
     if text is None:
         return None
     try:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 #: how far ahead to look for an allowed instant: a weekly window always opens within 8 days
 HORIZON = timedelta(days=8)
@@ -58,14 +59,21 @@ class Window(BaseModel):
     end: time = time(0, 0)
 
     _coerce = field_validator("start", "end", mode="before")(classmethod(lambda cls, v: parse_wall_time(v)))
-    _numbers: frozenset[int] = PrivateAttr(default=frozenset())
 
-    def model_post_init(self, context: object, /) -> None:
-        self._numbers = frozenset(d.number for d in self.days)  # contains() runs in the policy's inner loop
+    # Cached properties, not private attributes: contains() runs in the policy's inner loop, and pydantic
+    # reads private attributes through a slow `__getattr__`.
+    @cached_property
+    def weekday_numbers(self) -> frozenset[int]:
+        return frozenset(d.number for d in self.days)
+
+    @cached_property
+    def key(self) -> tuple[frozenset[int], time, time]:
+        """The window's values, hashable: what caches know a window by (the model itself has a list)."""
+        return self.weekday_numbers, self.start, self.end
 
     def contains(self, local: datetime) -> bool:
-        wall, weekday = local.time().replace(tzinfo=None), local.weekday()
-        days = self._numbers
+        wall, weekday = local.time(), local.weekday()
+        days = self.weekday_numbers
         if self.start == self.end:
             return weekday in days
         if self.start < self.end:
@@ -73,6 +81,10 @@ class Window(BaseModel):
         return (wall >= self.start and weekday in days) or (wall < self.end and (weekday - 1) % 7 in days)
 
     def describe(self) -> str:
+        return self._description
+
+    @cached_property
+    def _description(self) -> str:
         days = ",".join(d.value for d in self.days) if len(self.days) < 7 else "every day"
         return f"{days} {self.start:%H:%M}-{self.end:%H:%M}"
 
@@ -87,8 +99,13 @@ class QuietHours(BaseModel):
 
     _coerce = field_validator("start", "end", mode="before")(classmethod(lambda cls, v: parse_wall_time(v)))
 
+    @cached_property
+    def key(self) -> tuple[time, time]:
+        """The quiet hours' values, hashable and quick to compare (pydantic hashes a model in Python)."""
+        return self.start, self.end
+
     def contains(self, local: datetime) -> bool:
-        wall = local.time().replace(tzinfo=None)
+        wall = local.time()
         if self.start == self.end:
             return False
         if self.start < self.end:
@@ -109,9 +126,11 @@ def zone(name: str | None) -> ZoneInfo | None:
         return None
 
 
+@lru_cache(maxsize=16_384)
 def wall_to_utc(day: date, wall: time, tz: ZoneInfo) -> datetime:
     """The first UTC instant at which the local clock in `tz` shows `wall` on `day`, or the first instant
-    after it when a daylight-saving gap skips that wall time."""
+    after it when a daylight-saving gap skips that wall time. Cached: the policy asks for the same few wall
+    times of the same few days for every campaign."""
     naive = datetime.combine(day, wall)
     earlier = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
     later = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
@@ -130,7 +149,10 @@ def wall_to_utc(day: date, wall: time, tz: ZoneInfo) -> datetime:
 
 
 def allowed(instant: datetime, tz: ZoneInfo, window: Window | None, quiet: QuietHours | None) -> bool:
-    local = instant.astimezone(tz)
+    return _allowed_local(instant.astimezone(tz), window, quiet)
+
+
+def _allowed_local(local: datetime, window: Window | None, quiet: QuietHours | None) -> bool:
     if window is not None and not window.contains(local):
         return False
     return quiet is None or not quiet.contains(local)
@@ -141,21 +163,46 @@ def next_allowed(
 ) -> datetime | None:
     """The earliest instant at or after `instant` inside `window` and outside `quiet`; None if none within
     eight days (a window and quiet hours that never overlap)."""
-    if allowed(instant, tz, window, quiet):
+    local = instant.astimezone(tz)
+    if _allowed_local(local, window, quiet):
         return instant
-    walls = {time(0, 0)}
-    if window is not None:
-        walls.add(window.start)
-    if quiet is not None:
-        walls.add(quiet.end)
-    # Allowed-ness only changes at these wall times; look at them day by day and stop at the first that fits.
-    start_day = instant.astimezone(tz).date()
+    start_day = local.date()
     for offset in range(-1, HORIZON.days + 1):
-        day = start_day + timedelta(days=offset)
-        for candidate in sorted(wall_to_utc(day, wall, tz) for wall in walls):
-            if candidate > instant and allowed(candidate, tz, window, quiet):
+        for candidate in openings(start_day + timedelta(days=offset), tz, window, quiet):
+            if candidate > instant:
                 return candidate
     return None
+
+
+#: openings by (day, zone, window, quiet hours); emptied when full, since it refills from the days in use
+_openings: dict[tuple[object, ...], tuple[datetime, ...]] = {}
+_OPENINGS_KEPT = 8_192
+
+
+def openings(
+    day: date, tz: ZoneInfo, window: Window | None, quiet: QuietHours | None
+) -> tuple[datetime, ...]:
+    """The allowed instants of local `day` at which an allowed stretch can begin, earliest first.
+
+    Allowed-ness only changes at midnight, the window's start and the end of quiet hours, so the first
+    allowed instant after a refused one is always one of these. They depend on the day, not on the instant
+    asked about: cached, each customer's day is converted once, not once per campaign. The cache knows a
+    window by its values: every campaign has its own copy of the same 09:00-20:00.
+    """
+    key = (day, tz, window.key if window is not None else None, quiet.key if quiet is not None else None)
+    found = _openings.get(key)
+    if found is None:
+        walls = {time(0, 0)}
+        if window is not None:
+            walls.add(window.start)
+        if quiet is not None:
+            walls.add(quiet.end)
+        candidates = sorted(wall_to_utc(day, wall, tz) for wall in walls)
+        found = tuple(candidate for candidate in candidates if allowed(candidate, tz, window, quiet))
+        if len(_openings) >= _OPENINGS_KEPT:
+            _openings.clear()
+        _openings[key] = found
+    return found
 
 
 def next_local_time(instant: datetime, wall: time, tz: ZoneInfo) -> datetime:

@@ -3,6 +3,7 @@ knows about a customer (audience, exit-at-send). Pure and explainable: a failed 
 
 from __future__ import annotations
 
+import operator
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -24,6 +25,7 @@ class Op(StrEnum):
 
 
 _NEEDS_LIST = {Op.IN, Op.NOT_IN}
+_ORDERS = {Op.GT: operator.gt, Op.GTE: operator.ge, Op.LT: operator.lt, Op.LTE: operator.le}
 _NUMERIC = {Op.GT, Op.GTE, Op.LT, Op.LTE}
 
 
@@ -106,10 +108,12 @@ def _same(actual: Any, expected: Any) -> bool:
 
 
 def _compare(actual: Any, op: Op, expected: Any) -> bool:
+    if type(actual) is int and type(expected) is int:
+        return bool(_ORDERS[op](actual, expected))  # exact already (a bool is not an int here)
     try:
         left, right = Decimal(str(actual)), Decimal(str(expected))
     except ArithmeticError:
         return False
     if not left.is_finite():
         return False
-    return {Op.GT: left > right, Op.GTE: left >= right, Op.LT: left < right, Op.LTE: left <= right}[op]
+    return bool(_ORDERS[op](left, right))

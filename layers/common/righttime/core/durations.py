@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -34,8 +35,9 @@ def parse_duration(value: Any) -> timedelta:
     raise ValueError(f"{value!r} is not a duration: use e.g. 90s, 30m, 1h, 1h30m, 3d, 2w or ISO 8601 PT1H")
 
 
+@lru_cache(maxsize=1_024)
 def format_duration(value: timedelta) -> str:
-    """The short form of `value`, e.g. `1h30m`."""
+    """The short form of `value`, e.g. `1h30m`. Cached: reasons name the same few durations over and over."""
     seconds = int(value.total_seconds())
     out = []
     for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):

@@ -4,6 +4,7 @@ de-duplication)? And which template, given what they recently bought?"""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from righttime.core.addresses import usable_address
 from righttime.core.campaigns import Campaign, Kind, ReentryMode
@@ -13,10 +14,17 @@ from righttime.core.global_policy import GlobalPolicy
 from righttime.core.profiles import Profile, facts
 
 
-def eligibility(profile: Profile, campaign: Campaign, suppressed: str | None, now: datetime) -> list[Reason]:
+def eligibility(
+    profile: Profile,
+    campaign: Campaign,
+    suppressed: str | None,
+    now: datetime,
+    known_facts: dict[str, Any] | None = None,
+) -> list[Reason]:
     """Reasons `profile` may not receive `campaign` at all; empty when it may.
 
-    `suppressed` is the suppression-list reason for the profile's address, when the caller looked it up.
+    `suppressed` is the suppression-list reason for the profile's address, when the caller looked it up;
+    `known_facts` the profile's `facts` at `now`, when the caller decides many campaigns at once.
     """
     if usable_address(profile.email) is None:  # none, or one stored before addresses were checked
         return [Reason.no_email()]
@@ -25,7 +33,7 @@ def eligibility(profile: Profile, campaign: Campaign, suppressed: str | None, no
         reasons.append(Reason.address_suppressed(suppressed))
     if campaign.kind is Kind.PROMOTIONAL and profile.unsubscribed:
         reasons.append(Reason.unsubscribed())
-    failing = first_failing(campaign.audience, facts(profile, now))
+    failing = first_failing(campaign.audience, facts(profile, now) if known_facts is None else known_facts)
     if failing is not None:
         reasons.append(Reason.audience(failing))
     return reasons

@@ -3,6 +3,7 @@ the frequency caps, given the instants already taken by sends and higher priorit
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -111,36 +112,111 @@ def earliest_for_campaign(
     return Earliest(allowed_at, reasons)
 
 
+class TakenSlots:
+    """The instants already taken by sends and higher-priority messages, kept sorted: a cap counts the
+    messages in its period with two binary searches, and placing one more message is one insertion, so
+    placing many messages stays close to linear."""
+
+    __slots__ = ("_at",)
+
+    def __init__(self, instants: Iterable[datetime] = ()) -> None:
+        self._at = sorted(instants)
+
+    def copy(self) -> TakenSlots:
+        copied = TakenSlots()
+        copied._at = list(self._at)
+        return copied
+
+    def add(self, at: datetime) -> None:
+        insort(self._at, at)
+
+    def count(self, after: datetime, until: datetime) -> int:
+        """How many are in (`after`, `until`]."""
+        return bisect_right(self._at, until) - bisect_right(self._at, after)
+
+    def count_from(self, start: datetime, end: datetime) -> int:
+        """How many are in [`start`, `end`)."""
+        return bisect_left(self._at, end) - bisect_left(self._at, start)
+
+    def nth_before(self, until: datetime, n: int) -> datetime:
+        """The `n`th instant counting back from `until` (included), 1 being the latest."""
+        return self._at[bisect_right(self._at, until) - n]
+
+    def between(self, after: datetime, before: datetime) -> list[datetime]:
+        """The instants in (`after`, `before`), earliest first."""
+        return self._at[bisect_right(self._at, after) : bisect_left(self._at, before)]
+
+
 def place(
     desired: datetime,
     zone: CustomerZone,
     campaign: Campaign,
     policy: GlobalPolicy,
-    taken: Iterable[datetime],
+    taken: TakenSlots,
     send_by: datetime | None,
 ) -> tuple[datetime | None, list[Reason]]:
     """The earliest instant at or after `desired` that the send window, quiet hours and every frequency cap
     allow, given the instants already `taken` by sends and higher-priority messages."""
-    taken = sorted(taken)
+    # Each cap that pushed the message, and until when; one entry per cap in a row, since a cap that keeps
+    # pushing it only moves its `until`. Reasons are made once, at the end.
+    pushed: list[tuple[FrequencyCap, datetime]] = []
+    at, passed = _walk(desired, zone, campaign, policy, taken, send_by, pushed)
+    reasons = [Reason.frequency_cap(cap, zone.name, until) for cap, until in pushed]
+    if passed is not None and send_by is not None:
+        return None, [*reasons, Reason.send_by_passed(send_by, passed)]
+    if at is None:
+        return None, reasons or [Reason.no_free_slot(PLACEMENT_HORIZON)]
+    return at, reasons
+
+
+def free_slot(
+    desired: datetime,
+    zone: CustomerZone,
+    campaign: Campaign,
+    policy: GlobalPolicy,
+    taken: TakenSlots,
+    send_by: datetime | None,
+) -> datetime | None:
+    """The instant `place` finds, without its reasons: what a message would get if it were alone."""
+    return _walk(desired, zone, campaign, policy, taken, send_by, None)[0]
+
+
+def _walk(
+    desired: datetime,
+    zone: CustomerZone,
+    campaign: Campaign,
+    policy: GlobalPolicy,
+    taken: TakenSlots,
+    send_by: datetime | None,
+    pushed: list[tuple[FrequencyCap, datetime]] | None,
+) -> tuple[datetime | None, datetime | None]:
+    """From slot to allowed slot until every cap has room: the instant found (or None), and the first slot
+    past `send_by` when that is what ended the walk. Records in `pushed` the caps that pushed the message;
+    without it, stops as soon as a cap pushes past `send_by`, since no slot can be found after that."""
     at = next_slot(desired, campaign, policy, zone, moved=False)
-    capped: list[Reason] = []
     for _ in range(_MAX_STEPS):
         if at is None or at - desired > PLACEMENT_HORIZON:
             break
         if send_by is not None and at > send_by:
-            return None, [*capped, Reason.send_by_passed(send_by, at)]
+            return None, at
         moved = _free_after(at, zone, policy.frequency_caps, taken)
         if moved is None:
-            return at, capped
+            return at, None
         later, cap = moved
-        reason = Reason.frequency_cap(cap, zone.name, later)
-        # One reason per cap in a row: a cap that keeps pushing the message only moves its `until`.
-        if capped and capped[-1].detail.get("cap") == cap.describe():
-            capped[-1] = reason
+        if pushed is None:
+            if send_by is not None and later > send_by:
+                return None, None
+        elif pushed and _same_cap(pushed[-1][0], cap):
+            pushed[-1] = (cap, later)
         else:
-            capped.append(reason)
+            pushed.append((cap, later))
         at = next_slot(later, campaign, policy, zone, moved=True)
-    return None, capped or [Reason.no_free_slot(PLACEMENT_HORIZON)]
+    return None, None
+
+
+def _same_cap(one: FrequencyCap, other: FrequencyCap) -> bool:
+    """Whether two caps read the same in a reason (the same cap, or a copy of it)."""
+    return one is other or (one.max, one.per) == (other.max, other.per)
 
 
 def next_slot(
@@ -164,22 +240,21 @@ def _free_after(
     at: datetime,
     zone: CustomerZone,
     caps: list[FrequencyCap],
-    taken: list[datetime],
+    taken: TakenSlots,
 ) -> tuple[datetime, FrequencyCap] | None:
     """None if a message at `at` respects every cap; else a later instant worth trying, and the cap."""
     for cap in caps:
         if cap.calendar_day:
             start, end = calendar.local_day_bounds(at, zone.tz)
-            if sum(start <= t < end for t in taken) >= cap.max:
+            if taken.count_from(start, end) >= cap.max:
                 return end, cap
             continue
         window = cap.period
-        before = [t for t in taken if at - window < t <= at]
-        if len(before) >= cap.max:
-            return before[len(before) - cap.max] + window, cap
+        if taken.count(at - window, at) >= cap.max:
+            return taken.nth_before(at, cap.max) + window, cap
         # Sending at `at` must not overfill the trailing window of a message already placed after it.
-        for later in (t for t in taken if at < t < at + window):
-            if sum(later - window < t <= later for t in taken) + 1 > cap.max:
+        for later in taken.between(at, at + window):
+            if taken.count(later - window, later) + 1 > cap.max:
                 return later + timedelta(seconds=1), cap
     return None
 

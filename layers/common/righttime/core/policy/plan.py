@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import JsonValue
 
 from righttime.core.campaigns import Campaign, Kind
 from righttime.core.decisions import (
@@ -20,14 +23,17 @@ from righttime.core.decisions import (
 from righttime.core.events import QueuedEvent, TrackMessage
 from righttime.core.global_policy import GlobalPolicy
 from righttime.core.policy.gates import choose_template, eligibility, reentry_blockers
+from righttime.core.policy.index import campaign_index
 from righttime.core.policy.placement import (
+    TakenSlots,
     earliest_for_campaign,
+    free_slot,
     place,
     priority_order,
     unplaceable_outcome,
 )
 from righttime.core.policy.zone import CustomerZone, customer_zone
-from righttime.core.profiles import MAX_PENDING_TRANSACTIONAL, PendingRef, Profile
+from righttime.core.profiles import MAX_PENDING_TRANSACTIONAL, PendingRef, Profile, facts
 
 ORDER_COMPLETED = "Order Completed"
 
@@ -57,7 +63,17 @@ class Move:
     reasons: list[Reason]
 
 
-@dataclass
+@dataclass(slots=True)
+class _Draft:
+    """What the message a trigger planned says, kept until it has a slot: the message is built once, with
+    its final time, and never for a trigger that finds none."""
+
+    template: str
+    category: str | None
+    properties: dict[str, JsonValue]
+
+
+@dataclass(slots=True)
 class _Candidate:
     """A pending message being (re)placed, with what its decision should say."""
 
@@ -69,7 +85,7 @@ class _Candidate:
     repeated: bool = False
     #: what moved the time of a message this event planned: the template choice, then the timing rules
     rules: list[Reason] = field(default_factory=list)
-    message: OutboundMessage | None = None
+    draft: _Draft | None = None
     event_name: str | None = None
     event_message_id: str | None = None
 
@@ -96,17 +112,20 @@ def plan_event(
     promotional message is placed again in priority order, so caps are shared by priority and never by
     whichever event happened to be processed first.
     """
-    plan = Plan(profile=profile.model_copy(deep=True))
+    # Planning only ever replaces whole entries of `pending`: a copy of that map keeps the input untouched.
+    plan = Plan(profile=profile.model_copy(update={"pending": dict(profile.pending)}))
     message = event.message
     if not isinstance(message, TrackMessage):
         return plan
-    by_id = {campaign.id: campaign for campaign in campaigns}
+    index = campaign_index(campaigns)
+    by_id = index.by_id
     zone = customer_zone(plan.profile, policy)
     _apply_exits(plan, by_id, event, message.event, zone, now)
     candidates: dict[str, _Candidate] = {}
-    for campaign in sorted(campaigns, key=lambda c: priority_order(c.priority, c.id)):
+    known = facts(plan.profile, now)  # planning changes only `pending`, which no condition reads
+    for campaign in index.triggered_by(message.event):
         if campaign.is_triggered_by(message.event, message.properties):
-            candidate = _trigger(plan, campaign, policy, event, message, zone, now)
+            candidate = _trigger(plan, campaign, policy, event, message, zone, now, known)
             if candidate is not None:
                 candidates[candidate.ref.key] = candidate
     _allocate(plan, by_id, policy, zone, now, candidates)
@@ -149,6 +168,7 @@ def _trigger(
     message: TrackMessage,
     zone: CustomerZone,
     now: datetime,
+    known_facts: dict[str, Any],
 ) -> _Candidate | None:
     profile = plan.profile
 
@@ -165,11 +185,10 @@ def _trigger(
             trigger_message_id=event.message_id,
         )
 
-    blockers = eligibility(profile, campaign, None, now)
+    blockers = eligibility(profile, campaign, None, now, known_facts)
     key = campaign.dedupe_value(message.properties)
-    pending = _waiting(
-        profile, campaign, key, message_id_for(profile.customer_id, campaign.id, event.message_id)
-    )
+    new_message_id = message_id_for(profile.customer_id, campaign.id, event.message_id)
+    pending = _waiting(profile, campaign, key, new_message_id)
     repeated = pending is not None and (key is None or pending.dedupe_key in (None, key))
     if not repeated:
         blockers += reentry_blockers(profile, campaign, key, now)
@@ -216,7 +235,7 @@ def _trigger(
     if pending is not None and repeated:
         message_id, generation = pending.message_id, pending.generation
     else:
-        message_id, generation = message_id_for(profile.customer_id, campaign.id, event.message_id), 0
+        message_id, generation = new_message_id, 0
     ref = PendingRef(
         campaign_id=campaign.id,
         message_id=message_id,
@@ -229,27 +248,6 @@ def _trigger(
         dedupe_key=key,
         generation=generation,
     )
-    outbound = OutboundMessage(
-        message_id=message_id,
-        customer_id=profile.customer_id,
-        campaign_id=campaign.id,
-        kind=campaign.kind,
-        template=template,
-        send_at=earliest.at,
-        created_at=now,
-        updated_at=now,
-        trigger_event=message.event,
-        trigger_message_id=event.message_id,
-        trigger_at=trigger_at,
-        to=profile.email,
-        priority=campaign.priority,
-        desired_at=earliest.at,
-        send_by=send_by,
-        dedupe_key=key,
-        generation=generation,
-        category=category,
-        trigger_properties=message.properties,
-    )
     profile.pending[ref.key] = ref
     return _Candidate(
         campaign,
@@ -257,7 +255,7 @@ def _trigger(
         trigger=trigger,
         repeated=repeated,
         rules=rules,
-        message=outbound,
+        draft=_Draft(template, category, message.properties),
         event_name=message.event,
         event_message_id=event.message_id,
     )
@@ -298,28 +296,34 @@ def _allocate(
     for key, ref in profile.pending.items():
         if key not in candidates and ref.campaign_id in by_id:
             candidates[key] = _Candidate(by_id[ref.campaign_id], ref)
-    taken = [s.at for s in profile.sends if s.promotional]
+    sends = TakenSlots(s.at for s in profile.sends if s.promotional)
     order = sorted(
         candidates.values(),
         key=lambda c: priority_order(c.ref.priority, c.campaign.id, c.ref.desired_at or c.ref.send_at),
     )
     # Only promotions compete for cap slots: a receipt or a password reset takes none and outranks nothing.
-    placed: list[tuple[datetime, str]] = []
+    taken = sends.copy()  # the sends, and the slots placed so far
+    placed: list[str] = []
     for candidate in order:
         ref, campaign = candidate.ref, candidate.campaign
         if not candidate.planned_now and ref.send_at - now <= SEND_NOW_TOLERANCE:
             if ref.promotional:
-                placed.append((ref.send_at, campaign.id))  # firing about now: the sender decides it
+                taken.add(ref.send_at)  # firing about now: the sender decides it
+                placed.append(campaign.id)
             continue
         desired = max(ref.desired_at or ref.send_at, now)
         at: datetime | None = desired
         extra: list[Reason] = []
         if ref.promotional:
-            at, extra = place(desired, zone, campaign, policy, [*taken, *(t for t, _ in placed)], ref.send_by)
-            # Only a slot taken by a higher priority can outrank; without one, the result is the same.
-            alone = place(desired, zone, campaign, policy, taken, ref.send_by)[0] if placed else at
+            at, extra = place(desired, zone, campaign, policy, taken, ref.send_by)
+            # Only a slot taken by a higher priority can outrank; without one, the result is the same. A
+            # message no cap moved has the slot it would have alone: fewer taken slots never fill a cap.
+            capped = at is None or bool(extra)
+            alone = (
+                free_slot(desired, zone, campaign, policy, sends, ref.send_by) if placed and capped else at
+            )
             if at != alone:
-                outranked = Reason.outranked([cid for _, cid in placed], alone)
+                outranked = Reason.outranked(placed, alone)
                 # Unplaceable: say what else stood in the way; placed later: the outranking says it all.
                 extra = [outranked] + (
                     [r for r in extra if r.code is not ReasonCode.FREQUENCY_CAP] if at is None else []
@@ -330,7 +334,8 @@ def _allocate(
         if not candidate.planned_now and at <= ref.send_at:
             at = ref.send_at  # a freed slot does not pull a planned message earlier: fewer surprises
         if ref.promotional:
-            placed.append((at, campaign.id))
+            taken.add(at)
+            placed.append(campaign.id)
         _record_placement(plan, candidate, at, extra, zone, now)
 
 
@@ -339,12 +344,36 @@ def _record_placement(
 ) -> None:
     ref, profile, campaign_id = candidate.ref, plan.profile, candidate.campaign.id
     if candidate.planned_now:
-        assert candidate.message is not None
+        draft = candidate.draft
+        assert (
+            draft is not None and candidate.event_name is not None and candidate.event_message_id is not None
+        )
         # A repeated trigger moves an existing message: a new generation gets its own schedule.
         generation = ref.generation + 1 if candidate.repeated else ref.generation
         reasons = candidate.reasons + extra
         plan.schedule.append(
-            candidate.message.model_copy(update={"send_at": at, "generation": generation, "reasons": reasons})
+            OutboundMessage(
+                message_id=ref.message_id,
+                customer_id=profile.customer_id,
+                campaign_id=campaign_id,
+                kind=candidate.campaign.kind,
+                template=draft.template,
+                send_at=at,
+                created_at=now,
+                updated_at=now,
+                trigger_event=candidate.event_name,
+                trigger_message_id=candidate.event_message_id,
+                trigger_at=ref.trigger_at,
+                to=profile.email,
+                priority=ref.priority,
+                desired_at=ref.desired_at,
+                send_by=ref.send_by,
+                dedupe_key=ref.dedupe_key,
+                generation=generation,
+                category=draft.category,
+                trigger_properties=draft.properties,
+                reasons=reasons,
+            )
         )
         profile.pending[ref.key] = ref.model_copy(update={"send_at": at, "generation": generation})
         plan.decisions.append(

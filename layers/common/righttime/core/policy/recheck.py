@@ -12,6 +12,7 @@ from righttime.core.decisions import MessageStatus, OutboundMessage, Outcome, Re
 from righttime.core.global_policy import GlobalPolicy
 from righttime.core.policy.gates import choose_template, eligibility
 from righttime.core.policy.placement import (
+    TakenSlots,
     earliest_for_campaign,
     place,
     priority_order,
@@ -96,7 +97,7 @@ def decide_at_send(
         and ref.promotional
         and priority_order(ref.priority, ref.campaign_id, ref.desired_at or ref.send_at) < mine
     ]
-    taken = [s.at for s in profile.sends if s.promotional] + others
+    taken = TakenSlots([s.at for s in profile.sends if s.promotional] + others)
     at, capped = place(earliest.at, zone, campaign, policy, taken, message.send_by)
     if at is None:
         return close(unplaceable_outcome(capped), earliest.reasons + capped)
