@@ -82,6 +82,10 @@ class _Rejected(Exception):
 class MemoryStore:
     """The `Store` port in memory: the four tables as dicts of DynamoDB items, and the messages stream."""
 
+    #: `in_flight` split by shard, as the sweeper queries it: shard -> {(pk, sk): inflight_at}. Built on the
+    #: sweeper's first query, then kept beside `in_flight`, so a query reads one shard, not every item.
+    _by_shard: dict[str, dict[tuple[str, str], str]] | None = None
+
     def __init__(self, retention: timedelta = timedelta(days=400)) -> None:
         self.profiles: dict[str, Item] = {}
         self.messages: dict[str, dict[str, Item]] = {}  # pk -> sk -> item, as a partition and its sort keys
@@ -408,9 +412,12 @@ class MemoryStore:
     def due_in_flight(self, shard: int, now: datetime, limit: int) -> list[tuple[str, str]]:
         """DynamoStore's Query on the in-flight index: one shard, due by `now`, by `inflight_at` then key."""
         due = isoformat(now)
-        wanted = str(shard)
+        if self._by_shard is None:
+            self._by_shard = {}
+            for key, (in_shard, at) in self.in_flight.items():
+                self._by_shard.setdefault(in_shard, {})[key] = at
         found = sorted(
-            (at, pk, sk) for (pk, sk), (key, at) in self.in_flight.items() if key == wanted and at <= due
+            (at, pk, sk) for (pk, sk), at in self._by_shard.get(str(shard), {}).items() if at <= due
         )
         return [(pk, sk.removeprefix(MESSAGE_PREFIX)) for _, pk, sk in found[:limit]]
 
@@ -510,10 +517,15 @@ class MemoryStore:
         old = partition.get(sk)
         new = {**update(old), "pk": {"S": customer_id}, "sk": {"S": sk}}
         partition[sk] = new
-        if "inflight_shard" in new:  # the sparse index follows the item, as DynamoDB's GSI does
-            self.in_flight[(customer_id, sk)] = (new["inflight_shard"]["S"], new["inflight_at"]["S"])
-        else:
-            self.in_flight.pop((customer_id, sk), None)
+        # The sparse index follows the item, as DynamoDB's GSI does (a message's shard never changes).
+        key = (customer_id, sk)
+        previous = self.in_flight.pop(key, None)
+        if previous is not None and self._by_shard is not None:
+            self._by_shard[previous[0]].pop(key, None)
+        if "inflight_shard" in new:
+            self.in_flight[key] = (new["inflight_shard"]["S"], new["inflight_at"]["S"])
+            if self._by_shard is not None:
+                self._by_shard.setdefault(new["inflight_shard"]["S"], {})[key] = new["inflight_at"]["S"]
         self.stream.append(Change({"pk": {"S": customer_id}, "sk": {"S": sk}}, old, new))
 
     def _put_decision(self, decision: Decision, version: int, index: int) -> None:
