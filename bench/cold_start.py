@@ -310,15 +310,17 @@ def _queued_events(workdir: Path) -> tuple[Path, Path]:
 
 def _write_api_event(path: Path) -> None:
     event = json.loads((ROOT / "events" / "ingest-track.json").read_text())
+    route = "GET /v1/profiles/{userId}/decisions"
     event.update(
-        resource="/v1/profiles/{userId}/decisions",
-        path="/v1/profiles/cust-42/decisions",
-        httpMethod="GET",
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        routeKey=route,
+        rawPath="/live/v1/profiles/cust-42/decisions",
+        headers={"authorization": f"Bearer {ADMIN_KEY}"},
         pathParameters={"userId": "cust-42"},
-        body=None,
+        isBase64Encoded=False,
     )
-    event["requestContext"].update(resourcePath="/v1/profiles/{userId}/decisions", httpMethod="GET")
+    event.pop("body")
+    event["requestContext"].update(routeKey=route)
+    event["requestContext"]["http"].update(method="GET", path=event["rawPath"])
     path.write_text(json.dumps(event))
 
 

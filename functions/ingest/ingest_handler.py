@@ -6,7 +6,7 @@ import base64
 import binascii
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,7 +23,7 @@ from righttime.wiring.http_errors import json_error, misconfigured
 from righttime.wiring.observability import logger, metrics
 from righttime.wiring.root import root, warm
 
-app = APIGatewayRestResolver()
+app = APIGatewayHttpResolver()
 # Built during INIT in Lambda, not in the first call: the clients and content every invocation uses.
 warm("keys", "queue")
 
@@ -97,7 +97,7 @@ def _misconfigured(exc: ConfigurationError) -> Response[Any]:
     return misconfigured(exc, success=False)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -109,12 +109,12 @@ def test_http_the_server_cannot_parse_is_answered_with_json(
     assert (status, body["success"]) == (expected, False)
 
 
-def test_a_method_no_resource_has_gets_api_gateways_403(local: LocalRighttime) -> None:
+def test_a_method_no_route_has_gets_the_http_apis_404(local: LocalRighttime) -> None:
     request = b"BREW /v1/track HTTP/1.1\r\nHost: x\r\n\r\n"
-    assert raw_exchange(local, request) == (403, {"message": "Missing Authentication Token"})
+    assert raw_exchange(local, request) == (404, {"message": "Not Found"})
 
 
-def test_a_function_that_raises_is_a_502_with_json_and_the_connection_stays_usable(
+def test_a_function_that_raises_is_a_500_with_json_and_the_connection_stays_usable(
     local: LocalRighttime,
 ) -> None:
     # Given an ingest function that raises (as a bug would)
@@ -129,9 +129,9 @@ def test_a_function_that_raises_is_a_502_with_json_and_the_connection_stays_usab
         # When a request reaches it
         connection.request("POST", "/v1/track", b'{"userId": "u", "event": "e"}', {"Authorization": AUTH})
         response = connection.getresponse()
-        # Then the answer is API Gateway's: 502 with a JSON body
-        assert response.status == 502
-        assert json.loads(response.read()) == {"message": "Internal server error"}
+        # Then the answer is the HTTP API's: 500 with a JSON body
+        assert response.status == 500
+        assert json.loads(response.read()) == {"message": "Internal Server Error"}
         # And the same connection serves the next request
         local.pipeline.handlers["IngestFunction"] = working
         connection.request("POST", "/v1/track", b'{"userId": "u", "event": "e"}', {"Authorization": AUTH})

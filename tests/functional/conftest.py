@@ -58,6 +58,11 @@ def sample_event(name: str) -> dict[str, Any]:
     return copy.deepcopy(json.loads((EVENTS / name).read_text()))
 
 
+def request_path(event: dict[str, Any]) -> str:
+    """The path the client asked for: an HTTP API event's rawPath starts with the stage."""
+    return str(event["rawPath"]).removeprefix(f"/{event['requestContext']['stage']}")
+
+
 def api_event(
     path: str,
     body: dict[str, Any] | bytes,
@@ -65,13 +70,25 @@ def api_event(
     key: str | None = WRITE_KEY,
     headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway proxy event for `path`, based on events/ingest-track.json."""
+    """An HTTP API (payload format 2.0) event for `POST path`, based on events/ingest-track.json: header names
+    lowercased, and the body base64-encoded, as API Gateway sends a body it does not take for text."""
     event = sample_event("ingest-track.json")
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    event.update(path=path, resource=path, body=base64.b64encode(raw).decode(), isBase64Encoded=True)
-    event["headers"] = {"Content-Type": "application/json", **(headers or {})}
+    stage = event["requestContext"]["stage"]
+    event.update(
+        routeKey=f"POST {path}",
+        rawPath=f"/{stage}{path}",
+        body=base64.b64encode(raw).decode(),
+        isBase64Encoded=True,
+    )
+    event["requestContext"].update(routeKey=event["routeKey"])
+    event["requestContext"]["http"].update(path=event["rawPath"])
+    event["headers"] = {
+        "content-type": "application/json",
+        **{name.lower(): value for name, value in (headers or {}).items()},
+    }
     if key is not None:
-        event["headers"]["Authorization"] = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+        event["headers"]["authorization"] = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
     return event
 
 

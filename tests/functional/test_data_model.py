@@ -19,14 +19,16 @@ from righttime.core.profiles import MAX_RECENT_EVENTS, Profile
 from righttime.stages.ports import TooManyWrites
 from righttime.wiring.root import root
 from righttime_dev.local.pipeline import Pipeline
-from tests.functional.conftest import sample_event
+from tests.functional.conftest import request_path, sample_event
 
 
 def _post_sample(pipeline: Pipeline, name: str, **changes: Any) -> None:
     event = sample_event(name)
     body = json.loads(event["body"])
     body.update(changes)
-    status, _, payload = pipeline.http("POST", event["path"], event["headers"], json.dumps(body).encode())
+    status, _, payload = pipeline.http(
+        "POST", request_path(event), event["headers"], json.dumps(body).encode()
+    )
     assert status == 200, payload
     pipeline.run_until_idle()
 

@@ -10,13 +10,15 @@ from email.policy import default as default_policy
 from righttime.core.clock import VirtualClock
 from righttime.wiring.root import root
 from righttime_dev.local.pipeline import Pipeline
-from tests.functional.conftest import post, sample_event
+from tests.functional.conftest import post, request_path, sample_event
 
 
 def _identify_and_add(pipeline: Pipeline) -> None:
     for name in ("ingest-identify.json", "ingest-track.json"):
         event = sample_event(name)
-        status, _, payload = pipeline.http("POST", event["path"], event["headers"], event["body"].encode())
+        status, _, payload = pipeline.http(
+            "POST", request_path(event), event["headers"], event["body"].encode()
+        )
         assert status == 200, payload
     pipeline.run_until_idle()
 

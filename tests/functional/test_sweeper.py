@@ -15,7 +15,7 @@ from righttime.core.recovery import INFLIGHT_SHARDS
 from righttime.stages.send import LEASE
 from righttime.wiring.root import root
 from righttime_dev.local.pipeline import LambdaContext, Pipeline
-from tests.functional.conftest import sample_event
+from tests.functional.conftest import request_path, sample_event
 
 CUSTOMER = "cust-42"
 
@@ -24,7 +24,9 @@ def _waiting_reminder(pipeline: Pipeline) -> OutboundMessage:
     """Ada adds a lamp to her cart: a reminder waits, with its schedule."""
     for name in ("ingest-identify.json", "ingest-track.json"):
         event = sample_event(name)
-        status, _, payload = pipeline.http("POST", event["path"], event["headers"], event["body"].encode())
+        status, _, payload = pipeline.http(
+            "POST", request_path(event), event["headers"], event["body"].encode()
+        )
         assert status == 200, payload
     pipeline.run_until_idle()
     (message,) = root().store.messages_of(CUSTOMER)

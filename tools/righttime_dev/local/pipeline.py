@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import threading
+import urllib.parse
 import uuid
 import warnings
 from collections.abc import Callable
@@ -158,34 +159,59 @@ class Driver:
         body: bytes,
         query: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
-        """Turn one HTTP request into a REST API proxy event for the function the template routes it to;
-        answer with the status, headers and body API Gateway would send back."""
+        """Turn one HTTP request into an HTTP API event (payload format 2.0) for the function the template
+        routes it to; answer with the status, headers and body API Gateway would send back."""
         if path.startswith(LOCAL_SES_PATH):
             return self._local_ses_route(method, path, query or {})
         found = self.route(method, path)
-        if found is None:  # what API Gateway answers for a path no resource matches
-            return 403, {"Content-Type": "application/json"}, b'{"message": "Missing Authentication Token"}'
-        function, resource, params = found
+        if found is None:  # what an HTTP API answers for a method and path no route matches
+            return 404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}'
+        function, route_path, params = found
+        route_key = f"{method.upper()} {route_path}"
+        now = self.clock.now()
+        stage = "live"  # the template's StageName: a named stage is part of the path, as in the deployed URL
+        raw_path = f"/{stage}{path}"
+        lowered = {name.lower(): value for name, value in headers.items()}
+        cookies = [c.strip() for c in lowered.pop("cookie", "").split(";") if c.strip()]
+        # A body of a text content type arrives as text, anything else base64-encoded. Bytes that are not
+        # UTF-8 (a gzip body) are sent base64-encoded, whatever their content type.
+        content_type = lowered.get("content-type", "").split(";")[0].strip().lower()
+        text: str | None = None
+        if content_type.startswith("text/") or content_type in (
+            "application/json",
+            "application/xml",
+            "application/javascript",
+        ):
+            with contextlib.suppress(UnicodeDecodeError):
+                text = body.decode("utf-8")
         event = {
-            "resource": resource,
-            "path": path,
-            "httpMethod": method.upper(),
-            "headers": headers,
-            "multiValueHeaders": {k: [v] for k, v in headers.items()},
-            "queryStringParameters": query or None,
-            "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-            "pathParameters": params or None,
-            "stageVariables": None,
-            "isBase64Encoded": True,
-            "body": base64.b64encode(body).decode(),
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": raw_path,
+            "rawQueryString": urllib.parse.urlencode(query or {}),
+            **({"cookies": cookies} if cookies else {}),
+            "headers": lowered,
+            **({"queryStringParameters": query} if query else {}),
+            **({"pathParameters": params} if params else {}),
             "requestContext": {
-                "resourcePath": resource,
-                "httpMethod": method.upper(),
-                "path": path,
-                "stage": "live",
+                "accountId": ACCOUNT,
+                "apiId": "local",
+                "domainName": "127.0.0.1",
+                "http": {
+                    "method": method.upper(),
+                    "path": raw_path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "127.0.0.1",
+                    "userAgent": lowered.get("user-agent", ""),
+                },
                 "requestId": str(uuid.uuid4()),
-                "identity": {"sourceIp": "127.0.0.1"},
+                "routeKey": route_key,
+                "stage": stage,
+                "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "timeEpoch": int(now.timestamp() * 1000),
             },
+            **({"body": text if text is not None else base64.b64encode(body).decode()} if body else {}),
+            "isBase64Encoded": bool(body) and text is None,
         }
         with self.function_locks[function], contextlib.ExitStack() as turn:
             if function not in QUEUE_ONLY_FUNCTIONS:

@@ -156,7 +156,7 @@ def _describe_functions(template: dict[str, Any], stack: Stack) -> None:
             routes=[
                 (str(e["Properties"]["Method"]).upper(), str(e["Properties"]["Path"]))
                 for e in props.get("Events", {}).values()
-                if e.get("Type") == "Api"
+                if e.get("Type") == "HttpApi"
             ],
             rules=[
                 resolve(e["Properties"]["Pattern"], stack.ref)

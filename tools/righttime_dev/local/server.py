@@ -19,8 +19,8 @@ from righttime_dev.local.pipeline import Pipeline
 
 #: AWS limits API Gateway payloads to 10 MB; the ingest function enforces Segment's smaller limits itself.
 MAX_HTTP_BODY = 10 * 1024 * 1024
-#: What API Gateway answers when the Lambda function raised: a 502 with this JSON body.
-LAMBDA_ERROR_BODY = b'{"message": "Internal server error"}'
+#: What an HTTP API answers when the Lambda function raised: a 500 with this JSON body.
+LAMBDA_ERROR_BODY = b'{"message":"Internal Server Error"}'
 #: A client that stops sending mid-request gets 408 after this long, instead of holding a thread for ever.
 REQUEST_TIMEOUT_SECONDS = 30.0
 
@@ -204,7 +204,7 @@ class _Api(BaseHTTPRequestHandler):
             from righttime.wiring.observability import logger
 
             logger.exception("function raised", extra={"method": method, "path": self.path[:200]})
-            status, reply_headers, payload = 502, {"Content-Type": "application/json"}, LAMBDA_ERROR_BODY
+            status, reply_headers, payload = 500, {"Content-Type": "application/json"}, LAMBDA_ERROR_BODY
         self._reply(status, reply_headers, payload)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
@@ -213,10 +213,8 @@ class _Api(BaseHTTPRequestHandler):
         self.close_connection = True
         # A request line it could not read leaves HTTP/0.9 (no status line, no headers): answer in HTTP/1.1.
         self.request_version = self.protocol_version
-        if code == 501:  # a method http.server has no do_ for: API Gateway has no resource for it either
-            self._reply(
-                403, {"Content-Type": "application/json"}, b'{"message": "Missing Authentication Token"}'
-            )
+        if code == 501:  # a method http.server has no do_ for: the HTTP API has no route for it either
+            self._reply(404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
             return
         short = self.responses.get(code, ("error", ""))[0]
         self._json(code, {"success": False, "message": message or short})
