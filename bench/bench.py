@@ -14,7 +14,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -38,6 +38,9 @@ PRICES_DATE = "2026-11-22"
 PRICES_REGION = "us-east-1"
 PRICES: dict[str, float] = {
     "api_gateway_rest_per_million_requests": 3.50,
+    "api_gateway_http_per_million_requests": 1.00,
+    "cloudwatch_logs_ingestion_per_gb": 0.50,
+    "dynamodb_storage_per_gb_month": 0.25,
     "lambda_per_million_requests": 0.20,
     "lambda_arm64_per_gb_second": 0.0000133334,
     "sqs_fifo_per_million_requests": 0.50,
@@ -62,7 +65,17 @@ LAMBDA_SECONDS_PER_INVOCATION: dict[str, float] = {
 }
 EVENTS_PER_API_REQUEST = 1
 SQS_BATCH_SIZE = 10
+#: Lambda's own START, END and REPORT lines (about 90 + 60 + 230 bytes) and one Powertools metrics (EMF) line
+#: of about 400 bytes, per invocation: local runs publish no metrics, so these are estimates
+LOG_BYTES_PER_INVOCATION = 780
+#: the issue's targets: engine cost per million events, SES excluded, logs included, mature profiles
+COST_TARGET_ONE_PER_REQUEST = 5.0
+COST_TARGET_TWENTY_PER_REQUEST = 3.5
+#: the template's RetentionDays: decisions and messages are kept this long, then DynamoDB's TTL deletes them
+RETENTION_DAYS = 90
 ASSUMPTIONS = {
+    "log_bytes_per_invocation_platform_and_metrics": LOG_BYTES_PER_INVOCATION,
+    "retention_days": RETENTION_DAYS,
     "lambda_memory_gb": LAMBDA_MEMORY_GB,
     "lambda_duration_seconds_per_invocation": LAMBDA_SECONDS_PER_INVOCATION,
     "events_per_api_request": EVENTS_PER_API_REQUEST,
@@ -102,14 +115,17 @@ FUNCTION_NAMES = {
 
 
 @contextmanager
-def _counting() -> Iterator[tuple[Counter[tuple[str, str, str]], list[str]]]:
+def _counting() -> Iterator[tuple[Counter[tuple[str, str, str]], list[str], Callable[[Any], None]]]:
     """Count every AWS call the handlers make, by handler, service and operation (botocore event hooks on
-    each client the composition root creates)."""
+    each client the composition root creates). The third value adds a DynamoDB meter to every DynamoDB
+    client, made before or after."""
     from righttime.adapters.clients import Clients
 
     counts: Counter[tuple[str, str, str]] = Counter()
     current = ["-"]
     original = Clients._client
+    dynamodb_clients: list[Any] = []
+    meters: list[Any] = []
 
     def counted(self: Clients, service: str) -> Any:
         client = original(self, service)
@@ -120,62 +136,90 @@ def _counting() -> Iterator[tuple[Counter[tuple[str, str, str]], list[str]]]:
 
             client.meta.events.register("before-call.*.*", hook)
             client._righttime_counted = True
+            if service == "dynamodb":
+                dynamodb_clients.append(client)
+                for meter in meters:
+                    meter(client)
         return client
+
+    def add_meter(watch: Callable[[Any], None]) -> None:
+        meters.append(watch)
+        for client in dynamodb_clients:
+            watch(client)
 
     Clients._client = counted  # type: ignore[method-assign]
     try:
-        yield counts, current
+        yield counts, current, add_meter
     finally:
         Clients._client = original  # type: ignore[method-assign]
 
 
-def aws_calls(customers: int) -> dict[str, Any]:
-    """Drive a realistic mix through the real handlers on moto and count the AWS calls each makes."""
+def aws_calls(customers: int, campaign_counts: tuple[int, ...] = (5, 50, 500)) -> dict[str, Any]:
+    """Drive a realistic mix through the real handlers on moto; count each handler's AWS calls, meter
+    DynamoDB's billed units item by item, and price a million events, in four scenarios: new profiles with
+    the default campaigns, and mature (about 3 KB) profiles with 5, 50 and 500 campaigns."""
+    scenarios: dict[str, Any] = {}
+    for mature, count in [(False, campaign_counts[0])] + [(True, c) for c in campaign_counts]:
+        # 500 campaigns decide ~70 campaigns per event on moto: fewer customers keep the run short
+        size = customers if count <= 50 else max(30, customers // 5)
+        name = f"{'mature' if mature else 'new'} profiles, {count} campaigns"
+        scenarios[name] = _mix(size, count, mature)
+    headline = scenarios[f"mature profiles, {campaign_counts[0]} campaigns"]
+    return {**headline, "scenarios": scenarios}
+
+
+def _mix(customers: int, campaign_count: int, mature: bool) -> dict[str, Any]:
     import base64
+    import tempfile
+
+    import boto3
+    from billing import Meter  # bench/ is on sys.path: `make bench` runs this file as a script
 
     from righttime.core.clock import VirtualClock
     from righttime_dev.journeys import generated_journey
-    from righttime_dev.simulate import engine
+    from righttime_dev.simulate import _fire_until, engine
 
     events = generated_journey(customers)
     clock = VirtualClock(start=events[0][0])
-    with (
-        _counting() as (counts, current),
-        engine("moto", ROOT / "template.yaml", ROOT / "campaigns", ROOT / "templates", clock) as (
-            pipeline,
-            key,
-        ),
-    ):
-        for logical_id, handler in list(pipeline.handlers.items()):
+    with tempfile.TemporaryDirectory() as scratch:
+        campaigns = _campaign_dir(campaign_count, Path(scratch))
+        log_bytes = _LogBytes()
+        with (
+            _counting() as (counts, current, add_meter),
+            engine("moto", ROOT / "template.yaml", campaigns, ROOT / "templates", clock) as (pipeline, key),
+            log_bytes,
+        ):
+            meter = Meter(boto3.client("dynamodb", region_name="us-east-1"), current)
+            add_meter(meter.watch)
+            invocations: Counter[str] = Counter()
+            for logical_id, handler in list(pipeline.handlers.items()):
 
-            def wrapped(
-                event: Any, context: Any, _h: Any = handler, _n: str = FUNCTION_NAMES[logical_id]
-            ) -> Any:
-                current[0], invocations[_n] = _n, invocations[_n] + 1
-                try:
-                    return _h(event, context)
-                finally:
-                    current[0] = "-"
+                def wrapped(
+                    event: Any, context: Any, _h: Any = handler, _n: str = FUNCTION_NAMES[logical_id]
+                ) -> Any:
+                    current[0], invocations[_n] = _n, invocations[_n] + 1
+                    try:
+                        return _h(event, context)
+                    finally:
+                        current[0] = "-"
 
-            pipeline.handlers[logical_id] = wrapped
-        invocations: Counter[str] = Counter()
-        auth = {
-            "content-type": "application/json",
-            "authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode(),
-        }
-        from righttime_dev.simulate import _fire_until
-
-        for at, message in events:
-            _fire_until(pipeline, clock, at)
-            clock.set(at)
-            status, _, body = pipeline.http(
-                "POST", "/v1/batch", auth, json.dumps({"batch": [message]}).encode()
-            )
-            assert status == 200, body
-            pipeline.run_until_idle()
-        _fire_until(pipeline, clock, events[-1][0] + timedelta(days=30))
-        sent = len(pipeline.collect_sent()) + len(pipeline.sent)
-        sizes = _item_sizes(pipeline)
+                pipeline.handlers[logical_id] = wrapped
+            if mature:
+                _seed_mature_profiles(pipeline, {str(m.get("userId")) for _, m in events if m.get("userId")})
+            auth = {
+                "content-type": "application/json",
+                "authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode(),
+            }
+            for at, message in events:
+                _fire_until(pipeline, clock, at)
+                clock.set(at)
+                status, _, body = pipeline.http(
+                    "POST", "/v1/batch", auth, json.dumps({"batch": [message]}).encode()
+                )
+                assert status == 200, body
+                pipeline.run_until_idle()
+            _fire_until(pipeline, clock, events[-1][0] + timedelta(days=30))
+            sent = len(pipeline.collect_sent()) + len(pipeline.sent)
     fired = invocations["sender"]
     per: dict[str, Any] = {}
     units = {"sender": ("message fired", fired), "feedback": ("SES event", invocations["feedback"])}
@@ -183,118 +227,232 @@ def aws_calls(customers: int) -> dict[str, Any]:
     for function in ("ingest", "evaluate", "scheduler", "sender", "feedback", "sweeper"):
         calls = {f"{service}:{op}": n for (fn, service, op), n in sorted(counts.items()) if fn == function}
         unit, divisor = units.get(function, ("event", len(events)))
+        divisor = max(divisor, 1)
         per[function] = {
             "per": unit,
             "calls": calls,
             "dynamodb_reads": round(
-                sum(n for k, n in calls.items() if k.split(":")[1] in READS) / max(divisor, 1), 3
+                sum(n for k, n in calls.items() if k.split(":")[1] in READS) / divisor, 3
             ),
             "dynamodb_writes": round(
-                sum(n for k, n in calls.items() if k.split(":")[1] in WRITES) / max(divisor, 1), 3
+                sum(n for k, n in calls.items() if k.split(":")[1] in WRITES) / divisor, 3
+            ),
+            "write_units": round(
+                sum(u for (fn, _), u in meter.write_units.items() if fn == function) / divisor, 2
+            ),
+            "read_units": round(
+                sum(u for (fn, _), u in meter.read_units.items() if fn == function) / divisor, 2
             ),
             "other": {
-                k: round(n / max(divisor, 1), 3)
-                for k, n in calls.items()
-                if k.split(":")[1] not in READS | WRITES
+                k: round(n / divisor, 3) for k, n in calls.items() if k.split(":")[1] not in READS | WRITES
             },
             "invocations": invocations[function],
         }
     total_calls = sum(n for (fn, _, _), n in counts.items() if fn != "-")
     result = {
         "customers": customers,
+        "campaigns": campaign_count,
+        "mature_profiles": mature,
         "events": len(events),
         "messages_fired": fired,
         "emails_sent": sent,
         "per_handler": per,
         "total_calls_per_event": round(total_calls / len(events), 3),
-        "item_sizes_bytes": sizes,
+        "item_sizes_bytes": {k: round(statistics.mean(v)) for k, v in sorted(meter.sizes.items())},
+        "application_log_bytes": log_bytes.total,
     }
-    result["cost"] = _cost(result, counts)
+    result["cost"] = _cost(result, counts, meter)
     return result
 
 
-def _item_sizes(pipeline: Any) -> dict[str, float]:
+def _campaign_dir(count: int, scratch: Path) -> Path:
+    """The default campaigns, or `count` campaigns made from them: one order confirmation, and variants of
+    the four promotional ones, each with its own id, priority and price threshold on its trigger."""
+    import yaml
+
+    if count == 5:
+        return ROOT / "campaigns"
+    rng = random.Random(count)
+    defaults = {p.stem: yaml.safe_load(p.read_text()) for p in (ROOT / "campaigns").glob("*.yaml")}
+    (scratch / "policy.yaml").write_text((ROOT / "campaigns" / "policy.yaml").read_text())
+    promotional = [c for n, c in sorted(defaults.items()) if n != "policy" and c.get("kind") == "promotional"]
+    (scratch / "order_confirmation.yaml").write_text(yaml.safe_dump(defaults["order_confirmation"]))
+    for index in range(count - 1):
+        spec = dict(promotional[index % len(promotional)])
+        spec["id"] = f"{spec['id']}_{index:03d}"
+        spec["priority"] = rng.randrange(1, 100)
+        trigger = dict(spec["trigger"])
+        trigger["where"] = [{"field": "price", "op": "gte", "value": rng.randrange(0, 120)}]
+        spec["trigger"] = trigger
+        (scratch / f"{spec['id']}.yaml").write_text(yaml.safe_dump(spec))
+    return scratch
+
+
+def _seed_mature_profiles(pipeline: Any, customers: set[str]) -> None:
+    """Give each customer a profile of about 3 KB (as JSON) before the mix: a year of history, five campaigns
+    sent, traits, engagement, categories. Written with an uncounted client."""
     import boto3
 
+    from righttime.adapters.dynamodb import profile_item
+
     client = boto3.client("dynamodb", region_name="us-east-1")
-    sizes: dict[str, list[int]] = defaultdict(list)
-    for table in ("ProfilesTable", "MessagesTable"):
-        # A scan, in the benchmark only, to measure what the runtime writes.
-        for page in client.get_paginator("scan").paginate(TableName=table):
-            for item in page["Items"]:
-                kind = (
-                    "profile"
-                    if table == "ProfilesTable"
-                    else ("decision" if item["sk"]["S"].startswith("DEC#") else "message")
-                )
-                sizes[kind].append(len(json.dumps(item)))
-    return {kind: round(statistics.mean(values)) for kind, values in sizes.items()}
+    table = pipeline.stack.physical["ProfilesTable"]
+    for customer in sorted(customers):
+        client.put_item(TableName=table, Item=profile_item(mature_profile(customer)))
 
 
-def _cost(result: dict[str, Any], counts: Counter[tuple[str, str, str]]) -> dict[str, Any]:
-    """Engine cost per million events from the counts, public prices and the stated assumptions."""
+def mature_profile(customer: str) -> Any:
+    from righttime.core.profiles import Profile
+
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    rng = random.Random(customer)
+    campaigns = ["cart_abandonment", "browse_abandonment", "post_purchase_cross_sell", "search_abandonment"]
+    return Profile.model_validate(
+        {
+            "customer_id": customer,
+            "version": 1,
+            "timezone": rng.choice(["Europe/Paris", "America/New_York", "Asia/Kolkata", "UTC"]),
+            "locale": "en-US",
+            "birthday": "1988-04-12",
+            "traits": {"plan": "gold", "city": "Lyon", "loyalty_points": 1234, "signup_source": "instagram"},
+            "orders_count": 7,
+            "lifetime_value": "612.40",
+            "last_order_at": (now - timedelta(days=40)).isoformat(),
+            "last_order_id": "o-98765",
+            "last_order_categories": ["knitwear", "accessories"],
+            "first_seen_at": (now - timedelta(days=300)).isoformat(),
+            "last_seen_at": (now - timedelta(days=2)).isoformat(),
+            "sends": [
+                {"at": (now - timedelta(days=3 * i + 10)).isoformat(), "campaign_id": c, "promotional": True}
+                for i, c in enumerate(campaigns * 2)
+            ],
+            "history": {
+                c: {
+                    "last_sent_at": (now - timedelta(days=10)).isoformat(),
+                    "sent_count": 3,
+                    "keys": ["k1", "k2"],
+                }
+                for c in [*campaigns, "order_confirmation"]
+            },
+            "recent_categories": {c: (now - timedelta(days=40)).isoformat() for c in ["knitwear", "shoes"]},
+            "engagement": [
+                {
+                    "kind": "open",
+                    "at": (now - timedelta(days=i)).isoformat(),
+                    "message_id": f"{rng.getrandbits(128):032x}",
+                    "campaign_id": campaigns[i % 4],
+                }
+                for i in range(8)
+            ],
+            "recent_events": [f"{rng.getrandbits(48):012x}"[:8] for _ in range(40)],
+        }
+    )
+
+
+class _LogBytes:
+    """Bytes the handlers' Powertools loggers write at the deployed level (the template's LogLevel)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def __enter__(self) -> _LogBytes:
+        import logging
+
+        meter = self
+
+        class Counting(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                meter.total += len(self.format(record)) + 1
+
+        self._handler = Counting()
+        self._logger = logging.getLogger("righttime")
+        self._logger.addHandler(self._handler)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._logger.removeHandler(self._handler)
+
+
+def _cost(
+    result: dict[str, Any], counts: Counter[tuple[str, str, str]], meter: Any, events_per_request: int = 1
+) -> dict[str, Any]:
+    """Engine cost per million events, per line item, from the counts, the metered units, public prices and
+    the stated assumptions; at 1 and at 20 events per API request."""
     events: int = result["events"]
-    sizes: dict[str, int] = result["item_sizes_bytes"]
+    million = 1_000_000
 
     def per_event(n: float) -> float:
         return n / events
 
-    million = 1_000_000
     invocations = {
         # the sweeper is left out: it runs every 5 minutes whatever the traffic (a fixed cost, not per event)
         fn: result["per_handler"][fn]["invocations"]
         for fn in ("ingest", "evaluate", "scheduler", "sender", "feedback")
     }
     invocations["evaluate"] = events / SQS_BATCH_SIZE  # batches in AWS, not 1 by 1
-    lambda_cost = sum(
-        per_event(n)
-        * million
-        * (
+
+    def lambda_line(fn: str, n: float) -> float:
+        each = (
             PRICES["lambda_per_million_requests"] / million
             + LAMBDA_SECONDS_PER_INVOCATION[fn] * LAMBDA_MEMORY_GB[fn] * PRICES["lambda_arm64_per_gb_second"]
         )
-        for fn, n in invocations.items()
-    )
-    api = million / EVENTS_PER_API_REQUEST * PRICES["api_gateway_rest_per_million_requests"] / million
-    sends = sum(n for (fn, service, _), n in counts.items() if service == "sqs" and fn == "ingest")
-    polls = 2 * events / SQS_BATCH_SIZE
-    sqs = per_event(sends + polls) * PRICES["sqs_fifo_per_million_requests"]
+        return per_event(n) * million * each
 
-    def kb(kind: str) -> int:
-        return max(1, math.ceil(sizes.get(kind, 1024) / 1024))
-
-    wru = 0.0
-    rru = 0.0
-    for (fn, service, op), n in counts.items():
-        if service != "dynamodb" or fn == "-":
-            continue
-        if op == "TransactWriteItems":
-            # profile + dedupe marker + decisions (+ a message when scheduling), each at 2 units per KB
-            wru += n * 2 * (kb("profile") + 1 + kb("decision") + (kb("message") if fn != "ingest" else 0))
-        elif op in WRITES:
-            wru += n * kb("message")
-        elif op == "BatchGetItem":
-            rru += n * (kb("profile") + kb("message") + 1)
-        elif op in READS:
-            rru += n * kb("profile")
-    dynamodb = (
-        per_event(wru) * PRICES["dynamodb_on_demand_per_million_write_units"]
-        + per_event(rru) * PRICES["dynamodb_on_demand_per_million_read_units"]
+    wru = {fn: sum(u for (f, _), u in meter.write_units.items() if f == fn) for fn in invocations}
+    rru = {fn: sum(u for (f, _), u in meter.read_units.items() if f == fn) for fn in invocations}
+    stored_bytes = (
+        result["item_sizes_bytes"].get("decisions", 0) * _count_writes(meter, "decisions")
+        + result["item_sizes_bytes"].get("message", 0) * result["messages_fired"]
     )
-    scheduler = per_event(result["messages_fired"]) * PRICES["eventbridge_scheduler_per_million_invocations"]
-    parts = {
-        "api_gateway": api,
-        "lambda": lambda_cost,
-        "sqs": sqs,
-        "dynamodb": dynamodb,
-        "eventbridge_scheduler": scheduler,
-    }
+    months_kept = RETENTION_DAYS / 30
+    storage = (
+        per_event(stored_bytes) * million / 2**30 * PRICES["dynamodb_storage_per_gb_month"] * months_kept
+    )
+
+    def lines(per_request: int) -> dict[str, float]:
+        ingest_calls = invocations["ingest"] / per_request
+        sqs_sends = ingest_calls * math.ceil(per_request / 10)
+        logs_bytes = result["application_log_bytes"] + LOG_BYTES_PER_INVOCATION * (
+            sum(invocations.values()) - invocations["ingest"] + ingest_calls
+        )
+        return {
+            "api_gateway_http": per_event(ingest_calls) * PRICES["api_gateway_http_per_million_requests"],
+            "lambda_ingest": lambda_line("ingest", ingest_calls),
+            "lambda_evaluate": lambda_line("evaluate", invocations["evaluate"]),
+            "lambda_scheduler": lambda_line("scheduler", invocations["scheduler"]),
+            "lambda_sender": lambda_line("sender", invocations["sender"]),
+            "lambda_feedback": lambda_line("feedback", invocations["feedback"]),
+            "sqs_fifo": per_event(sqs_sends + 2 * events / SQS_BATCH_SIZE)
+            * PRICES["sqs_fifo_per_million_requests"],
+            **{
+                f"dynamodb_{fn}": per_event(wru[fn]) * PRICES["dynamodb_on_demand_per_million_write_units"]
+                + per_event(rru[fn]) * PRICES["dynamodb_on_demand_per_million_read_units"]
+                for fn in ("evaluate", "sender", "feedback", "scheduler")
+            },
+            "dynamodb_storage": storage,
+            "eventbridge_scheduler": per_event(result["messages_fired"])
+            * PRICES["eventbridge_scheduler_per_million_invocations"],
+            "cloudwatch_logs": per_event(logs_bytes)
+            * million
+            / 2**30
+            * PRICES["cloudwatch_logs_ingestion_per_gb"],
+        }
+
+    one, twenty = lines(1), lines(20)
     return {
-        "usd_per_million_events": round(sum(parts.values()), 2),
-        "breakdown_usd": {k: round(v, 2) for k, v in parts.items()},
+        "usd_per_million_events": round(sum(one.values()), 2),
+        "usd_per_million_events_20_per_request": round(sum(twenty.values()), 2),
+        "breakdown_usd": {k: round(v, 3) for k, v in one.items()},
+        "breakdown_usd_20_per_request": {k: round(v, 3) for k, v in twenty.items()},
+        "write_units_per_event": round(per_event(sum(wru.values())), 2),
+        "read_units_per_event": round(per_event(sum(rru.values())), 2),
         "prices": {**PRICES, "date": PRICES_DATE, "region": PRICES_REGION},
         "assumptions": ASSUMPTIONS,
     }
+
+
+def _count_writes(meter: Any, kind: str) -> int:
+    return len(meter.sizes.get(kind, []))
 
 
 # -- 3. policy core throughput ------------------------------------------------------------------------------
@@ -641,15 +799,32 @@ def report(results: dict[str, Any]) -> list[str]:
             if len(value) > 22:
                 lines.append(f"    {value}")
         lines.append(_row("AWS calls per event, all handlers", str(calls["total_calls_per_event"]), "", None))
-        lines.append(
-            _row(
-                "engine cost per million events (SES excluded)",
-                f"${calls['cost']['usd_per_million_events']}",
-                "see breakdown",
-                None,
+        for name, scenario in calls.get("scenarios", {}).items():
+            cost = scenario["cost"]
+            lines.append(
+                _row(
+                    f"$ per 1M events, 1/request, {name}",
+                    f"${cost['usd_per_million_events']}",
+                    f"<= ${COST_TARGET_ONE_PER_REQUEST}",
+                    cost["usd_per_million_events"] <= COST_TARGET_ONE_PER_REQUEST,
+                )
             )
+            lines.append(
+                _row(
+                    f"$ per 1M events, 20/request, {name}",
+                    f"${cost['usd_per_million_events_20_per_request']}",
+                    f"<= ${COST_TARGET_TWENTY_PER_REQUEST}",
+                    cost["usd_per_million_events_20_per_request"] <= COST_TARGET_TWENTY_PER_REQUEST,
+                )
+            )
+            units = f"{cost['write_units_per_event']} write + {cost['read_units_per_event']} read units"
+            sizes = ", ".join(f"{k} {v}" for k, v in scenario["item_sizes_bytes"].items())
+            lines.append(f"    DynamoDB {units} per event; items (bytes billed): {sizes}")
+        lines.append(
+            f"    line items (mature profiles, {calls['campaigns']} campaigns, 1 event per request):"
         )
         lines.append("    " + ", ".join(f"{k} ${v}" for k, v in calls["cost"]["breakdown_usd"].items()))
+        lines.append(f"    prices: us-east-1 list prices of {PRICES_DATE} (bench/bench.py)")
     policy = results.get("policy")
     if policy:
         for count, figure in policy["per_campaign_count"].items():

@@ -86,7 +86,7 @@ class MemoryStore:
     #: sweeper's first query, then kept beside `in_flight`, so a query reads one shard, not every item.
     _by_shard: dict[str, dict[tuple[str, str], str]] | None = None
 
-    def __init__(self, retention: timedelta = timedelta(days=400)) -> None:
+    def __init__(self, retention: timedelta = timedelta(days=90)) -> None:
         self.profiles: dict[str, Item] = {}
         self.messages: dict[str, dict[str, Item]] = {}  # pk -> sk -> item, as a partition and its sort keys
         self.suppression: dict[str, Item] = {}
@@ -559,9 +559,10 @@ def _scheduled(old: Item | None, message: OutboundMessage, retention: timedelta)
     created = fields.pop("created_at")
     for key in ("resends", "inflight_at"):
         fields.pop(key)
+    empty = {k for k, v in fields.items() if v == {"NULL": True}}
     return {
-        **(old or {}),
-        **fields,
+        **{k: v for k, v in (old or {}).items() if k not in empty},
+        **{k: v for k, v in fields.items() if k not in empty},
         **to_values(_watch(message.message_id, watch_at(MessageStatus.PENDING, send_at=message.send_at))),
         "expires_at": {"N": str(int((message.send_at + retention).timestamp()))},
         "status": {"S": MessageStatus.PENDING.value},

@@ -59,16 +59,35 @@ def watch_values(message_id: str, at: datetime | None) -> dict[str, Any]:
 
 #: zlib's level for profile and decision bodies: 6 packs a 3.4 KB profile into about 0.9 KB in ~40 µs
 _COMPRESSION = 6
+#: A preset dictionary for profile bodies: what every profile's JSON repeats (its field names, those of the
+#: models inside it, the shape of an instant). With it a mature profile packs into about 23 % fewer bytes,
+#: which is what keeps it under the 1 KB a write unit covers. NEVER EDIT IT: stored bodies name it (zlib
+#: writes the dictionary's Adler-32 into the stream) and need exactly these bytes to be read. A new dictionary
+#: goes beside it, under its own checksum, in _PROFILE_DICTIONARIES.
+_PROFILE_DICTIONARY_1 = (
+    b'{"kind":"open","link":null}{"last_sent_at":"","sent_count":0,"keys":[]}{"product_id":"","sku":null,'
+    b'"name":"","category":"","price":"","quantity":1,"url":"https://","image_url":"https://"}{"address_key":'
+    b'"","count":0,"names":[]}{"campaign_id":"","message_id":"","send_at":"","trigger_at":"","desired_at":"",'
+    b'"send_by":null,"priority":0,"promotional":true,"dedupe_key":null,"generation":0}'
+    b'{"email":null,"first_name":null,"last_name":null,"timezone":null,"context_timezone":null,"locale":null,'
+    b'"birthday":null,"unsubscribed":false,"traits":{},"cart":[],"cart_updated_at":null,"orders_count":0,'
+    b'"lifetime_value":"0","last_order_at":null,"last_order_id":null,"last_order_categories":[],'
+    b'"first_seen_at":null,"last_seen_at":null,"pending":{},"sends":[],"history":{},"recent_categories":{},'
+    b'"dropped_traits":null,"engagement":[],"soft_bounces":[],"last_delivered_at":null,"recent_events":[]}'
+    b'{"at":"2026-01-01T00:00:00Z","campaign_id":"","promotional":true,"message_id":""}'
+)
+_PROFILE_DICTIONARIES = {zlib.adler32(_PROFILE_DICTIONARY_1): _PROFILE_DICTIONARY_1}
 
 
 def profile_item(profile: Profile) -> dict[str, Any]:
     """A profile as stored: its key and version as attributes (conditions read them), the rest as one
-    compressed JSON body."""
-    body = profile.model_dump_json(exclude={"customer_id", "version"}).encode()
+    JSON body compressed with the preset dictionary."""
+    packer = zlib.compressobj(_COMPRESSION, zdict=_PROFILE_DICTIONARY_1)
+    body = packer.compress(profile.model_dump_json(exclude={"customer_id", "version"}).encode())
     return {
         "customer_id": {"S": profile.customer_id},
         "version": {"N": str(profile.version)},
-        "body": {"B": zlib.compress(body, _COMPRESSION)},
+        "body": {"B": body + packer.flush()},
     }
 
 
@@ -76,9 +95,20 @@ def profile_from_item(item: dict[str, Any]) -> Profile:
     """A stored profile; one written before bodies were compressed is read attribute by attribute."""
     if "body" not in item:
         return Profile.model_validate(from_item(item))
-    fields = json.loads(zlib.decompress(_binary(item["body"])))
+    fields = json.loads(_inflate(_binary(item["body"])))
     fields |= {"customer_id": item["customer_id"]["S"], "version": int(item["version"]["N"])}
     return Profile.model_validate(fields)
+
+
+def _inflate(body: bytes) -> bytes:
+    """A zlib stream, with the preset dictionary its header names if it names one (RFC 1950's FDICT)."""
+    if len(body) < 6 or not body[1] & 0x20:
+        return zlib.decompress(body)
+    checksum = int.from_bytes(body[2:6], "big")
+    if checksum not in _PROFILE_DICTIONARIES:
+        raise ValueError(f"profile body compressed with an unknown dictionary (Adler-32 {checksum:08x})")
+    unpacker = zlib.decompressobj(zdict=_PROFILE_DICTIONARIES[checksum])
+    return unpacker.decompress(body) + unpacker.flush()
 
 
 def decisions_item(decisions: Sequence[Decision], sk: str, expires_at: datetime) -> dict[str, Any]:
@@ -245,9 +275,14 @@ class DynamoStore:
         # resends survive a re-plan (the one resend stays one); the index attributes are the store's own
         for key in ("status", "created_at", "resends", "inflight_at"):
             fields.pop(key)
+        # An empty field is no attribute at all, rather than a NULL: DynamoDB bills attribute names too, and
+        # a new message has a dozen empty ones (its SES stamps, its attempt). Readers see None either way.
+        empty = sorted(k for k, v in fields.items() if v == {"NULL": True})
+        for key in empty:
+            fields.pop(key)
         fields |= watch_values(message.message_id, watch_at(MessageStatus.PENDING, send_at=message.send_at))
         fields["expires_at"] = self._expiry(message.send_at)
-        names = {f"#{k}": k for k in fields} | {"#status": "status", "#created_at": "created_at"}
+        names = {f"#{k}": k for k in [*fields, *empty]} | {"#status": "status", "#created_at": "created_at"}
         values = {f":{k}": v for k, v in fields.items()} | to_values(
             {
                 ":pending": MessageStatus.PENDING.value,
@@ -256,10 +291,11 @@ class DynamoStore:
         )
         sets = [f"#{k} = :{k}" for k in fields]
         sets += ["#status = :pending", "#created_at = if_not_exists(#created_at, :created_at)"]
+        removes = " REMOVE " + ", ".join(f"#{k}" for k in empty) if empty else ""
         return {
             "TableName": self.messages,
             "Key": message_key(message.customer_id, message.message_id),
-            "UpdateExpression": "SET " + ", ".join(sets),
+            "UpdateExpression": "SET " + ", ".join(sets) + removes,
             "ConditionExpression": "attribute_not_exists(sk) OR #status = :pending",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,

@@ -26,7 +26,7 @@ class TableSettings(_EnvModel):
     messages_table: str = Field(alias="MESSAGES_TABLE", min_length=1)
     suppression_table: str = Field(alias="SUPPRESSION_TABLE", min_length=1)
     #: how long decisions and finished messages are kept (DynamoDB's TTL deletes them after that)
-    retention_days: int = Field(alias="RETENTION_DAYS", default=400, ge=7, le=3650)
+    retention_days: int = Field(alias="RETENTION_DAYS", default=90, ge=7, le=3650)
 
 
 class IngestSettings(_EnvModel):
