@@ -7,9 +7,11 @@ twice) to the earlier of the two.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cached_property, lru_cache
+from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -48,7 +50,21 @@ def parse_wall_time(value: object) -> object:
     return value
 
 
-class Window(BaseModel):
+class _Hours(BaseModel):
+    """Hours the policy reads in its inner loop: frozen, with cached properties derived from the fields
+    (pydantic reads private attributes through a slow `__getattr__`). A copy with changed fields derives
+    them again."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copied = super().model_copy(update=update, deep=deep)
+        for name in set(copied.__dict__) - set(type(self).model_fields):
+            del copied.__dict__[name]
+        return copied
+
+
+class Window(_Hours):
     """Days and hours a message may go out, in the customer's zone. `start` after `end` wraps midnight
     (e.g. 22:00-02:00, counted as belonging to the day it starts); `start` equal to `end` is all day."""
 
@@ -60,8 +76,6 @@ class Window(BaseModel):
 
     _coerce = field_validator("start", "end", mode="before")(classmethod(lambda cls, v: parse_wall_time(v)))
 
-    # Cached properties, not private attributes: contains() runs in the policy's inner loop, and pydantic
-    # reads private attributes through a slow `__getattr__`.
     @cached_property
     def weekday_numbers(self) -> frozenset[int]:
         return frozenset(d.number for d in self.days)
@@ -89,7 +103,7 @@ class Window(BaseModel):
         return f"{days} {self.start:%H:%M}-{self.end:%H:%M}"
 
 
-class QuietHours(BaseModel):
+class QuietHours(_Hours):
     """Hours when no promotional message may arrive, in the customer's zone (may wrap midnight)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -5,6 +5,7 @@ The same rules run twice: when an event is evaluated (`plan.plan_event`), and ag
 fires (`recheck.decide_at_send`), because context changes in between.
 
     zone       where a person's day is judged
+    index      the campaign set by trigger event, built once per set
     gates      eligibility, re-entry, de-duplication, the recently-bought template choice
     placement  timing rules (delay, local time, cooldown, window, quiet hours), then caps by priority
     plan       one event: exits, triggers, and every pending message placed again

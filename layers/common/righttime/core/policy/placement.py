@@ -147,6 +147,32 @@ class TakenSlots:
         return self._at[bisect_right(self._at, after) : bisect_left(self._at, before)]
 
 
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where `place` put a message (None: nowhere) and what moved it; reasons are made when asked for, since
+    a message that was outranked tells that instead."""
+
+    at: datetime | None
+    #: each cap that pushed the message, and until when; one entry per cap in a row, since a cap that keeps
+    #: pushing it only moves its `until`
+    pushed: tuple[tuple[FrequencyCap, datetime], ...]
+    #: the send-by deadline and the first allowed slot past it, when that is what ended the search
+    too_late: tuple[datetime, datetime] | None
+
+    @property
+    def capped(self) -> bool:
+        return bool(self.pushed)
+
+    def reasons(self, zone: CustomerZone, *, caps: bool = True) -> list[Reason]:
+        """Why it landed where it did, or nowhere; with `caps` false, only what the caps did not cause."""
+        reasons = [Reason.frequency_cap(cap, zone.name, until) for cap, until in self.pushed] if caps else []
+        if self.too_late is not None:
+            return [*reasons, Reason.send_by_passed(*self.too_late)]
+        if self.at is None and caps:
+            return reasons or [Reason.no_free_slot(PLACEMENT_HORIZON)]
+        return reasons
+
+
 def place(
     desired: datetime,
     zone: CustomerZone,
@@ -154,19 +180,13 @@ def place(
     policy: GlobalPolicy,
     taken: TakenSlots,
     send_by: datetime | None,
-) -> tuple[datetime | None, list[Reason]]:
+) -> Placement:
     """The earliest instant at or after `desired` that the send window, quiet hours and every frequency cap
     allow, given the instants already `taken` by sends and higher-priority messages."""
-    # Each cap that pushed the message, and until when; one entry per cap in a row, since a cap that keeps
-    # pushing it only moves its `until`. Reasons are made once, at the end.
     pushed: list[tuple[FrequencyCap, datetime]] = []
     at, passed = _walk(desired, zone, campaign, policy, taken, send_by, pushed)
-    reasons = [Reason.frequency_cap(cap, zone.name, until) for cap, until in pushed]
-    if passed is not None and send_by is not None:
-        return None, [*reasons, Reason.send_by_passed(send_by, passed)]
-    if at is None:
-        return None, reasons or [Reason.no_free_slot(PLACEMENT_HORIZON)]
-    return at, reasons
+    too_late = (send_by, passed) if passed is not None and send_by is not None else None
+    return Placement(at, tuple(pushed), too_late)
 
 
 def free_slot(
@@ -230,10 +250,14 @@ def next_slot(
     for the window's opening. An allowed instant nothing moved stays, so a message due now goes now.
     """
     window, quiet, wall = campaign.timing.window, policy.quiet_hours, campaign.timing.at_local_time
-    allowed = calendar.next_allowed(at, zone.tz, window, quiet)
-    if wall is None or allowed is None or (allowed == at and not moved):
-        return allowed
-    return calendar.next_allowed_local_time(at, wall, zone.tz, window, quiet)
+    key = (at, window.key if window else None, quiet.key if quiet else None, wall, moved and wall is not None)
+    if key in zone.slots:
+        return zone.slots[key]
+    slot = calendar.next_allowed(at, zone.tz, window, quiet)
+    if wall is not None and slot is not None and (slot != at or moved):
+        slot = calendar.next_allowed_local_time(at, wall, zone.tz, window, quiet)
+    zone.slots[key] = slot
+    return slot
 
 
 def _free_after(

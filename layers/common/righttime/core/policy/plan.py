@@ -17,7 +17,6 @@ from righttime.core.decisions import (
     OutboundMessage,
     Outcome,
     Reason,
-    ReasonCode,
     message_id_for,
 )
 from righttime.core.events import QueuedEvent, TrackMessage
@@ -315,19 +314,16 @@ def _allocate(
         at: datetime | None = desired
         extra: list[Reason] = []
         if ref.promotional:
-            at, extra = place(desired, zone, campaign, policy, taken, ref.send_by)
+            placement = place(desired, zone, campaign, policy, taken, ref.send_by)
+            at, moved = placement.at, placement.at is None or placement.capped
             # Only a slot taken by a higher priority can outrank; without one, the result is the same. A
             # message no cap moved has the slot it would have alone: fewer taken slots never fill a cap.
-            capped = at is None or bool(extra)
-            alone = (
-                free_slot(desired, zone, campaign, policy, sends, ref.send_by) if placed and capped else at
-            )
+            alone = free_slot(desired, zone, campaign, policy, sends, ref.send_by) if placed and moved else at
             if at != alone:
-                outranked = Reason.outranked(placed, alone)
                 # Unplaceable: say what else stood in the way; placed later: the outranking says it all.
-                extra = [outranked] + (
-                    [r for r in extra if r.code is not ReasonCode.FREQUENCY_CAP] if at is None else []
-                )
+                extra = [Reason.outranked(placed, alone), *placement.reasons(zone, caps=False)]
+            else:
+                extra = placement.reasons(zone)
         if at is None:
             _refuse_pending(plan, candidate, extra, zone, now)
             continue
@@ -375,7 +371,8 @@ def _record_placement(
                 reasons=reasons,
             )
         )
-        profile.pending[ref.key] = ref.model_copy(update={"send_at": at, "generation": generation})
+        if (at, generation) != (ref.send_at, ref.generation):  # else the waiting reference says it already
+            profile.pending[ref.key] = ref.model_copy(update={"send_at": at, "generation": generation})
         plan.decisions.append(
             Decision.made(
                 Outcome.SCHEDULED,

@@ -98,7 +98,8 @@ def decide_at_send(
         and priority_order(ref.priority, ref.campaign_id, ref.desired_at or ref.send_at) < mine
     ]
     taken = TakenSlots([s.at for s in profile.sends if s.promotional] + others)
-    at, capped = place(earliest.at, zone, campaign, policy, taken, message.send_by)
+    placement = place(earliest.at, zone, campaign, policy, taken, message.send_by)
+    at, capped = placement.at, placement.reasons(zone)
     if at is None:
         return close(unplaceable_outcome(capped), earliest.reasons + capped)
     if at - now <= SEND_NOW_TOLERANCE:

@@ -3,7 +3,8 @@ the default)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from righttime.core import calendar
@@ -16,6 +17,9 @@ class CustomerZone:
     tz: ZoneInfo
     name: str
     source: str
+    #: the allowed slots found so far, by instant and timing rules: a zone lives for one evaluation, in which
+    #: the campaigns walk through the same few days again and again
+    slots: dict[tuple[object, ...], datetime | None] = field(default_factory=dict, compare=False, repr=False)
 
 
 def customer_zone(profile: Profile, policy: GlobalPolicy) -> CustomerZone:
