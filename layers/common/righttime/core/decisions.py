@@ -692,11 +692,20 @@ class OutboundMessage(BaseModel):
 
 
 _NAMESPACE = uuid.UUID("5f0e9d2c-7a43-4c41-9a8e-2b1f6c0de0a1")
+_NAMESPACE_BYTES = _NAMESPACE.bytes
 
 
 def message_id_for(customer_id: str, campaign_id: str, trigger_message_id: str) -> str:
-    """A deterministic message id: re-processing the same trigger yields the same message, never a second."""
-    return uuid.uuid5(_NAMESPACE, f"{customer_id}\x1f{campaign_id}\x1f{trigger_message_id}").hex
+    """A deterministic message id: re-processing the same trigger yields the same message, never a second.
+
+    It is the hex of `uuid.uuid5(_NAMESPACE, "customer\\x1fcampaign\\x1ftrigger")`, which stored messages
+    carry; computed on the digest directly (RFC 4122, section 4.3), a third of what building a `UUID` costs.
+    """
+    name = f"{customer_id}\x1f{campaign_id}\x1f{trigger_message_id}".encode()
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
+    digest[6] = digest[6] & 0x0F | 0x50  # version 5
+    digest[8] = digest[8] & 0x3F | 0x80  # the RFC 4122 variant
+    return digest.hex()
 
 
 def short_hash(text: str, length: int = 16) -> str:
