@@ -7,7 +7,7 @@ A few customers share an address (a household). Like a real export the file is n
 of lines is displaced by minutes to hours, and a share arrived late (`receivedAt` after `timestamp`, a phone
 that was offline). The same size and seed give the same file.
 
-    python bench/journey_generator.py 1000000 /tmp/journey-1m.jsonl
+    python bench/journey_generator.py 1000000 journey-1m.jsonl
 """
 
 from __future__ import annotations
