@@ -4,6 +4,7 @@ knows about a customer (audience, exit-at-send). Pure and explainable: a failed 
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -27,6 +28,9 @@ class Op(StrEnum):
 _NEEDS_LIST = {Op.IN, Op.NOT_IN}
 _ORDERS = {Op.GT: operator.gt, Op.GTE: operator.ge, Op.LT: operator.lt, Op.LTE: operator.le}
 _NUMERIC = {Op.GT, Op.GTE, Op.LT, Op.LTE}
+
+#: a condition compiled: whether it holds for the facts given
+Predicate = Callable[[dict[str, Any]], bool]
 
 
 class Condition(BaseModel):
@@ -54,28 +58,25 @@ class Condition(BaseModel):
     def holds(self, facts: dict[str, Any]) -> bool:
         """Whether the condition holds for `facts` (a missing field only satisfies `exists: false`,
         `not_equals` and `not_in`)."""
-        found, actual = lookup(facts, self.field)
+        return self.predicate()(facts)
+
+    def predicate(self) -> Predicate:
+        """The condition as a function of the facts, for a caller that tests it many times: the path is
+        split and the value converted once, here."""
+        parts = tuple(self.field.split("."))
         if self.op is Op.EXISTS:
-            return found == bool(self.value)
-        if not found or actual is None:
-            return self.op in (Op.NOT_EQUALS, Op.NOT_IN)
-        match self.op:
-            case Op.EQUALS:
-                return _same(actual, self.value)
-            case Op.NOT_EQUALS:
-                return not _same(actual, self.value)
-            case Op.IN:
-                return any(_same(actual, v) for v in self.value)  # type: ignore[union-attr]
-            case Op.NOT_IN:
-                return not any(_same(actual, v) for v in self.value)  # type: ignore[union-attr]
-            case Op.CONTAINS:
-                if isinstance(actual, str):
-                    return isinstance(self.value, str) and self.value.lower() in actual.lower()
-                if isinstance(actual, list):
-                    return any(_same(item, self.value) for item in actual)
-                return False
-            case _:
-                return _compare(actual, self.op, self.value)
+            wanted = bool(self.value)
+            return lambda facts: _find(facts, parts)[0] == wanted
+        missing = self.op in (Op.NOT_EQUALS, Op.NOT_IN)
+        test = _test(self.op, self.value)
+
+        def holds(facts: dict[str, Any]) -> bool:
+            found, actual = _find(facts, parts)
+            if not found or actual is None:
+                return missing
+            return test(actual)
+
+        return holds
 
     def describe(self) -> dict[str, JsonValue]:
         return {"field": self.field, "op": self.op.value, "value": self.value}
@@ -83,37 +84,77 @@ class Condition(BaseModel):
 
 def lookup(facts: dict[str, Any], path: str) -> tuple[bool, Any]:
     """Follow a dotted path through nested mappings: (found, value)."""
+    return _find(facts, path.split("."))
+
+
+def _find(facts: dict[str, Any], parts: Sequence[str]) -> tuple[bool, Any]:
     current: Any = facts
-    for part in path.split("."):
+    for part in parts:
         if not isinstance(current, dict) or part not in current:
             return False, None
         current = current[part]
     return True, current
 
 
-def first_failing(conditions: list[Condition], facts: dict[str, Any]) -> Condition | None:
-    return next((condition for condition in conditions if not condition.holds(facts)), None)
+def _test(op: Op, expected: JsonValue) -> Callable[[Any], bool]:
+    """What `op` checks of a value that was found, against `expected`."""
+    match op:
+        case Op.EQUALS:
+            return _sameness(expected)
+        case Op.NOT_EQUALS:
+            same = _sameness(expected)
+            return lambda actual: not same(actual)
+        case Op.IN:
+            tests = [_sameness(value) for value in expected]  # type: ignore[union-attr]
+            return lambda actual: any(same(actual) for same in tests)
+        case Op.NOT_IN:
+            tests = [_sameness(value) for value in expected]  # type: ignore[union-attr]
+            return lambda actual: not any(same(actual) for same in tests)
+        case Op.CONTAINS:
+            return lambda actual: _contains(actual, expected)
+        case _:
+            return _ordering(op, expected)
 
 
-def _same(actual: Any, expected: Any) -> bool:
-    if (
-        isinstance(actual, int | float | Decimal)
-        and isinstance(expected, int | float)
-        and not isinstance(expected, bool)
-    ):
-        return Decimal(str(actual)) == Decimal(str(expected))
-    if isinstance(actual, str) and isinstance(expected, str):
-        return actual.casefold() == expected.casefold()
-    return bool(actual == expected)
+def _sameness(expected: Any) -> Callable[[Any], bool]:
+    """Equality as conditions mean it: numbers by value (1 is 1.0), strings ignoring case."""
+    if isinstance(expected, int | float) and not isinstance(expected, bool):
+        number = Decimal(str(expected))
+        return lambda actual: (
+            Decimal(str(actual)) == number
+            if isinstance(actual, int | float | Decimal)
+            else bool(actual == expected)
+        )
+    if isinstance(expected, str):
+        folded = expected.casefold()
+        return lambda actual: (
+            actual.casefold() == folded if isinstance(actual, str) else bool(actual == expected)
+        )
+    return lambda actual: bool(actual == expected)
 
 
-def _compare(actual: Any, op: Op, expected: Any) -> bool:
-    if type(actual) is int and type(expected) is int:
-        return bool(_ORDERS[op](actual, expected))  # exact already (a bool is not an int here)
-    try:
-        left, right = Decimal(str(actual)), Decimal(str(expected))
-    except ArithmeticError:
-        return False
-    if not left.is_finite():
-        return False
-    return bool(_ORDERS[op](left, right))
+def _contains(actual: Any, expected: Any) -> bool:
+    if isinstance(actual, str):
+        return isinstance(expected, str) and expected.lower() in actual.lower()
+    if isinstance(actual, list):
+        same = _sameness(expected)
+        return any(same(item) for item in actual)
+    return False
+
+
+def _ordering(op: Op, expected: Any) -> Callable[[Any], bool]:
+    order = _ORDERS[op]
+    bound = Decimal(str(expected))
+
+    def compare(actual: Any) -> bool:
+        if type(actual) is int and type(expected) is int:
+            return bool(order(actual, expected))  # exact already (a bool is not an int here)
+        try:
+            left = Decimal(str(actual))
+        except ArithmeticError:
+            return False
+        if not left.is_finite():
+            return False
+        return bool(order(left, bound))
+
+    return compare

@@ -3,15 +3,40 @@ de-duplication)? And which template, given what they recently bought?"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from righttime.core.addresses import usable_address
 from righttime.core.campaigns import Campaign, Kind, ReentryMode
-from righttime.core.conditions import first_failing
+from righttime.core.conditions import Condition, Predicate
 from righttime.core.decisions import Reason
 from righttime.core.global_policy import GlobalPolicy
 from righttime.core.profiles import Profile, facts
+
+# Reasons are values: these two read the same for every customer and campaign.
+_NO_EMAIL = Reason.no_email()
+_UNSUBSCRIBED = Reason.unsubscribed()
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """A campaign's audience conditions, compiled: each one's predicate, with the reason its failure gives
+    (the same for every customer, so built once)."""
+
+    checks: tuple[tuple[Predicate, Reason], ...]
+
+    @classmethod
+    def of(cls, conditions: Sequence[Condition]) -> Audience:
+        return cls(tuple((condition.predicate(), Reason.audience(condition)) for condition in conditions))
+
+    def refusal(self, known_facts: dict[str, Any]) -> Reason | None:
+        """The reason of the first condition that fails for `known_facts`; None if every one holds."""
+        for holds, reason in self.checks:
+            if not holds(known_facts):
+                return reason
+        return None
 
 
 def eligibility(
@@ -20,22 +45,27 @@ def eligibility(
     suppressed: str | None,
     now: datetime,
     known_facts: dict[str, Any] | None = None,
+    audience: Audience | None = None,
 ) -> list[Reason]:
     """Reasons `profile` may not receive `campaign` at all; empty when it may.
 
     `suppressed` is the suppression-list reason for the profile's address, when the caller looked it up;
-    `known_facts` the profile's `facts` at `now`, when the caller decides many campaigns at once.
+    `known_facts` the profile's `facts` at `now` and `audience` the campaign's audience compiled, when the
+    caller decides many campaigns at once.
     """
     if usable_address(profile.email) is None:  # none, or one stored before addresses were checked
-        return [Reason.no_email()]
+        return [_NO_EMAIL]
     reasons: list[Reason] = []
     if suppressed is not None:
         reasons.append(Reason.address_suppressed(suppressed))
     if campaign.kind is Kind.PROMOTIONAL and profile.unsubscribed:
-        reasons.append(Reason.unsubscribed())
-    failing = first_failing(campaign.audience, facts(profile, now) if known_facts is None else known_facts)
-    if failing is not None:
-        reasons.append(Reason.audience(failing))
+        reasons.append(_UNSUBSCRIBED)
+    if campaign.audience:
+        if audience is None:
+            audience = Audience.of(campaign.audience)
+        failing = audience.refusal(facts(profile, now) if known_facts is None else known_facts)
+        if failing is not None:
+            reasons.append(failing)
     return reasons
 
 

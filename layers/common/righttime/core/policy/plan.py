@@ -22,7 +22,7 @@ from righttime.core.decisions import (
 from righttime.core.events import QueuedEvent, TrackMessage
 from righttime.core.global_policy import GlobalPolicy
 from righttime.core.policy.gates import choose_template, eligibility, reentry_blockers
-from righttime.core.policy.index import campaign_index
+from righttime.core.policy.index import CompiledCampaign, campaign_index
 from righttime.core.policy.placement import (
     TakenSlots,
     earliest_for_campaign,
@@ -122,9 +122,9 @@ def plan_event(
     _apply_exits(plan, by_id, event, message.event, zone, now)
     candidates: dict[str, _Candidate] = {}
     known = facts(plan.profile, now)  # planning changes only `pending`, which no condition reads
-    for campaign in index.triggered_by(message.event):
-        if campaign.is_triggered_by(message.event, message.properties):
-            candidate = _trigger(plan, campaign, policy, event, message, zone, now, known)
+    for compiled in index.triggered_by(message.event):
+        if compiled.matches(message.properties):
+            candidate = _trigger(plan, compiled, policy, event, message, zone, now, known)
             if candidate is not None:
                 candidates[candidate.ref.key] = candidate
     _allocate(plan, by_id, policy, zone, now, candidates)
@@ -161,7 +161,7 @@ def _apply_exits(
 
 def _trigger(
     plan: Plan,
-    campaign: Campaign,
+    compiled: CompiledCampaign,
     policy: GlobalPolicy,
     event: QueuedEvent,
     message: TrackMessage,
@@ -169,7 +169,7 @@ def _trigger(
     now: datetime,
     known_facts: dict[str, Any],
 ) -> _Candidate | None:
-    profile = plan.profile
+    profile, campaign = plan.profile, compiled.campaign
 
     def decision(outcome: Outcome, reasons: list[Reason], message_id: str | None = None) -> Decision:
         return Decision.made(
@@ -184,7 +184,7 @@ def _trigger(
             trigger_message_id=event.message_id,
         )
 
-    blockers = eligibility(profile, campaign, None, now, known_facts)
+    blockers = eligibility(profile, campaign, None, now, known_facts, compiled.audience)
     key = campaign.dedupe_value(message.properties)
     new_message_id = message_id_for(profile.customer_id, campaign.id, event.message_id)
     pending = _waiting(profile, campaign, key, new_message_id)
@@ -218,7 +218,7 @@ def _trigger(
     if repeated and pending is not None:
         trigger = Reason.trigger_repeated(message.event, pending.send_at)
     else:
-        trigger = Reason.triggered(message.event, campaign.timing.delay)
+        trigger = compiled.triggered[message.event]
     if pending is not None and not repeated:
         # One pending message per campaign: a trigger about something else (another product, another
         # cart) that can be sent replaces the message about the first, which is cancelled rather than left
