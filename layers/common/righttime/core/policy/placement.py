@@ -269,7 +269,7 @@ def _free_after(
     """None if a message at `at` respects every cap; else a later instant worth trying, and the cap."""
     for cap in caps:
         if cap.calendar_day:
-            start, end = calendar.local_day_bounds(at, zone.tz)
+            start, end = zone.day_bounds(at)
             if taken.count_from(start, end) >= cap.max:
                 return end, cap
             continue

@@ -20,6 +20,15 @@ class CustomerZone:
     #: the allowed slots found so far, by instant and timing rules: a zone lives for one evaluation, in which
     #: the campaigns walk through the same few days again and again
     slots: dict[tuple[object, ...], datetime | None] = field(default_factory=dict, compare=False, repr=False)
+    #: the local day around each instant a calendar-day cap asked about, for the same reason
+    days: dict[datetime, tuple[datetime, datetime]] = field(default_factory=dict, compare=False, repr=False)
+
+    def day_bounds(self, instant: datetime) -> tuple[datetime, datetime]:
+        """The UTC instants at which the customer's calendar day containing `instant` starts and ends."""
+        bounds = self.days.get(instant)
+        if bounds is None:
+            bounds = self.days[instant] = calendar.local_day_bounds(instant, self.tz)
+        return bounds
 
 
 def customer_zone(profile: Profile, policy: GlobalPolicy) -> CustomerZone:
