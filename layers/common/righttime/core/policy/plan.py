@@ -32,7 +32,7 @@ from righttime.core.policy.placement import (
     unplaceable_outcome,
 )
 from righttime.core.policy.zone import CustomerZone, customer_zone
-from righttime.core.profiles import MAX_PENDING_TRANSACTIONAL, PendingRef, Profile, facts
+from righttime.core.profiles import MAX_PENDING_TRANSACTIONAL, PendingRef, Profile, facts, pending_key
 
 ORDER_COMPLETED = "Order Completed"
 
@@ -73,11 +73,44 @@ class _Draft:
 
 
 @dataclass(slots=True)
+class _Planned:
+    """The waiting reference a trigger planned, as placement reads it: the `PendingRef` is built once, with
+    its final time, and only for a message that gets a slot."""
+
+    campaign_id: str
+    message_id: str
+    send_at: datetime
+    trigger_at: datetime
+    desired_at: datetime
+    send_by: datetime | None
+    priority: int
+    promotional: bool
+    dedupe_key: str | None
+    generation: int
+    key: str
+
+    def stored(self, send_at: datetime, generation: int) -> PendingRef:
+        return PendingRef(
+            campaign_id=self.campaign_id,
+            message_id=self.message_id,
+            send_at=send_at,
+            trigger_at=self.trigger_at,
+            desired_at=self.desired_at,
+            send_by=self.send_by,
+            priority=self.priority,
+            promotional=self.promotional,
+            dedupe_key=self.dedupe_key,
+            generation=generation,
+        )
+
+
+@dataclass(slots=True)
 class _Candidate:
     """A pending message being (re)placed, with what its decision should say."""
 
     campaign: Campaign
-    ref: PendingRef
+    #: what is waiting already, or what this event's trigger planned
+    ref: PendingRef | _Planned
     #: why this event planned it (`triggered` or `trigger_repeated`); None for a message planned earlier
     trigger: Reason | None = None
     #: this event's trigger moves a message that was already waiting (a new generation), not a new one
@@ -87,6 +120,8 @@ class _Candidate:
     draft: _Draft | None = None
     event_name: str | None = None
     event_message_id: str | None = None
+    #: the reference a message this event planned is stored as, once it has a slot
+    stored: PendingRef | None = None
 
     @property
     def planned_now(self) -> bool:
@@ -235,7 +270,8 @@ def _trigger(
         message_id, generation = pending.message_id, pending.generation
     else:
         message_id, generation = new_message_id, 0
-    ref = PendingRef(
+    promotional = campaign.kind is Kind.PROMOTIONAL
+    ref = _Planned(
         campaign_id=campaign.id,
         message_id=message_id,
         send_at=earliest.at,
@@ -243,11 +279,11 @@ def _trigger(
         desired_at=earliest.at,
         send_by=send_by,
         priority=campaign.priority,
-        promotional=campaign.kind is Kind.PROMOTIONAL,
+        promotional=promotional,
         dedupe_key=key,
         generation=generation,
+        key=pending_key(campaign.id, message_id, promotional=promotional),
     )
-    profile.pending[ref.key] = ref
     return _Candidate(
         campaign,
         ref,
@@ -292,9 +328,9 @@ def _allocate(
     """Place every pending message in priority order; record what moved and why."""
     profile = plan.profile
     candidates = dict(fresh)
-    for key, ref in profile.pending.items():
-        if key not in candidates and ref.campaign_id in by_id:
-            candidates[key] = _Candidate(by_id[ref.campaign_id], ref)
+    for key, waiting in profile.pending.items():
+        if key not in candidates and waiting.campaign_id in by_id:
+            candidates[key] = _Candidate(by_id[waiting.campaign_id], waiting)
     sends = TakenSlots(s.at for s in profile.sends if s.promotional)
     order = sorted(
         candidates.values(),
@@ -333,6 +369,10 @@ def _allocate(
             taken.add(at)
             placed.append(campaign.id)
         _record_placement(plan, candidate, at, extra, zone, now)
+    # What this event planned is stored in the order it was triggered, whatever order placed it.
+    for key, candidate in fresh.items():
+        if candidate.stored is not None:
+            profile.pending[key] = candidate.stored
 
 
 def _record_placement(
@@ -371,8 +411,8 @@ def _record_placement(
                 reasons=reasons,
             )
         )
-        if (at, generation) != (ref.send_at, ref.generation):  # else the waiting reference says it already
-            profile.pending[ref.key] = ref.model_copy(update={"send_at": at, "generation": generation})
+        assert isinstance(ref, _Planned)
+        candidate.stored = ref.stored(at, generation)
         plan.decisions.append(
             Decision.made(
                 Outcome.SCHEDULED,
@@ -391,6 +431,7 @@ def _record_placement(
     if at == ref.send_at:
         return
     # A higher-priority message took this one's slot: it waits for the next one.
+    assert isinstance(ref, PendingRef)  # planned by an earlier event: stored on the profile
     generation = ref.generation + 1
     profile.pending[ref.key] = ref.model_copy(update={"send_at": at, "generation": generation})
     plan.move.append(Move(ref.message_id, at, generation, extra))
@@ -413,7 +454,8 @@ def _refuse_pending(
 ) -> None:
     ref, profile = candidate.ref, plan.profile
     outcome = unplaceable_outcome(reasons)
-    del profile.pending[ref.key]
+    # A message this event planned is not stored yet; the one it repeats (the same key) goes with it.
+    profile.pending.pop(ref.key, None)
     decision = Decision.made(
         outcome,
         candidate.rules + reasons,
