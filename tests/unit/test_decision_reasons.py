@@ -312,3 +312,17 @@ def test_a_decision_records_the_zone_the_timing_rules_used() -> None:
         "trait",
     )
     assert decision.message_id is None and decision.send_at is None
+
+
+@pytest.mark.parametrize(
+    "reason", [reason for reason, _, _ in EXPECTED], ids=[c.value for _, c, _ in EXPECTED]
+)
+def test_a_reason_reads_back_from_its_record_as_the_same_reason(reason: Reason) -> None:
+    # Given a reason built by its named constructor (most skip validating values they built themselves)
+    # When its decision record is read back
+    read = Reason.model_validate_json(reason.model_dump_json())
+    # Then it is the same reason, and stays immutable
+    assert read == reason
+    assert read.model_dump_json() == reason.model_dump_json()
+    with pytest.raises(ValueError, match="frozen"):
+        setattr(reason, "code", ReasonCode.OPENED)  # noqa: B010 (the assignment itself is the test)
