@@ -99,6 +99,24 @@ class ReasonCode(StrEnum):
     CLICKED = "clicked"
 
 
+#: the text of instants that reasons name, by instant, zone and fold: the same instant reads differently in
+#: another zone, and on the other side of a clock change
+_ISO_TEXTS: dict[tuple[datetime, object, int], str] = {}
+_ISO_TEXTS_KEPT = 4096
+
+
+def _iso(at: datetime) -> str:
+    """`at.isoformat()`, remembered: planning one event names the same few instants (the send-by deadline,
+    the window's next opening) in the reasons of campaign after campaign."""
+    key = (at, at.tzinfo, at.fold)
+    text = _ISO_TEXTS.get(key)
+    if text is None:
+        if len(_ISO_TEXTS) >= _ISO_TEXTS_KEPT:
+            _ISO_TEXTS.clear()
+        text = _ISO_TEXTS[key] = at.isoformat()
+    return text
+
+
 class Reason(BaseModel):
     """One reason a decision carries: a code and the values that led to it.
 
@@ -144,7 +162,7 @@ class Reason(BaseModel):
         """`event` triggered again while the campaign's message waited for `previous_send_at`: it moves."""
         return cls._unchecked(
             code=ReasonCode.TRIGGER_REPEATED,
-            detail={"event": event, "previous_send_at": previous_send_at.isoformat()},
+            detail={"event": event, "previous_send_at": _iso(previous_send_at)},
         )
 
     @classmethod
@@ -173,7 +191,7 @@ class Reason(BaseModel):
         """The customer ordered at `order_at`: no promotion before `until`."""
         return cls._unchecked(
             code=ReasonCode.PURCHASE_COOLDOWN,
-            detail={"order_at": order_at.isoformat(), "until": until.isoformat()},
+            detail={"order_at": _iso(order_at), "until": _iso(until)},
         )
 
     @classmethod
@@ -181,7 +199,7 @@ class Reason(BaseModel):
         """A post-purchase follow-up waits until `until` after the order at `order_at`."""
         return cls._unchecked(
             code=ReasonCode.FOLLOW_UP_DELAY,
-            detail={"order_at": order_at.isoformat(), "until": until.isoformat()},
+            detail={"order_at": _iso(order_at), "until": _iso(until)},
         )
 
     @classmethod
@@ -192,8 +210,8 @@ class Reason(BaseModel):
             detail={
                 "quiet_hours": quiet.describe(),
                 "timezone": zone_name,
-                "local_time": local_time.isoformat(),
-                "until": until.isoformat(),
+                "local_time": _iso(local_time),
+                "until": _iso(until),
             },
         )
 
@@ -205,8 +223,8 @@ class Reason(BaseModel):
             detail={
                 "window": window.describe(),
                 "timezone": zone_name,
-                "local_time": local_time.isoformat(),
-                "until": until.isoformat(),
+                "local_time": _iso(local_time),
+                "until": _iso(until),
             },
         )
 
@@ -218,7 +236,7 @@ class Reason(BaseModel):
             detail={
                 "window": window.describe(),
                 "timezone": zone_name,
-                "local_time": local_time.isoformat(),
+                "local_time": _iso(local_time),
                 "action": "drop",
             },
         )
@@ -252,7 +270,7 @@ class Reason(BaseModel):
         """`cap` is full at the planned time; the next free slot is at `until`."""
         return cls._unchecked(
             code=ReasonCode.FREQUENCY_CAP,
-            detail={"cap": cap.describe(), "timezone": zone_name, "until": until.isoformat()},
+            detail={"cap": cap.describe(), "timezone": zone_name, "until": _iso(until)},
         )
 
     @classmethod
@@ -266,7 +284,7 @@ class Reason(BaseModel):
         campaigns: list[JsonValue] = [*sorted(set(by))]
         return cls._unchecked(
             code=ReasonCode.OUTRANKED,
-            detail={"by": campaigns, "wanted": wanted.isoformat() if wanted else None},
+            detail={"by": campaigns, "wanted": _iso(wanted) if wanted else None},
         )
 
     # --- refusals ---------------------------------------------------------------------------------------
@@ -276,21 +294,21 @@ class Reason(BaseModel):
         """When planning: the earliest allowed instant is after the `send_by` deadline."""
         return cls._unchecked(
             code=ReasonCode.SEND_BY_PASSED,
-            detail={"send_by": send_by.isoformat(), "earliest": earliest.isoformat()},
+            detail={"send_by": _iso(send_by), "earliest": _iso(earliest)},
         )
 
     @classmethod
     def send_by_passed_when_fired(cls, send_by: datetime, at: datetime) -> Reason:
         """At send time: the schedule fired at `at`, after the `send_by` deadline."""
         return cls._unchecked(
-            code=ReasonCode.SEND_BY_PASSED, detail={"send_by": send_by.isoformat(), "at": at.isoformat()}
+            code=ReasonCode.SEND_BY_PASSED, detail={"send_by": _iso(send_by), "at": _iso(at)}
         )
 
     @classmethod
     def reentry(cls, mode: ReentryMode, last_sent_at: datetime) -> Reason:
         """The campaign's re-entry rule forbids another message since the one sent at `last_sent_at`."""
         return cls._unchecked(
-            code=ReasonCode.REENTRY, detail={"mode": mode.value, "last_sent_at": last_sent_at.isoformat()}
+            code=ReasonCode.REENTRY, detail={"mode": mode.value, "last_sent_at": _iso(last_sent_at)}
         )
 
     @classmethod
@@ -313,7 +331,7 @@ class Reason(BaseModel):
     def recently_bought(cls, category: str, bought_at: datetime) -> Reason:
         """The customer bought `category` recently, and the campaign has no cross-sell variant."""
         return cls._unchecked(
-            code=ReasonCode.RECENTLY_BOUGHT, detail={"category": category, "bought_at": bought_at.isoformat()}
+            code=ReasonCode.RECENTLY_BOUGHT, detail={"category": category, "bought_at": _iso(bought_at)}
         )
 
     @classmethod
@@ -321,7 +339,7 @@ class Reason(BaseModel):
         """The customer bought `category` recently: the cross-sell `template` goes instead."""
         return cls._unchecked(
             code=ReasonCode.CROSS_SELL_VARIANT,
-            detail={"category": category, "bought_at": bought_at.isoformat(), "template": template},
+            detail={"category": category, "bought_at": _iso(bought_at), "template": template},
         )
 
     @classmethod
@@ -345,13 +363,13 @@ class Reason(BaseModel):
         at send time it is None (the profile's last order decides)."""
         detail: dict[str, JsonValue] = {} if event is None else {"event": event}
         return cls._unchecked(
-            code=ReasonCode.CONVERTED, detail={**detail, "order_id": order_id, "at": at.isoformat()}
+            code=ReasonCode.CONVERTED, detail={**detail, "order_id": order_id, "at": _iso(at)}
         )
 
     @classmethod
     def exit_event(cls, event: str, at: datetime) -> Reason:
         """`event`, one of the campaign's exit events, happened at `at`."""
-        return cls._unchecked(code=ReasonCode.EXIT_EVENT, detail={"event": event, "at": at.isoformat()})
+        return cls._unchecked(code=ReasonCode.EXIT_EVENT, detail={"event": event, "at": _iso(at)})
 
     @classmethod
     def exit_condition(cls, condition: Condition) -> Reason:
