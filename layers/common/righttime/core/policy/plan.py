@@ -388,7 +388,7 @@ def _record_placement(
         generation = ref.generation + 1 if candidate.repeated else ref.generation
         reasons = candidate.reasons + extra
         plan.schedule.append(
-            OutboundMessage(
+            OutboundMessage.planned(
                 message_id=ref.message_id,
                 customer_id=profile.customer_id,
                 campaign_id=campaign_id,
