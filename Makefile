@@ -18,7 +18,7 @@ help:
 	@echo "make demo      set up, start local mode with a fast clock, replay a journey, show the email"
 	@echo "make local     run the whole pipeline on this machine (http://127.0.0.1:3000)"
 	@echo "make test      set up, then lint, type-check, validate the template and run every test"
-	@echo "make bench     set up, then measure cold start, AWS calls per event and cost, policy and simulation speed"
+	@echo "make bench     set up, then measure cold start, AWS calls and cost, policy speed, simulation and a 1M-event back-test (about an hour)"
 	@echo "make fuzz      set up, then send 10,000 generated hostile requests to local mode; fails on any 5xx or drop"
 	@echo "make lock      regenerate the lock files after changing dependencies in pyproject.toml or requirements/sam.in"
 	@echo "make build     sam build (needs python3.13 on PATH, the Lambda runtime's version)"
