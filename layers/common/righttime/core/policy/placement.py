@@ -27,6 +27,9 @@ _NO_TIME = datetime.min.replace(tzinfo=UTC)
 
 PriorityOrder = tuple[int, datetime, str]
 
+#: a cap that pushed a message, and until when
+Push = tuple[FrequencyCap, datetime]
+
 
 def priority_order(priority: int, campaign_id: str, desired_at: datetime | None = None) -> PriorityOrder:
     """The one order in which promotional messages compete for frequency-cap slots, smallest first.
@@ -117,10 +120,12 @@ class TakenSlots:
     messages in its period with two binary searches, and placing one more message is one insertion, so
     placing many messages stays close to linear."""
 
-    __slots__ = ("_at",)
+    __slots__ = ("_at", "walks")
 
     def __init__(self, instants: Iterable[datetime] = ()) -> None:
         self._at = sorted(instants)
+        #: the walks made from a slot while these stay as they are (see `_walk_on`)
+        self.walks: dict[tuple[object, ...], tuple[datetime | None, datetime | None, tuple[Push, ...]]] = {}
 
     def copy(self) -> TakenSlots:
         copied = TakenSlots()
@@ -129,6 +134,7 @@ class TakenSlots:
 
     def add(self, at: datetime) -> None:
         insort(self._at, at)
+        self.walks.clear()
 
     def count(self, after: datetime, until: datetime) -> int:
         """How many are in (`after`, `until`]."""
@@ -214,7 +220,7 @@ def _walk(
     past `send_by` when that is what ended the walk. Records in `pushed` the caps that pushed the message;
     without it, stops as soon as a cap pushes past `send_by`, since no slot can be found after that."""
     at = next_slot(desired, campaign, policy, zone, moved=False)
-    for _ in range(_MAX_STEPS):
+    for step in range(1, _MAX_STEPS + 1):
         if at is None or at - desired > PLACEMENT_HORIZON:
             break
         if send_by is not None and at > send_by:
@@ -231,7 +237,69 @@ def _walk(
         else:
             pushed.append((cap, later))
         at = next_slot(later, campaign, policy, zone, moved=True)
+        if pushed is not None and send_by is not None and send_by - desired <= PLACEMENT_HORIZON:
+            # Where a cap pushed it, the walk goes on as every other message's that a cap pushed there.
+            return _walk_on(at, desired, zone, campaign, policy, taken, send_by, pushed, _MAX_STEPS - step)
     return None, None
+
+
+def _walk_on(
+    at: datetime | None,
+    desired: datetime,
+    zone: CustomerZone,
+    campaign: Campaign,
+    policy: GlobalPolicy,
+    taken: TakenSlots,
+    send_by: datetime,
+    pushed: list[tuple[FrequencyCap, datetime]],
+    steps: int,
+) -> tuple[datetime | None, datetime | None]:
+    """`_walk` from the allowed slot `at` a cap pushed the message to, with `steps` left, remembered while the
+    slots taken stay as they are: the messages a full cap refuses in a row walk the same days after their
+    first. It does not depend on `desired`, since every slot up to `send_by` is within the horizon of it;
+    only the first slot past `send_by` may not be, and that is checked here."""
+    window = campaign.timing.window
+    key = (at, window.key if window else None, campaign.timing.at_local_time, send_by, steps, id(zone))
+    walked = taken.walks.get(key)
+    if walked is None:
+        walked = taken.walks[key] = _walk_rest(at, zone, campaign, policy, taken, send_by, steps)
+    found, passed, caps = walked
+    if caps:
+        if pushed and _same_cap(pushed[-1][0], caps[0][0]):
+            del pushed[-1]
+        pushed.extend(caps)
+    if passed is not None and passed - desired > PLACEMENT_HORIZON:
+        return None, None
+    return found, passed
+
+
+def _walk_rest(
+    at: datetime | None,
+    zone: CustomerZone,
+    campaign: Campaign,
+    policy: GlobalPolicy,
+    taken: TakenSlots,
+    send_by: datetime,
+    steps: int,
+) -> tuple[datetime | None, datetime | None, tuple[Push, ...]]:
+    """`_walk`'s loop from `at` for at most `steps`, without the horizon: the instant found, the first slot
+    past `send_by` that ended it, and the caps that pushed the message meanwhile."""
+    pushed: list[tuple[FrequencyCap, datetime]] = []
+    for _ in range(steps):
+        if at is None:
+            break
+        if at > send_by:
+            return None, at, tuple(pushed)
+        moved = _free_after(at, zone, policy.frequency_caps, taken)
+        if moved is None:
+            return at, None, tuple(pushed)
+        later, cap = moved
+        if pushed and _same_cap(pushed[-1][0], cap):
+            pushed[-1] = (cap, later)
+        else:
+            pushed.append((cap, later))
+        at = next_slot(later, campaign, policy, zone, moved=True)
+    return None, None, tuple(pushed)
 
 
 def _same_cap(one: FrequencyCap, other: FrequencyCap) -> bool:
