@@ -824,7 +824,3 @@ def message_id_for(customer_id: str, campaign_id: str, trigger_message_id: str) 
     digest[6] = digest[6] & 0x0F | 0x50  # version 5
     digest[8] = digest[8] & 0x3F | 0x80  # the RFC 4122 variant
     return digest.hex()
-
-
-def short_hash(text: str, length: int = 16) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
