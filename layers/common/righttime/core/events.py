@@ -16,6 +16,9 @@ MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MAX_ID_LENGTH = 256
 IDENTITY_REQUIRED = "either userId or anonymousId is required"
+#: the track event the due sweep queues for a customer whose profile has something due; evaluation answers it
+#: by advancing the customer's programs, dates and stage to its time. Apps may not send it: ingest refuses it.
+DUE_EVENT = "righttime:due"
 
 
 class EventContext(BaseModel):
@@ -136,3 +139,17 @@ def corrected_timestamp(message: _Message, received_at: datetime) -> datetime:
         corrected += received_at - message.sentAt
     # An event cannot have happened after we received it; a device clock far in the future says nothing.
     return min(corrected, received_at)
+
+
+def due_event(customer_id: str, due_at: datetime, now: datetime) -> QueuedEvent:
+    """The event the due sweep queues at `now` for a customer whose profile was due at `due_at`. Its messageId
+    names the customer and the due instant, so a sweep that finds the same entry twice queues one event
+    (SQS de-duplicates within five minutes, the profile's recent ids after that)."""
+    message = TrackMessage(
+        event=DUE_EVENT,
+        userId=customer_id,
+        messageId=f"righttime-due-{due_at.isoformat()}",
+        timestamp=now,
+        context=EventContext(channel="righttime"),
+    )
+    return QueuedEvent(message=message, received_at=now, occurred_at=now)

@@ -188,6 +188,10 @@ class Profile(BaseModel):
     #: fingerprints of the customer's latest messageIds, newest last, at most MAX_RECENT_EVENTS: an event
     #: whose messageId is here was processed already (the profile write that records it is the commit)
     recent_events: list[str] = Field(default_factory=list)
+    #: the earliest instant something time-based is due for this customer (a program's wait, a recurring date,
+    #: inactivity, a lifecycle stage that time alone changes): the date index holds it, and the due sweep
+    #: queues a `DUE_EVENT` for the customer once it has passed (docs/programs.md, "The date index")
+    due_at: AwareDatetime | None = None
     #: optimistic-locking counter: every write expects the version it read
     version: int = 0
 
