@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from righttime.core.calendar import QuietHours, zone
 from righttime.core.durations import Duration
 from righttime.core.errors import RighttimeError
+from righttime.core.lifecycle import Lifecycle
 
 POLICY_FILE = "policy.yaml"
 
@@ -61,6 +62,8 @@ class GlobalPolicy(BaseModel):
     min_delay: dict[str, Duration] = Field(default_factory=dict)
     #: messages released together when a window opens (or quiet hours end) go over this long, not at once
     release_spread: Duration = timedelta(minutes=5)
+    #: how lifecycle stages (prospect, first purchase, repeat, active, lapsed) are derived from orders
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 
     @field_validator("release_spread")
     @classmethod
