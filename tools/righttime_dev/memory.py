@@ -39,6 +39,7 @@ from righttime.adapters.schedules import at_expression, schedule_name, target_in
 from righttime.core.addresses import address_key, normalise_address
 from righttime.core.clock import Clock, isoformat
 from righttime.core.decisions import Decision, MessageStatus, OutboundMessage
+from righttime.core.due import due_at_from_value, due_at_value
 from righttime.core.events import QueuedEvent
 from righttime.core.policy import Move, Plan
 from righttime.core.profiles import Profile
@@ -94,6 +95,11 @@ class MemoryStore:
         self.stream: list[Change] = []
         #: the InFlight GSI: (pk, sk) -> (shard, inflight_at) of every message item that carries them
         self.in_flight: dict[tuple[str, str], tuple[str, str]] = {}
+        #: the Profiles table's Due GSI: customer id -> (due_shard, due_at) of every profile that carries them
+        self.due: dict[str, tuple[str, str]] = {}
+        #: `due` by shard as heaps of (due_at, customer id); an entry `due` no longer holds is dropped when it
+        #: comes to the top, so a query costs its matches (and a log), not the shard
+        self._due_heaps: dict[str, list[tuple[str, str]]] = {}
 
     # -- profiles ------------------------------------------------------------------------------------------
     def get_profile(self, customer_id: str) -> Profile:
@@ -131,7 +137,7 @@ class MemoryStore:
                 settled={label.split(":", 1)[1] for label in failed if label.startswith("message:")},
                 failed=set(failed),
             )
-        self.profiles[customer] = profile_item(profile)
+        self._put_profile(profile_item(profile))
         for message in plan.schedule:
             self._write_message(
                 customer, message.message_id, partial(_scheduled, message=message, retention=self.retention)
@@ -238,7 +244,7 @@ class MemoryStore:
         version = updated.version
         if change(updated):
             updated.version = version + 1
-            self.profiles[customer_id] = profile_item(updated)
+            self._put_profile(profile_item(updated))
 
     def settle(
         self,
@@ -314,7 +320,7 @@ class MemoryStore:
                 continue
             if failed:
                 return False  # the message was settled or moved by someone else
-            self.profiles[customer] = profile_item(updated)
+            self._put_profile(profile_item(updated))
             self._write_message(message.customer_id, message.message_id, update)
             self._put_decision(decision, updated.version, 0)
             return True
@@ -421,6 +427,25 @@ class MemoryStore:
         )
         return [(pk, sk.removeprefix(MESSAGE_PREFIX)) for _, pk, sk in found[:limit]]
 
+    def due_customers(self, shard: int, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+        """DynamoStore's Query on the date index: one shard, due by `now`, by `due_at` then customer id."""
+        due, heap = due_at_value(now), self._due_heaps.get(str(shard), [])
+        found: list[tuple[str, str]] = []
+        while heap and len(found) < limit and heap[0][0] <= due:
+            at, customer = heapq.heappop(heap)
+            if self.due.get(customer) == (str(shard), at) and (at, customer) not in found[-1:]:
+                found.append((at, customer))
+        for entry in found:  # a read leaves the index as it was
+            heapq.heappush(heap, entry)
+        return [(customer, due_at_from_value(at)) for at, customer in found]
+
+    def postpone_due(self, customer_id: str, seen_due_at: datetime, until: datetime) -> bool:
+        item = self.profiles.get(customer_id)
+        if item is None or item.get("due_at") != {"S": due_at_value(seen_due_at)}:
+            return False
+        self._put_profile({**item, "due_at": {"S": due_at_value(until)}})
+        return True
+
     def give_back(
         self,
         profile: Profile,
@@ -481,6 +506,18 @@ class MemoryStore:
         )
 
     # -- the table's mechanics -----------------------------------------------------------------------------
+    def _put_profile(self, item: Item) -> None:
+        """Store a profile item; the date index follows it, as DynamoDB's sparse GSI does."""
+        customer = item["customer_id"]["S"]
+        self.profiles[customer] = item
+        if "due_shard" not in item:
+            self.due.pop(customer, None)
+            return
+        entry = (item["due_shard"]["S"], item["due_at"]["S"])
+        if self.due.get(customer) != entry:
+            self.due[customer] = entry
+            heapq.heappush(self._due_heaps.setdefault(entry[0], []), (entry[1], customer))
+
     def _version_holds(self, customer_id: str, read_version: int) -> bool:
         stored = self.profiles.get(customer_id)
         if read_version == 0:
@@ -901,6 +938,9 @@ class MemoryPipeline(Driver):
             "dynamodb": image,
             "eventSourceARN": f"arn:aws:dynamodb:{REGION}:000000000000:table/MessagesTable/stream/memory",
         }
+
+    def due_index(self) -> MemoryStore:
+        return self.store
 
     def due_schedules(self) -> list[tuple[datetime, str, str]]:
         return sorted((at, name, payload) for name, (at, payload) in self.schedules.schedules.items())

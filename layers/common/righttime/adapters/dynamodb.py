@@ -9,6 +9,7 @@ Access patterns (docs/data-model.md has the full table and the cost arithmetic):
                                   holds all of that commit's decisions (compressed), TTL on expires_at
 * pending messages by customer .. kept on the profile (`pending`), so exits need no extra read
 * suppression by address ........ Suppression: pk=address_key (sha256 of the normalised address)
+* customers due by an instant ... Profiles' sparse Due index: due_shard = s AND due_at <= now, per shard
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from righttime.adapters.items import from_item, to_item, to_values
 from righttime.core.addresses import address_key, normalise_address
 from righttime.core.clock import isoformat
 from righttime.core.decisions import Decision, MessageStatus, OutboundMessage
+from righttime.core.due import due_at_from_value, due_at_value, due_shard
 from righttime.core.policy import Move, Plan
 from righttime.core.profiles import Profile
 from righttime.core.recovery import inflight_shard, watch_at
@@ -37,6 +39,8 @@ MESSAGE_PREFIX = "MSG#"
 DECISION_PREFIX = "DEC#"
 #: the sparse index of messages in flight (docs/data-model.md): inflight_shard, inflight_at
 INFLIGHT_INDEX = "InFlight"
+#: the sparse index of profiles with something due (docs/data-model.md): due_shard, due_at
+DUE_INDEX = "Due"
 #: DynamoDB's limit on the items in one TransactWriteItems call
 MAX_TRANSACTION_ITEMS = 100
 #: messages one event may create, move or settle: the transaction also holds the profile and the decisions
@@ -81,14 +85,19 @@ _PROFILE_DICTIONARIES = {zlib.adler32(_PROFILE_DICTIONARY_1): _PROFILE_DICTIONAR
 
 def profile_item(profile: Profile) -> dict[str, Any]:
     """A profile as stored: its key and version as attributes (conditions read them), the rest as one
-    JSON body compressed with the preset dictionary."""
+    JSON body compressed with the preset dictionary. A profile with something due also carries the date
+    index's `due_shard` and `due_at` (`righttime.core.due`); one with nothing due carries neither."""
     packer = zlib.compressobj(_COMPRESSION, zdict=_PROFILE_DICTIONARY_1)
     body = packer.compress(profile.model_dump_json(exclude={"customer_id", "version"}).encode())
-    return {
+    item = {
         "customer_id": {"S": profile.customer_id},
         "version": {"N": str(profile.version)},
         "body": {"B": body + packer.flush()},
     }
+    if profile.due_at is not None:
+        item["due_shard"] = {"S": due_shard(profile.customer_id)}
+        item["due_at"] = {"S": due_at_value(profile.due_at)}
+    return item
 
 
 def profile_from_item(item: dict[str, Any]) -> Profile:
@@ -814,6 +823,45 @@ class DynamoStore:
                 break
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return found
+
+    def due_customers(self, shard: int, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+        """(customer id, due instant) of at most `limit` profiles of one shard of the date index due by `now`,
+        the earliest first: a paginated Query on the sparse index, not a Scan, so it reads only matches."""
+        found: list[tuple[str, datetime]] = []
+        request: dict[str, Any] = {
+            "TableName": self.profiles,
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": "due_shard = :shard AND due_at <= :now",
+            "ExpressionAttributeValues": to_values({":shard": str(shard), ":now": due_at_value(now)}),
+        }
+        while len(found) < limit:
+            response = self.client.query(**request, Limit=limit - len(found))
+            found += [
+                (item["customer_id"]["S"], due_at_from_value(item["due_at"]["S"]))
+                for item in response.get("Items", [])
+            ]
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found
+
+    def postpone_due(self, customer_id: str, seen_due_at: datetime, until: datetime) -> bool:
+        """Move the customer's date index entry from `seen_due_at` to `until`, if it still says
+        `seen_due_at`: False when a profile write moved it on (or removed it) since it was read. Only the
+        index attribute changes: the body and version stay, so no writer's version check notices."""
+        try:
+            self.client.update_item(
+                TableName=self.profiles,
+                Key={"customer_id": {"S": customer_id}},
+                UpdateExpression="SET due_at = :until",
+                ConditionExpression="due_at = :seen",
+                ExpressionAttributeValues=to_values(
+                    {":seen": due_at_value(seen_due_at), ":until": due_at_value(until)}
+                ),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def give_back(
         self,

@@ -177,6 +177,18 @@ class Store(Protocol):
         """Take a settled message out of the in-flight index, if it is still as it was read."""
         ...
 
+    # -- the date index: profiles with something due (`righttime.core.due`) ---------------------------------
+
+    def due_customers(self, shard: int, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+        """(customer id, due instant) of at most `limit` profiles of one shard of the date index due by
+        `now`, the earliest first."""
+        ...
+
+    def postpone_due(self, customer_id: str, seen_due_at: datetime, until: datetime) -> bool:
+        """Move the customer's date index entry from `seen_due_at` to `until` (the profile itself is left
+        as it is), if it still says `seen_due_at`; False if a profile write moved it on since."""
+        ...
+
     # -- feedback: what SES's events change (`righttime.stages.feedback`) ------------------------------------
 
     def ses_accepted(
