@@ -20,7 +20,7 @@ from righttime.wiring.root import root, warm
 # One failing customer must not hold back the others in the batch; its own later events wait behind it.
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 # Built during INIT in Lambda, not in the first call: the clients and content every invocation uses.
-warm("store", "content.campaigns", "content.policy", "max_receive_count")
+warm("store", "content.campaigns", "content.programs", "content.policy", "max_receive_count")
 
 
 def record_handler(record: SQSRecord) -> None:
@@ -33,7 +33,9 @@ def record_handler(record: SQSRecord) -> None:
     parts = root()
     try:
         content = parts.content
-        result = evaluate(event, parts.store, content.campaigns, content.policy, parts.clock.now())
+        result = evaluate(
+            event, parts.store, content.campaigns, content.policy, parts.clock.now(), content.programs
+        )
     except TooManyWrites as exc:
         # The same event would fail the same way each time: dead-letter it now, with its reason.
         _dead_letter(record, _describe(exc), type(exc).__name__)

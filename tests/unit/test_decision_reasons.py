@@ -263,6 +263,46 @@ EXPECTED: list[tuple[Reason, ReasonCode, dict[str, Any]]] = [
     ),
     (Reason.opened(), ReasonCode.OPENED, {}),
     (Reason.clicked("https://shop.example/p/1"), ReasonCode.CLICKED, {"link": "https://shop.example/p/1"}),
+    (
+        Reason.program_triggered("welcome", 2, "trait", {"trait": "subscribed", "to": True}),
+        ReasonCode.PROGRAM_TRIGGERED,
+        {"program": "welcome", "version": 2, "trigger": "trait", "trait": "subscribed", "to": True},
+    ),
+    (
+        Reason.program_step("welcome", 2, "tips", "0f3a"),
+        ReasonCode.PROGRAM_STEP,
+        {"program": "welcome", "version": 2, "step": "tips", "run": "0f3a"},
+    ),
+    (
+        Reason.in_program("welcome", "pause", LATER),
+        ReasonCode.IN_PROGRAM,
+        {"program": "welcome", "step": "pause", "since": LATER.isoformat()},
+    ),
+    (
+        Reason.wait("pause", LATER, "2d"),
+        ReasonCode.WAIT,
+        {"step": "pause", "until": LATER.isoformat(), "rule": "2d"},
+    ),
+    (
+        Reason.wait_for("survey", ["Survey Answered"], LATER),
+        ReasonCode.WAIT_FOR,
+        {"step": "survey", "events": ["Survey Answered"], "until": LATER.isoformat()},
+    ),
+    (
+        Reason.event_arrived("survey", "Survey Answered", LATER, "thanks"),
+        ReasonCode.EVENT_ARRIVED,
+        {"step": "survey", "event": "Survey Answered", "at": LATER.isoformat(), "goto": "thanks"},
+    ),
+    (
+        Reason.timed_out("survey", LATER, None),
+        ReasonCode.TIMED_OUT,
+        {"step": "survey", "at": LATER.isoformat(), "goto": None},
+    ),
+    (Reason.branch("vip", 1, "gift"), ReasonCode.BRANCH, {"step": "vip", "case": 1, "goto": "gift"}),
+    (Reason.exit_step("stop"), ReasonCode.EXIT_STEP, {"step": "stop"}),
+    (Reason.program_end("review"), ReasonCode.PROGRAM_END, {"step": "review"}),
+    (Reason.version_retired("welcome", 1), ReasonCode.VERSION_RETIRED, {"program": "welcome", "version": 1}),
+    (Reason.no_date("remind", "renewal_date"), ReasonCode.NO_DATE, {"step": "remind", "date": "renewal_date"}),
 ]
 
 

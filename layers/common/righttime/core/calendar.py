@@ -159,7 +159,10 @@ def wall_to_utc(day: date, wall: time, tz: ZoneInfo) -> datetime:
             high = middle
         else:
             low = middle
-    return high.replace(microsecond=0) if high.microsecond == 0 else high
+    # The search ends within a second after the transition; transitions fall on whole seconds, so the whole
+    # second at or before `high` is the transition itself, unless it is still in the gap's far side.
+    whole = high.replace(microsecond=0)
+    return whole if whole.astimezone(tz).replace(tzinfo=None) >= naive else whole + timedelta(seconds=1)
 
 
 def allowed(instant: datetime, tz: ZoneInfo, window: Window | None, quiet: QuietHours | None) -> bool:

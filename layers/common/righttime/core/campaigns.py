@@ -181,8 +181,9 @@ class CampaignError(RighttimeError):
 
 
 def load_campaigns(directory: Path) -> list[Campaign]:
-    """Load every `*.yaml`/`*.yml` file in `directory` (one campaign per file, `policy.yaml` excepted),
-    sorted by id. Raises CampaignError listing every problem, each as `file: campaign: field: message`."""
+    """Load every `*.yaml`/`*.yml` file in `directory` (one campaign per file; `policy.yaml` and programs, the
+    files with `steps`, excepted), sorted by id. Raises CampaignError listing every problem, each as `file:
+    campaign: field: message`."""
     if not directory.is_dir():
         raise CampaignError([f"{directory}: campaigns folder not found"])
     problems: list[str] = []
@@ -213,6 +214,8 @@ def _load_file(path: Path, problems: list[str]) -> Campaign | None:
     if not isinstance(data, dict):
         problems.append(f"{path.name}: expected a mapping with the campaign's fields")
         return None
+    if "steps" in data:
+        return None  # a program (righttime.core.programs loads it)
     label = str(data.get("id", path.stem))
     try:
         return Campaign.model_validate(data)

@@ -46,6 +46,16 @@ class Outcome(StrEnum):
     #: first opened, first clicked
     OPENED = "opened"
     CLICKED = "clicked"
+    # Programs and lifecycle stages (docs/programs.md):
+    #: the customer entered a program
+    ENTERED = "entered"
+    #: a program step that sends nothing ran: a wait began or ended, an awaited event came, a branch was taken
+    ADVANCED = "advanced"
+    #: the customer left a program before its end (an exit event or condition, an exit step, a retired
+    #: version)
+    EXITED = "exited"
+    #: the customer ran a program to its last step
+    COMPLETED = "completed"
 
 
 class ReasonCode(StrEnum):
@@ -86,6 +96,20 @@ class ReasonCode(StrEnum):
     RELEASE_SPREAD = "release_spread"
     SCHEDULE_MISSING = "schedule_missing"
     CONVERTED_DURING_SEND = "converted_during_send"
+
+    # programs and lifecycle stages
+    PROGRAM_TRIGGERED = "program_triggered"
+    PROGRAM_STEP = "program_step"
+    IN_PROGRAM = "in_program"
+    WAIT = "wait"
+    WAIT_FOR = "wait_for"
+    EVENT_ARRIVED = "event_arrived"
+    TIMED_OUT = "timed_out"
+    BRANCH = "branch"
+    EXIT_STEP = "exit_step"
+    PROGRAM_END = "program_end"
+    VERSION_RETIRED = "version_retired"
+    NO_DATE = "no_date"
 
     # SES's events (the feedback function)
     ACCEPTED_BY_SES = "accepted_by_ses"
@@ -494,6 +518,86 @@ class Reason(BaseModel):
             code=ReasonCode.SES_OUTCOME_UNKNOWN,
             detail={"unknown_since": unknown_since.isoformat(), "resends": resends, "gave_up": True},
         )
+
+    # --- programs and lifecycle stages (docs/programs.md) ------------------------------------------------
+
+    @classmethod
+    def program_triggered(
+        cls, program: str, version: int, trigger: str, detail: dict[str, JsonValue]
+    ) -> Reason:
+        """The program's trigger (`trigger`: event, trait, stage, date, threshold or inactivity) fired, with
+        what fired it."""
+        return cls(
+            code=ReasonCode.PROGRAM_TRIGGERED,
+            detail={"program": program, "version": version, "trigger": trigger, **detail},
+        )
+
+    @classmethod
+    def program_step(cls, program: str, version: int, step: str, run_id: str) -> Reason:
+        """The message is the send step `step` of the program's run `run_id`."""
+        return cls._unchecked(
+            code=ReasonCode.PROGRAM_STEP,
+            detail={"program": program, "version": version, "step": step, "run": run_id},
+        )
+
+    @classmethod
+    def in_program(cls, program: str, step: str, since: datetime) -> Reason:
+        """The customer is in the program already (at `step`, since `since`): one run at a time."""
+        return cls._unchecked(
+            code=ReasonCode.IN_PROGRAM, detail={"program": program, "step": step, "since": _iso(since)}
+        )
+
+    @classmethod
+    def wait(cls, step: str, until: datetime, rule: str) -> Reason:
+        """The wait step `step` holds the customer until `until` (`rule` says how it was worked out)."""
+        return cls._unchecked(code=ReasonCode.WAIT, detail={"step": step, "until": _iso(until), "rule": rule})
+
+    @classmethod
+    def wait_for(cls, step: str, events: list[str], until: datetime) -> Reason:
+        """The step `step` waits for one of `events` until `until`, then times out."""
+        return cls._unchecked(
+            code=ReasonCode.WAIT_FOR, detail={"step": step, "events": list(events), "until": _iso(until)}
+        )
+
+    @classmethod
+    def event_arrived(cls, step: str, event: str, at: datetime, goto: str | None) -> Reason:
+        """`event`, awaited by `step`, came at `at`: the run goes to `goto` (None: it ends)."""
+        return cls._unchecked(
+            code=ReasonCode.EVENT_ARRIVED, detail={"step": step, "event": event, "at": _iso(at), "goto": goto}
+        )
+
+    @classmethod
+    def timed_out(cls, step: str, at: datetime, goto: str | None) -> Reason:
+        """What `step` waited for did not come by `at`: the run goes to `goto` (None: it ends)."""
+        return cls._unchecked(code=ReasonCode.TIMED_OUT, detail={"step": step, "at": _iso(at), "goto": goto})
+
+    @classmethod
+    def branch(cls, step: str, case: int | None, goto: str | None) -> Reason:
+        """The branch `step` took its case number `case` (1-based; None: none held, `otherwise`)."""
+        return cls._unchecked(code=ReasonCode.BRANCH, detail={"step": step, "case": case, "goto": goto})
+
+    @classmethod
+    def exit_step(cls, step: str) -> Reason:
+        """The run reached the exit step `step`."""
+        return cls._unchecked(code=ReasonCode.EXIT_STEP, detail={"step": step})
+
+    @classmethod
+    def program_end(cls, step: str) -> Reason:
+        """The run finished after its last step, `step`."""
+        return cls._unchecked(code=ReasonCode.PROGRAM_END, detail={"step": step})
+
+    @classmethod
+    def version_retired(cls, program: str, version: int) -> Reason:
+        """The version the customer started is no longer deployed, or its current step no longer exists in
+        it."""
+        return cls._unchecked(
+            code=ReasonCode.VERSION_RETIRED, detail={"program": program, "version": version}
+        )
+
+    @classmethod
+    def no_date(cls, step: str, date: str) -> Reason:
+        """The step waits until a date the customer does not have (`date`: a trait, birthday, first_order)."""
+        return cls._unchecked(code=ReasonCode.NO_DATE, detail={"step": step, "date": date})
 
     # --- SES's events (feedback) -----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, fie
 
 from righttime.core.addresses import usable_address
 from righttime.core.events import (
+    DUE_EVENT,
     AliasMessage,
     GroupMessage,
     IdentifyMessage,
@@ -54,6 +55,10 @@ MAX_ENGAGEMENT = 50
 MAX_SOFT_BOUNCES = 20
 #: messageIds remembered per customer to drop a repeated event (docs/data-model.md, "De-duplication")
 MAX_RECENT_EVENTS = 40
+#: lifecycle stage changes kept on the profile, newest last
+MAX_STAGE_HISTORY = 10
+#: the trigger properties a program run keeps for its templates, as JSON; bigger ones are not kept
+MAX_RUN_PROPERTIES_BYTES = 1024
 
 
 class CartItem(BaseModel):
@@ -146,6 +151,51 @@ class DroppedTraits(BaseModel):
     at: AwareDatetime | None = None
 
 
+class ProgramRun(BaseModel):
+    """Where a customer is in a program: one run per program at a time (docs/programs.md, "Program state")."""
+
+    program_id: str
+    #: the program's version the customer started, and finishes whatever is deployed since
+    version: int
+    #: what the run's messages are named after: its entry event's messageId, or the due instant
+    run_id: str
+    #: the current step's id
+    step: str
+    entered_at: AwareDatetime
+    #: when the current step began: a wait counts from it
+    step_at: AwareDatetime
+    #: when a wait ends, or a wait_for times out: the run goes on then
+    resume_at: AwareDatetime | None = None
+    #: the events a wait_for step waits for
+    waiting_for: list[str] = Field(default_factory=list)
+    trigger_event: str | None = None
+    #: the entry event's properties, for templates (none when over MAX_RUN_PROPERTIES_BYTES)
+    properties: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class ProgramMemory(BaseModel):
+    """What a program remembers of a customer from one run to the next: re-entry, and its trigger's edge."""
+
+    entered_count: int = 0
+    last_entered_at: AwareDatetime | None = None
+    last_ended_at: AwareDatetime | None = None
+    #: a date trigger: the occurrence that fired last (its date); inactivity: the activity it fired for
+    fired: str | None = None
+    #: a threshold trigger: whether the next crossing fires (false until the figure goes back past hysteresis)
+    armed: bool | None = None
+    #: an inactivity trigger on another event than Order Completed: its latest occurrence
+    activity_at: AwareDatetime | None = None
+
+
+class StageChange(BaseModel):
+    """A lifecycle stage change, with why."""
+
+    stage: str
+    previous: str | None = None
+    at: AwareDatetime
+    reason: str
+
+
 class Profile(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -164,6 +214,7 @@ class Profile(BaseModel):
     cart_updated_at: AwareDatetime | None = None
     orders_count: int = 0
     lifetime_value: Decimal = Decimal(0)
+    first_order_at: AwareDatetime | None = None
     last_order_at: AwareDatetime | None = None
     last_order_id: str | None = None
     last_order_categories: list[str] = Field(default_factory=list)
@@ -192,6 +243,14 @@ class Profile(BaseModel):
     #: inactivity, a lifecycle stage that time alone changes): the date index holds it, and the due sweep
     #: queues a `DUE_EVENT` for the customer once it has passed (docs/programs.md, "The date index")
     due_at: AwareDatetime | None = None
+    #: the lifecycle stage (policy.yaml's `lifecycle`), since when, and its latest changes
+    stage: str | None = None
+    stage_since: AwareDatetime | None = None
+    stage_history: list[StageChange] = Field(default_factory=list)
+    #: the programs the customer is in, by program id
+    programs: dict[str, ProgramRun] = Field(default_factory=dict)
+    #: what each deployed program remembers of the customer, by program id
+    program_memory: dict[str, ProgramMemory] = Field(default_factory=dict)
     #: optimistic-locking counter: every write expects the version it read
     version: int = 0
 
@@ -247,6 +306,8 @@ def apply_event(profile: Profile, event: QueuedEvent) -> Profile:
     updated.recent_events = [*updated.recent_events, event_fingerprint(event.message_id)][-MAX_RECENT_EVENTS:]
     message = event.message
     at = event.occurred_at
+    if isinstance(message, TrackMessage) and message.event == DUE_EVENT:
+        return updated  # time passing is not the customer's activity
     updated.first_seen_at = min(filter(None, [updated.first_seen_at, at]))
     updated.last_seen_at = max(filter(None, [updated.last_seen_at, at]))
     if message.context.timezone and _is_zone(message.context.timezone):
@@ -333,6 +394,7 @@ def _apply_track(
             profile.orders_count += 1
             profile.lifetime_value += _decimal(props.get("revenue") or props.get("total")) or Decimal(0)
             categories = _order_categories(props)
+            profile.first_order_at = min(filter(None, [profile.first_order_at, at]))
             if profile.last_order_at is None or at >= profile.last_order_at:
                 profile.last_order_at = at
                 profile.last_order_id = str(props.get("order_id") or message_id or "")
@@ -449,6 +511,7 @@ def facts(profile: Profile, now: datetime) -> dict[str, Any]:
         "cart_items": sum(item.quantity for item in profile.cart),
         "cart_total": profile.cart_total,
         "unsubscribed": profile.unsubscribed,
+        "stage": profile.stage,
         "traits": profile.traits,
     }
 

@@ -12,6 +12,7 @@ from righttime.core.events import QueuedEvent
 from righttime.core.global_policy import GlobalPolicy
 from righttime.core.policy import plan_event
 from righttime.core.profiles import Profile, apply_event
+from righttime.core.programs import Program
 from righttime.stages.ports import Conflict, Store
 
 #: re-plans after a concurrent change before giving up (the message then returns to the queue)
@@ -34,7 +35,12 @@ class TooMuchContention(RuntimeError):
 
 
 def evaluate(
-    event: QueuedEvent, store: Store, campaigns: Sequence[Campaign], policy: GlobalPolicy, now: datetime
+    event: QueuedEvent,
+    store: Store,
+    campaigns: Sequence[Campaign],
+    policy: GlobalPolicy,
+    now: datetime,
+    programs: Sequence[Program] = (),
 ) -> Evaluation:
     """Apply `event` to its customer's profile, decide every matching campaign and commit it all at once.
 
@@ -48,7 +54,7 @@ def evaluate(
         if stored.has_processed(event.message_id):
             return Evaluation(duplicate=True, attempts=attempt)
         profile = _forget(apply_event(stored, event), settled)
-        plan = plan_event(profile, event, campaigns, policy, now)
+        plan = plan_event(profile, event, campaigns, policy, now, programs, before=stored)
         try:
             store.commit_plan(plan, stored.version, now)
         except Conflict as conflict:

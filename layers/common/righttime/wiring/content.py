@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from righttime.core.campaigns import Campaign, load_campaigns
 from righttime.core.global_policy import POLICY_FILE, GlobalPolicy, load_policy
+from righttime.core.programs import Program, ProgramError, clashes, load_programs, step_campaigns
 
 if TYPE_CHECKING:  # only the sender renders: evaluate must not pay for importing Jinja2
     from righttime.stages.rendering import Renderer
 
 #: written by the build only, into its output (never into the repository's campaigns/)
 COMPILED_FILE = "compiled.json"
-_FORMAT = 1
+_FORMAT = 2
 
 
 def sources_digest(campaigns_dir: Path) -> str:
@@ -38,13 +39,26 @@ def sources_digest(campaigns_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def load_content(campaigns_dir: Path) -> tuple[list[Campaign], list[Program]]:
+    """The campaigns and programs of `campaigns_dir`, checked against each other. Raises CampaignError (or its
+    ProgramError) listing every problem."""
+    campaigns, programs = load_campaigns(campaigns_dir), load_programs(campaigns_dir)
+    problems = clashes(campaigns, programs)
+    if problems:
+        raise ProgramError(problems)
+    return campaigns, programs
+
+
 def compile_content(campaigns_dir: Path) -> Path:
-    """Validate the campaigns and policy in `campaigns_dir` and write `COMPILED_FILE` there (the build step).
-    Raises CampaignError or PolicyError, as loading does, when the YAML is not valid."""
+    """Validate the campaigns, programs and policy in `campaigns_dir` and write `COMPILED_FILE` there (the
+    build
+    step). Raises CampaignError or PolicyError, as loading does, when the YAML is not valid."""
+    campaigns, programs = load_content(campaigns_dir)
     document = {
         "format": _FORMAT,
         "sources_sha256": sources_digest(campaigns_dir),
-        "campaigns": [c.model_dump(mode="json") for c in load_campaigns(campaigns_dir)],
+        "campaigns": [c.model_dump(mode="json") for c in campaigns],
+        "programs": [p.model_dump(mode="json", by_alias=True) for p in programs],
         "policy": load_policy(campaigns_dir).model_dump(mode="json"),
     }
     target = campaigns_dir / COMPILED_FILE
@@ -76,11 +90,27 @@ class Content:
         return document
 
     @cached_property
-    def campaigns(self) -> tuple[Campaign, ...]:
+    def _loaded(self) -> tuple[tuple[Campaign, ...], tuple[Program, ...]]:
         compiled = self._compiled
         if compiled is None:
-            return tuple(load_campaigns(self.campaigns_dir))
-        return tuple(Campaign.model_validate(data) for data in compiled["campaigns"])
+            campaigns, programs = load_content(self.campaigns_dir)
+            return tuple(campaigns), tuple(programs)
+        return (
+            tuple(Campaign.model_validate(data) for data in compiled["campaigns"]),
+            tuple(Program.model_validate(data) for data in compiled["programs"]),
+        )
+
+    @cached_property
+    def campaigns(self) -> tuple[Campaign, ...]:
+        """Every campaign, and the campaign of every program's send step (what the sender and the sweeper know
+        a message's campaign by)."""
+        campaigns, programs = self._loaded
+        return campaigns + tuple(c for program in programs for c in step_campaigns(program))
+
+    @cached_property
+    def programs(self) -> tuple[Program, ...]:
+        """Every program, each deployed version of it."""
+        return self._loaded[1]
 
     @cached_property
     def campaigns_by_id(self) -> dict[str, Campaign]:

@@ -19,7 +19,7 @@ from righttime.core.decisions import (
     Reason,
     message_id_for,
 )
-from righttime.core.events import QueuedEvent, TrackMessage
+from righttime.core.events import DUE_EVENT, QueuedEvent, TrackMessage
 from righttime.core.global_policy import GlobalPolicy
 from righttime.core.policy.gates import choose_template, eligibility, reentry_blockers
 from righttime.core.policy.index import CompiledCampaign, campaign_index
@@ -31,8 +31,10 @@ from righttime.core.policy.placement import (
     priority_order,
     unplaceable_outcome,
 )
+from righttime.core.policy.programs import ProgramPlan, StepSend, advance, program_set
 from righttime.core.policy.zone import CustomerZone, customer_zone
 from righttime.core.profiles import MAX_PENDING_TRANSACTIONAL, PendingRef, Profile, facts, pending_key
+from righttime.core.programs import STEP_TRIGGER, Program
 
 ORDER_COMPLETED = "Order Completed"
 
@@ -139,31 +141,110 @@ def plan_event(
     campaigns: Sequence[Campaign],
     policy: GlobalPolicy,
     now: datetime,
+    programs: Sequence[Program] = (),
+    before: Profile | None = None,
 ) -> Plan:
-    """Decide what `event` means for every campaign, given `profile` as it is *after* the event.
+    """Decide what `event` means for every campaign and program, given `profile` as it is *after* the event
+    (and `before` as it was, which trait and threshold triggers compare with).
 
-    Exits first (a purchase cancels the pending cart reminder), then triggers, then every pending
-    promotional message is placed again in priority order, so caps are shared by priority and never by
-    whichever event happened to be processed first.
+    Exits first (a purchase cancels the pending cart reminder), then the lifecycle stage and the programs
+    (`programs.advance`), then triggers; then every pending promotional message, campaigns' and program
+    steps' alike, is placed again in priority order, so caps are shared by priority and never by whichever
+    event happened to be processed first.
     """
-    # Planning only ever replaces whole entries of `pending`: a copy of that map keeps the input untouched.
-    plan = Plan(profile=profile.model_copy(update={"pending": dict(profile.pending)}))
+    # Planning replaces whole entries of `pending` and of the program state: copies of those keep the input
+    # untouched.
+    plan = Plan(profile=_planning_copy(profile))
     message = event.message
-    if not isinstance(message, TrackMessage):
+    track = message if isinstance(message, TrackMessage) and message.event != DUE_EVENT else None
+    zone = customer_zone(plan.profile, policy)
+    program_set_ = program_set(programs)
+    advanced = advance(plan.profile, before, event, program_set_, policy, zone, now)
+    if track is None and not advanced.decisions and not advanced.sends and not advanced.ended:
         return plan
     index = campaign_index(campaigns)
-    by_id = index.by_id
-    zone = customer_zone(plan.profile, policy)
-    _apply_exits(plan, by_id, event, message.event, zone, now)
+    by_id = {**index.by_id, **program_set_.step_by_id} if program_set_.steps else index.by_id
+    if track is not None:
+        _apply_exits(plan, by_id, event, track.event, zone, now)
+    plan.decisions += advanced.decisions
+    _close_ended(plan, advanced, zone, now, event)
     candidates: dict[str, _Candidate] = {}
     known = facts(plan.profile, now)  # planning changes only `pending`, which no condition reads
-    for compiled in index.triggered_by(message.event):
-        if compiled.matches(message.properties):
-            candidate = _trigger(plan, compiled, policy, event, message, zone, now, known)
-            if candidate is not None:
-                candidates[candidate.ref.key] = candidate
+    for send in advanced.sends:
+        candidate = _trigger(plan, send.compiled, policy, _StepTrigger.of(send), zone, now, known)
+        if candidate is not None:
+            candidates[candidate.ref.key] = candidate
+    if track is not None:
+        for compiled in index.triggered_by(track.event):
+            if compiled.matches(track.properties):
+                candidate = _trigger(plan, compiled, policy, _EventTrigger.of(event, track), zone, now, known)
+                if candidate is not None:
+                    candidates[candidate.ref.key] = candidate
     _allocate(plan, by_id, policy, zone, now, candidates)
     return plan
+
+
+def _planning_copy(profile: Profile) -> Profile:
+    return profile.model_copy(
+        update={
+            "pending": dict(profile.pending),
+            "programs": {k: run.model_copy() for k, run in profile.programs.items()},
+            "program_memory": {k: memory.model_copy() for k, memory in profile.program_memory.items()},
+        }
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _EventTrigger:
+    """What a trigger needs of what started it: a track event, or a program's step."""
+
+    name: str
+    message_id: str
+    at: datetime
+    properties: dict[str, JsonValue]
+    #: the `triggered` reason to give instead of the campaign's own (a program step's)
+    reason: Reason | None = None
+
+    @classmethod
+    def of(cls, event: QueuedEvent, track: TrackMessage) -> _EventTrigger:
+        return cls(track.event, event.message_id, event.occurred_at, track.properties)
+
+
+class _StepTrigger:
+    @staticmethod
+    def of(send: StepSend) -> _EventTrigger:
+        run = send.run
+        return _EventTrigger(
+            name=STEP_TRIGGER,
+            message_id=run.run_id,
+            at=send.at,
+            properties=run.properties,
+            reason=Reason.program_step(send.program.id, send.program.version, send.step.id, run.run_id),
+        )
+
+
+def _close_ended(
+    plan: Plan, advanced: ProgramPlan, zone: CustomerZone, now: datetime, event: QueuedEvent
+) -> None:
+    """A run that ended takes its waiting message with it (an exit event's own rule closed it already)."""
+    profile = plan.profile
+    for prefix, reason in advanced.ended:
+        for key, ref in sorted(profile.pending.items()):
+            if not ref.campaign_id.startswith(prefix):
+                continue
+            decision = Decision.made(
+                Outcome.CANCELLED,
+                [reason],
+                customer_id=profile.customer_id,
+                campaign_id=ref.campaign_id,
+                at=now,
+                zone=zone,
+                message_id=ref.message_id,
+                trigger_message_id=event.message_id,
+            )
+            plan.close.append((ref.message_id, MessageStatus.CANCELLED, decision))
+            plan.decisions.append(decision)
+            del profile.pending[key]
 
 
 def _apply_exits(
@@ -198,8 +279,7 @@ def _trigger(
     plan: Plan,
     compiled: CompiledCampaign,
     policy: GlobalPolicy,
-    event: QueuedEvent,
-    message: TrackMessage,
+    source: _EventTrigger,
     zone: CustomerZone,
     now: datetime,
     known_facts: dict[str, Any],
@@ -215,13 +295,13 @@ def _trigger(
             at=now,
             zone=zone,
             message_id=message_id,
-            trigger_event=message.event,
-            trigger_message_id=event.message_id,
+            trigger_event=source.name,
+            trigger_message_id=source.message_id,
         )
 
     blockers = eligibility(profile, campaign, None, now, known_facts, compiled.audience)
-    key = campaign.dedupe_value(message.properties)
-    new_message_id = message_id_for(profile.customer_id, campaign.id, event.message_id)
+    key = campaign.dedupe_value(source.properties)
+    new_message_id = message_id_for(profile.customer_id, campaign.id, source.message_id)
     pending = _waiting(profile, campaign, key, new_message_id)
     repeated = pending is not None and (key is None or pending.dedupe_key in (None, key))
     if not repeated:
@@ -232,28 +312,30 @@ def _trigger(
         ):
             blockers.append(Reason.pending_limit(MAX_PENDING_TRANSACTIONAL))
     if blockers:
-        plan.decisions.append(decision(Outcome.SUPPRESSED, blockers))
+        plan.decisions.append(decision(Outcome.SUPPRESSED, _with_step(source, blockers)))
         return None
-    category = campaign.category_of(message.properties)
+    category = campaign.category_of(source.properties)
     template, bought = choose_template(profile, campaign, category, policy, now)
     if template is None:
-        plan.decisions.append(decision(Outcome.SUPPRESSED, bought))
+        plan.decisions.append(decision(Outcome.SUPPRESSED, _with_step(source, bought)))
         return None
 
-    trigger_at = event.occurred_at
+    trigger_at = source.at
     if repeated and pending is not None and pending.trigger_at > trigger_at:
         # An older event delivered late (an offline phone flushing its queue) must not bring the
         # reminder forward: the delay counts from the latest activity.
         trigger_at = pending.trigger_at
-    earliest = earliest_for_campaign(profile, campaign, policy, zone, trigger_at, message.event, now)
+    earliest = earliest_for_campaign(profile, campaign, policy, zone, trigger_at, source.name, now)
     rules = bought + earliest.reasons
     if earliest.at is None:
-        plan.decisions.append(decision(earliest.outcome or Outcome.SUPPRESSED, rules))
+        plan.decisions.append(decision(earliest.outcome or Outcome.SUPPRESSED, _with_step(source, rules)))
         return None
-    if repeated and pending is not None:
-        trigger = Reason.trigger_repeated(message.event, pending.send_at)
+    if source.reason is not None:
+        trigger = source.reason
+    elif repeated and pending is not None:
+        trigger = Reason.trigger_repeated(source.name, pending.send_at)
     else:
-        trigger = compiled.triggered[message.event]
+        trigger = compiled.triggered[source.name]
     if pending is not None and not repeated:
         # One pending message per campaign: a trigger about something else (another product, another
         # cart) that can be sent replaces the message about the first, which is cancelled rather than left
@@ -290,10 +372,15 @@ def _trigger(
         trigger=trigger,
         repeated=repeated,
         rules=rules,
-        draft=_Draft(template, category, message.properties),
-        event_name=message.event,
-        event_message_id=event.message_id,
+        draft=_Draft(template, category, source.properties),
+        event_name=source.name,
+        event_message_id=source.message_id,
     )
+
+
+def _with_step(source: _EventTrigger, reasons: list[Reason]) -> list[Reason]:
+    """A program step's refusal names the step first: which program, version, step and run it was."""
+    return [source.reason, *reasons] if source.reason is not None else reasons
 
 
 def _waiting(profile: Profile, campaign: Campaign, key: str | None, message_id: str) -> PendingRef | None:
