@@ -3,13 +3,17 @@ and sends on both. This keeps the fast engine (the default for `righttime simula
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from righttime.core.clock import VirtualClock
+from righttime.core.profiles import Profile
+from righttime.wiring.root import root
 from righttime_dev.journeys import journey_of_size, write_journey
-from righttime_dev.simulate import simulate
+from righttime_dev.simulate import _fire_until, engine, simulate
 from tests.conftest import EVENTS, ROOT, TEMPLATE
 
 JOURNEYS = sorted((EVENTS / "journeys").glob("*.jsonl"))
@@ -52,3 +56,41 @@ def test_both_engines_agree_on_a_generated_two_thousand_event_journey(isolated_e
     summary = memory[-1]
     assert summary["events"] == 2_000
     assert summary["sent"] > 0 and len(summary["outcomes"]) >= 3
+
+
+def _due_runs(engine_name: str) -> tuple[list[tuple[datetime, int]], dict[str, Profile]]:
+    """Two customers due in the early morning of 1 March, followed to midnight on the named engine: each run
+    of the due sweep (when, how many it queued), and the profiles it leaves."""
+    clock = VirtualClock(start=datetime(2026, 3, 1, 0, 0, tzinfo=UTC))
+    due = {"ada": datetime(2026, 3, 1, 8, 5, tzinfo=UTC), "grace": datetime(2026, 3, 1, 8, 20, tzinfo=UTC)}
+    with engine(engine_name, TEMPLATE, ROOT / "campaigns", ROOT / "templates", clock) as (pipeline, _):
+        for customer, at in due.items():
+            root().store.apply_to_profile(customer, lambda p, at=at: setattr(p, "due_at", at) or True)
+        runs: list[tuple[datetime, int]] = []
+        sweep = pipeline.handlers["DueFunction"]
+
+        def counted(event: dict[str, Any], context: Any) -> Any:
+            result = sweep(event, context)
+            runs.append((clock.now(), result["queued"]))
+            return result
+
+        pipeline.handlers["DueFunction"] = counted
+        _fire_until(pipeline, clock, datetime(2026, 3, 2, tzinfo=UTC))
+        return runs, {c: root().store.get_profile(c) for c in due}
+
+
+def test_both_engines_run_the_due_sweep_at_the_same_instants_on_its_grid(isolated_env: None):
+    # Given customers due at 08:05 and 08:20 UTC, and a due sweep every 15 minutes (the template's default)
+    # When a day is simulated in memory and on moto
+    memory, moto = _due_runs("memory"), _due_runs("moto")
+    # Then both engines run the sweep at the same instants and queue the same events
+    assert memory[0] == moto[0]
+    # And the clock jumped straight to the runs that find someone due, on the grid: 08:15 finds Ada, 08:30
+    # finds Grace; the runs that would find nobody were never visited
+    runs = [(at.strftime("%H:%M"), queued) for at, queued in memory[0]]
+    assert runs[:2] == [("08:15", 1), ("08:30", runs[1][1])] and runs[1][1] >= 1
+    assert len(runs) < 10, "the simulation visited runs that found nobody due"
+    # And each customer's due event was evaluated, on both engines
+    for customer, at in (("ada", "2026-03-01T08:05:00+00:00"), ("grace", "2026-03-01T08:20:00+00:00")):
+        for profiles in (memory[1], moto[1]):
+            assert profiles[customer].has_processed(f"righttime-due-{at}")

@@ -246,3 +246,17 @@ def test_moto_sharded_across_two_processes_prints_what_memory_prints_on_one(isol
     # When it runs on moto across two processes, and in memory on one
     # Then both print the same lines
     assert _run(journey, engine_name="moto", jobs=2) == _run(journey)
+
+
+def test_until_says_how_long_time_goes_on_after_the_last_event(capsys: pytest.CaptureFixture[str]):
+    # Given a cart left at 09:25 whose reminder is due an hour later
+    journey = JOURNEYS / "cart-abandonment.jsonl"
+    # When time stops ten minutes after the last event, or at the default (400 days on)
+    stopped, default = _run(journey, until="10m"), _run(journey)
+    # Then the reminder goes out only when time goes on long enough
+    assert not [line for line in stopped if line["type"] == "sent"]
+    assert [line["campaign"] for line in default if line["type"] == "sent"] == ["cart_abandonment"]
+    # And an instant before the last event, or a form it does not know, is refused by the command
+    for until in ("2026-11-01", "soon"):
+        assert main(["simulate", str(journey), "--until", until, "--template", str(TEMPLATE)]) == 1
+        assert "--until" in capsys.readouterr().err

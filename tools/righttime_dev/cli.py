@@ -83,6 +83,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="OTHER_CAMPAIGNS_DIR",
         help="run the journey with --campaigns and with these, and print what changes per campaign",
     )
+    simulate.add_argument(
+        "--until",
+        default=None,
+        metavar="DATE|DURATION",
+        help="how long time goes on after the last event, for schedules, program waits and recurring dates: "
+        "an ISO date or instant (UTC unless it says otherwise), or a duration after the last event such as "
+        "400d or 26w (default 400d)",
+    )
 
     explain = commands.add_parser("explain", help="why did (or didn't) a customer get a message?")
     explain.add_argument("user_id")
@@ -283,6 +291,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
                 jobs=args.jobs,
                 engine_name=args.engine,
                 progress=bar,
+                until=args.until,
             ):
                 print(json.dumps(line), flush=True)
         else:
@@ -302,6 +311,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
                 emails=args.emails,
                 progress=bar,
                 keep_lines=False,
+                until=args.until,
             )
             out.flush()
     except JourneyError as exc:

@@ -2,11 +2,13 @@
 
 Every line reaches the real ingest handler when it arrived (its `receivedAt`, else its `timestamp`), in time
 order whatever the file's order; between two lines the clock jumps straight to each due schedule, so the
-sender fires exactly when EventBridge Scheduler would. Decisions are read from the messages table's stream,
-as recorded. Same input, same output, on any number of processes: customers are sharded by a stable hash
-(customers sharing an address stay together, as the suppression list joins them), each shard runs its own
-engine, and the lines are merged in one canonical order (the instant they were produced, the customer, then
-the customer's own order).
+sender fires exactly when EventBridge Scheduler would, and to each run of the due sweep that finds a customer
+due (a program's wait, a birthday), on the sweep's grid, skipping the runs that would find nobody. After the
+last line time goes on until `--until` (by default DRAIN_HORIZON later). Decisions are read from the messages
+table's stream, as recorded. Same input, same output, on any number of processes: customers are sharded by a
+stable hash (customers sharing an address stay together, as the suppression list joins them), each shard runs
+its own engine, and the lines are merged in one canonical order (the instant they were produced, the customer,
+then the customer's own order).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pydantic import ValidationError
 from righttime.core.addresses import normalise_address
 from righttime.core.clock import VirtualClock
 from righttime.core.decisions import Decision, Outcome
+from righttime.core.durations import parse_duration
 from righttime.core.errors import InvalidRequestError
 from righttime.stages.explain import decision_json
 from righttime.stages.ingest import parse
@@ -43,8 +46,9 @@ from righttime_dev.journeys import JourneyError, journey_lines
 from righttime_dev.local.pipeline import Driver, Envelope
 
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)  # validation only: every timestamp is before it
-#: after the last event, schedules are followed this far (a cross-sell three days after an order)
-DRAIN_HORIZON = timedelta(days=45)
+#: after the last event, time goes on this far unless `--until` says otherwise: a year of recurring dates (a
+#: birthday), a 180-day win-back, and a month to spare; the clock jumps, so quiet days cost nothing
+DRAIN_HORIZON = timedelta(days=400)
 #: how many events a shard runs between two reports of its progress
 _REPORT_EVERY = 200
 
@@ -291,6 +295,8 @@ class Options:
     engine_name: str = "memory"
     #: a folder to write every sent e-mail to (.eml); None skips building the bytes nobody reads
     emails: Path | None = None
+    #: when time stops: an instant, or how long after the journey's last event (`until_of`)
+    until: datetime | timedelta = DRAIN_HORIZON
 
 
 @dataclass
@@ -320,15 +326,16 @@ def simulate(
     emails: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     keep_lines: bool = True,
+    until: str | None = None,
 ) -> Simulation:
     """Run `journey` through ingest -> evaluate -> schedule -> send on `jobs` processes; call `emit` with
     each output line (JSON text), in the same order whatever `jobs` is. `progress(done, total)` is called as
-    events are processed."""
+    events are processed. Time goes on after the last event until `until` (`until_of`)."""
     if engine_name not in ENGINES:
         raise ValueError(f"unknown engine {engine_name!r}: use one of {', '.join(ENGINES)}")
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, not {jobs}")
-    options = Options(journey, template, campaigns, templates, engine_name, emails)
+    options = Options(journey, template, campaigns, templates, engine_name, emails, until_of(until))
     result = Simulation()
 
     def output(text: str, line: dict[str, Any] | None = None) -> None:
@@ -349,6 +356,35 @@ def simulate(
     return result
 
 
+def until_of(text: str | None) -> datetime | timedelta:
+    """`--until`: an ISO date (midnight UTC at its start) or instant (UTC unless it names an offset), or a
+    duration after the journey's last event (`400d`, `26w`, `PT12H`); None is DRAIN_HORIZON after it."""
+    if text is None:
+        return DRAIN_HORIZON
+    try:
+        return parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        instant = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise JourneyError(
+            f"--until {text!r}: give an ISO date (2027-06-30) or instant, or a duration after the last event "
+            "(400d, 26w)"
+        ) from None
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
+
+
+def _end_of_time(options: Options, last_arrival: datetime) -> datetime:
+    """The instant a run stops following time: `options.until`, after the journey's last arrival."""
+    if isinstance(options.until, timedelta):
+        return last_arrival + options.until
+    if options.until < last_arrival:
+        last = last_arrival.isoformat()
+        raise JourneyError(f"--until {options.until.isoformat()} is before the journey's last event ({last})")
+    return options.until
+
+
 def _run_shard(
     options: Options,
     events: list[JourneyEvent],
@@ -360,6 +396,7 @@ def _run_shard(
     tally = Tally()
     if not events:
         return tally
+    end = _end_of_time(options, last_arrival)
     clock = VirtualClock(start=events[0].arrives)
     ordered = _Ordered(clock, write, tally)
     with engine(
@@ -413,7 +450,7 @@ def _run_shard(
             tally.events += 1
             if progress is not None and (done % _REPORT_EVERY == 0 or done == len(events)):
                 progress(done, len(events))
-        _fire_until(pipeline, clock, last_arrival + DRAIN_HORIZON)
+        _fire_until(pipeline, clock, end)
         ordered.flush()
     return tally
 
@@ -622,6 +659,7 @@ def compare(
     jobs: int = 1,
     engine_name: str = "memory",
     progress: Callable[[int, int], None] | None = None,
+    until: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run `journey` with `campaigns`, then with `other_campaigns`, and say per campaign what changes: one
     line per campaign with every count that differs (before, after, change), then the totals."""
@@ -635,6 +673,7 @@ def compare(
             engine_name=engine_name,
             progress=progress,
             keep_lines=False,
+            until=until,
         ).tally
         for folder in (campaigns, other_campaigns)
     ]
@@ -690,9 +729,13 @@ def _public(decision: Decision) -> dict[str, Any]:
 
 
 def _fire_until(pipeline: Driver, clock: VirtualClock, until: datetime) -> None:
-    """Jump the clock to each schedule due before `until`, in order, and let the pipeline act on it."""
-    while (due := pipeline.next_fire_at()) is not None and due <= until:
-        clock.set(max(due, clock.now()))
+    """Jump the clock to each schedule due by `until` and to each run of the due sweep that finds a customer
+    due by then, in order, and let the pipeline act on it. Runs that would find nobody are never visited."""
+    while True:
+        ahead = [at for at in (pipeline.next_fire_at(), pipeline.next_due_sweep_at()) if at is not None]
+        if not ahead or min(ahead) > until:
+            return
+        clock.set(max(min(ahead), clock.now()))
         pipeline.run_until_idle()
 
 

@@ -31,6 +31,8 @@ from righttime.adapters.dynamodb import decisions_from_item
 from righttime.core.addresses import address_key, normalise_address
 from righttime.core.clock import Clock
 from righttime.core.decisions import Decision
+from righttime.core.due import DUE_SHARDS, sweep_instant
+from righttime.stages.ports import Store
 from righttime.wiring.observability import metrics
 from righttime.wiring.root import from_environment, install
 from righttime_dev.local import moto_fixes
@@ -46,6 +48,11 @@ LOCAL_SES_PATH = "/local/ses/"
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
 #: how often the clock runs the sweeper, as its rate() schedule does (SweepIntervalMinutes' default)
 SWEEP_EVERY = timedelta(minutes=5)
+#: the due sweep's interval when the template names none (DueSweepMinutes' default)
+DUE_SWEEP_EVERY = timedelta(minutes=15)
+#: later than any instant a profile can be due: the bound of a query for the earliest entry of the date index
+_END_OF_TIME = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -136,6 +143,12 @@ class Driver:
         self.ses_fates: dict[str, Fate] = {}
         #: the SWEEP_EVERY slot of the clock the sweeper last ran in
         self._swept_slot: int | None = None
+        #: how often the due sweep runs, on the hour's grid, as the template's cron schedule says
+        self.due_sweep_every = timedelta(
+            minutes=int(stack.parameters.get("DueSweepMinutes") or DUE_SWEEP_EVERY.total_seconds() // 60)
+        )
+        #: the due_sweep_every slot of the clock the due sweep last ran in
+        self._due_swept_slot: int | None = None
 
     # -- API Gateway ---------------------------------------------------------------------------------------
     def route(self, method: str, path: str) -> tuple[str, str, dict[str, str]] | None:
@@ -242,6 +255,10 @@ class Driver:
         """Emails the mail service accepted since the last call."""
         raise NotImplementedError
 
+    def due_index(self) -> Store:
+        """The store whose date index the due sweep reads (the driver only reads it, to know when to run)."""
+        raise NotImplementedError
+
     def collect_envelopes(self) -> list[Envelope]:
         """To and Subject of the emails the mail service accepted since the last call: the headers only,
         which is all a simulation shows and a fraction of the cost of parsing whole messages."""
@@ -255,9 +272,27 @@ class Driver:
         schedules = self.due_schedules()
         return schedules[0][0] if schedules else None
 
+    def next_due_sweep_at(self) -> datetime | None:
+        """The next run of the due sweep that finds a customer due: the earliest `due_at` of the date index
+        rounded up to the sweep's grid, and never a slot the sweep ran in already. None: nobody is due.
+        One Query per shard, so a simulation jumps from run to run without visiting the empty ones."""
+        if "DueFunction" not in self.handlers:
+            return None
+        store = self.due_index()
+        earliest = [
+            found[0][1] for s in range(DUE_SHARDS) if (found := store.due_customers(s, _END_OF_TIME, 1))
+        ]
+        if not earliest:
+            return None
+        at = sweep_instant(min(earliest), self.due_sweep_every)
+        if self._due_swept_slot is not None:
+            at = max(at, _EPOCH + self.due_sweep_every * (self._due_swept_slot + 1))
+        return at
+
     def step(self) -> int:
         """One round of every pump; returns how much work was done."""
         work = self.pump_queue() + self.pump_stream() + self.fire_due() + self.sweep_if_due()
+        work += self.sweep_due_if_due()
         work += self.pump_stream()  # the sender's and sweeper's writes may cancel or move other schedules
         self.collect_sent()
         work += self.emit_ses_events()
@@ -276,6 +311,19 @@ class Driver:
         with self.lock:
             result = self._invoke("SweeperFunction", {"sweep": "in-flight"})
         return int((result or {}).get("stuck", 0))
+
+    def sweep_due_if_due(self) -> int:
+        """Run the due sweep once in each slot of its grid the clock enters, as its cron schedule would;
+        returns how many due events it queued."""
+        if "DueFunction" not in self.handlers:
+            return 0
+        slot = (self.clock.now() - _EPOCH) // self.due_sweep_every
+        if slot == self._due_swept_slot:
+            return 0
+        self._due_swept_slot = slot
+        with self.lock:
+            result = self._invoke("DueFunction", {"sweep": "due"})
+        return int((result or {}).get("queued", 0))
 
     def run_until_idle(self, max_rounds: int = 1000) -> None:
         for _ in range(max_rounds):
@@ -418,6 +466,7 @@ class Pipeline(Driver):
         self.endpoint_url = endpoint_url
         #: the environment the functions were configured from (the template's variables, AWS, local settings)
         self.environment: dict[str, str] = {}
+        self._due_index: Store | None = None
 
     def client(self, service: str) -> Any:
         """A boto3 client for `service` on the same AWS (moto) the pipeline runs on."""
@@ -590,6 +639,21 @@ class Pipeline(Driver):
         if fired:
             self._schedules_changed = True
         return fired
+
+    # -- the date index ------------------------------------------------------------------------------------
+    def due_index(self) -> Store:
+        """A DynamoStore on the stack's tables, for the driver's own reads of the date index."""
+        if self._due_index is None:
+            from righttime.adapters.dynamodb import DynamoStore
+
+            self._due_index = DynamoStore(
+                self.client("dynamodb"),
+                profiles_table=self.stack.physical["ProfilesTable"],
+                messages_table=self.stack.physical["MessagesTable"],
+                suppression_table=self.stack.physical["SuppressionTable"],
+                retention=timedelta(days=int(self.stack.parameters.get("RetentionDays") or 90)),
+            )
+        return self._due_index
 
     # -- SES -----------------------------------------------------------------------------------------------
     def collect_sent(self) -> list[SentEmail]:
