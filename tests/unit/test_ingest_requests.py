@@ -209,6 +209,22 @@ def test_batch_errors_name_every_bad_field_by_position() -> None:
     assert "nothing was accepted" in str(error)
 
 
+def test_an_app_cannot_send_righttimes_own_events() -> None:
+    # Given a batch whose second message claims to be righttime's due event
+    document = {
+        "batch": [
+            {"type": "track", "userId": "u1", "event": "Product Added"},
+            {"type": "track", "userId": "u1", "event": "righttime:due"},
+        ]
+    }
+    # When it is parsed
+    with pytest.raises(InvalidRequestError) as caught:
+        parse("batch", body(document), RECEIVED)
+    # Then the batch is refused, naming the event and why
+    assert fields_of(caught.value) == ["batch.1.event"]
+    assert "righttime's own" in caught.value.errors[0].message
+
+
 def test_a_batch_message_without_ids_names_its_user_id() -> None:
     # Given a batch whose first message has neither userId nor anonymousId
     document = {"batch": [{"type": "track", "event": "Product Added"}]}

@@ -10,6 +10,7 @@ from typing import Any
 from righttime.core.campaigns import Campaign, CampaignError, load_campaigns
 from righttime.core.conditions import Op
 from righttime.core.global_policy import PolicyError, load_policy
+from righttime.core.programs import Program, clashes, load_programs, step_campaigns
 from righttime.stages.rendering import Renderer, RenderError, template_context
 from righttime_dev.samples import sample_profile
 
@@ -48,13 +49,20 @@ def validate_content(campaigns_dir: Path, templates_dir: Path) -> tuple[list[str
     except CampaignError as exc:
         problems += exc.problems
         campaigns = []
+    programs: list[Program] = []
+    if campaigns_dir.is_dir():
+        try:
+            programs = load_programs(campaigns_dir)
+        except CampaignError as exc:
+            problems += exc.problems
+    problems += clashes(campaigns, programs)
     try:
         load_policy(campaigns_dir)
     except PolicyError as exc:
         problems += exc.problems
     renderer = Renderer(templates_dir)
     rendered = 0
-    for campaign in campaigns:
+    for campaign in [*campaigns, *(c for program in programs for c in step_campaigns(program))]:
         for template in campaign.templates:
             if not (templates_dir / template).is_dir():
                 problems.append(f"{campaign.id}: template: folder {templates_dir / template} not found")
@@ -64,7 +72,8 @@ def validate_content(campaigns_dir: Path, templates_dir: Path) -> tuple[list[str
                 problems.append(failure)
             else:
                 rendered += 1
-    return problems, f"{len(campaigns)} campaigns and the policy are valid; {rendered} templates render"
+    valid = f"{len(campaigns)} campaigns, {len(programs)} programs and the policy are valid"
+    return problems, f"{valid}; {rendered} templates render"
 
 
 def _render_problem(renderer: Renderer, campaign: Campaign, template: str) -> str | None:

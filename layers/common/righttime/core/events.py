@@ -19,6 +19,8 @@ IDENTITY_REQUIRED = "either userId or anonymousId is required"
 #: the track event the due sweep queues for a customer whose profile has something due; evaluation answers it
 #: by advancing the customer's programs, dates and stage to its time. Apps may not send it: ingest refuses it.
 DUE_EVENT = "righttime:due"
+#: the prefix of the events righttime makes itself (the due event, a program step's trigger)
+RESERVED_EVENT_PREFIX = "righttime:"
 
 
 class EventContext(BaseModel):

@@ -28,6 +28,7 @@ from righttime.core.events import (
     IDENTITY_REQUIRED,
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
+    RESERVED_EVENT_PREFIX,
     BatchRequest,
     IdentifyMessage,
     Message,
@@ -283,6 +284,14 @@ def _content_errors(raw_messages: Any, endpoint: Endpoint, prefix: str) -> list[
         if kind == "identify" and isinstance(raw.get("traits"), dict):
             errors += _trait_errors(raw["traits"], f"{where}traits")
         event, properties = raw.get("event"), raw.get("properties")
+        if kind == "track" and isinstance(event, str) and event.startswith(RESERVED_EVENT_PREFIX):
+            errors.append(
+                FieldError(
+                    f"{where}event",
+                    f"event names beginning with {RESERVED_EVENT_PREFIX!r} are righttime's own: "
+                    "apps cannot send them",
+                )
+            )
         if (
             kind == "track"
             and isinstance(event, str)
