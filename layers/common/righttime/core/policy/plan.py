@@ -216,7 +216,9 @@ class _StepTrigger:
         run = send.run
         return _EventTrigger(
             name=STEP_TRIGGER,
-            message_id=run.run_id,
+            # One message per visit of the step: a loop back to it (after a wait) plans a new message, never
+            # the id of the one it sent already, which the message table would refuse to overwrite.
+            message_id=f"{run.run_id}@{send.at.isoformat()}",
             at=send.at,
             properties=run.properties,
             reason=Reason.program_step(send.program.id, send.program.version, send.step.id, run.run_id),

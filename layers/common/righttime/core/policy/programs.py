@@ -127,7 +127,9 @@ class StepSend:
 class ProgramPlan:
     decisions: list[Decision] = field(default_factory=list)
     sends: list[StepSend] = field(default_factory=list)
-    #: runs that ended, with why: their waiting messages are cancelled (step campaign id prefix, reason)
+    #: runs that were ended early (an exit event or condition, a retired version), with why: their waiting
+    #: messages are cancelled (step campaign id prefix, reason). A run that completes or reaches an exit step
+    #: is not here: what it planned still goes.
     ended: list[tuple[str, Reason]] = field(default_factory=list)
 
 
@@ -140,6 +142,8 @@ class _Context:
     result: ProgramPlan
     event: QueuedEvent | None
     known: dict[str, Any]
+    #: how far time has run for waits and timeouts: the event's instant while runs catch up to it, then now
+    horizon: datetime
 
     def decide(
         self, outcome: Outcome, reasons: list[Reason], campaign_id: str, *, send_at: datetime | None = None
@@ -178,10 +182,15 @@ def advance(
     `now`, changing it in place (its stage, `programs`, `program_memory` and `due_at`)."""
     result = ProgramPlan()
     entered_stage = _update_stage(profile, policy, now)
-    ctx = _Context(profile, programs, zone, now, result, event, facts(profile, now))
+    ctx = _Context(profile, programs, zone, now, result, event, facts(profile, now), now)
     message = event.message
     track = message if isinstance(message, TrackMessage) and message.event != DUE_EVENT else None
     if track is not None:
+        # The sweep may not have come round yet: a wait that was over, or a wait_for that timed out, before
+        # the event happened is run first, so the event meets each run at the step it was really at.
+        ctx.horizon = min(event.occurred_at, now)
+        _resume(ctx)
+        ctx.horizon = now
         _on_event(ctx, track, event.occurred_at)
     _on_conditions(ctx)
     _resume(ctx)
@@ -235,7 +244,7 @@ def _on_event(ctx: _Context, track: TrackMessage, occurred_at: datetime) -> None
                 reason = Reason.converted(ctx.profile.last_order_id, occurred_at, event=track.event)
             else:
                 reason = Reason.exit_event(track.event, occurred_at)
-            _end(ctx, program, run, Outcome.EXITED, reason)
+            _end(ctx, program, run, Outcome.EXITED, reason, cancel=True)
             continue
         step = program.step(run.step)
         if (
@@ -272,15 +281,17 @@ def _on_conditions(ctx: _Context) -> None:
             continue
         holding = next((c for c in program.exit.conditions if c.holds(ctx.known)), None)
         if holding is not None:
-            _end(ctx, program, run, Outcome.EXITED, Reason.exit_condition(holding))
+            _end(ctx, program, run, Outcome.EXITED, Reason.exit_condition(holding), cancel=True)
 
 
 def _resume(ctx: _Context) -> None:
     """Runs whose wait is over, or whose awaited event did not come in time, go on."""
     for program_id, run in sorted(ctx.profile.programs.items()):
-        if run.resume_at is None or run.resume_at > ctx.now:
+        if run.resume_at is None or run.resume_at > ctx.horizon:
             continue
-        program = ctx.programs.versions[(program_id, run.version)]
+        program = ctx.programs.versions.get((program_id, run.version))
+        if program is None:
+            continue  # retired: `_on_conditions` ends it
         step = program.step(run.step)
         resumed_at = run.resume_at
         if isinstance(step, WaitForStep):
@@ -321,7 +332,7 @@ def _run(ctx: _Context, program: Program, run: ProgramRun, step_id: str | None, 
                 if until is None:
                     _end(ctx, program, run, Outcome.EXITED, Reason.no_date(step.id, rule))
                     return
-                if until <= ctx.now:
+                if until <= ctx.horizon:
                     at, step_id = max(until, at), step.next or program.after(step.id)
                     continue
                 run.resume_at = until
@@ -330,7 +341,7 @@ def _run(ctx: _Context, program: Program, run: ProgramRun, step_id: str | None, 
             case WaitForStep():
                 until = at + step.wait_for.within
                 run.waiting_for, run.resume_at = list(step.wait_for.events), until
-                if until <= ctx.now:
+                if until <= ctx.horizon:
                     goto = step.on_timeout or program.after(step.id)
                     ctx.decide(Outcome.ADVANCED, [Reason.timed_out(step.id, until, goto)], program.id)
                     run.waiting_for, run.resume_at, at, step_id = [], None, until, goto
@@ -373,10 +384,24 @@ def _wait_until(ctx: _Context, step: WaitStep, at: datetime) -> tuple[datetime |
     return calendar.wall_to_utc(day, until.at, ctx.zone.tz), f"until {until.date} {until.offset.days:+d}d"
 
 
-def _end(ctx: _Context, program: Program, run: ProgramRun, outcome: Outcome, reason: Reason) -> None:
+def _end(
+    ctx: _Context,
+    program: Program,
+    run: ProgramRun,
+    outcome: Outcome,
+    reason: Reason,
+    *,
+    cancel: bool = False,
+) -> None:
+    """End `run`. With `cancel` (an exit event or condition: what the program was for no longer holds), its
+    waiting messages are cancelled too, and so is any step this evaluation reached before the exit. A run
+    that completes or reaches an exit step keeps what it planned: a marketer who writes "send the reminder,
+    then exit" wants the reminder sent."""
     ctx.profile.programs.pop(program.id, None)
     ctx.profile.program_memory.setdefault(program.id, ProgramMemory()).last_ended_at = ctx.now
-    ctx.result.ended.append((f"{program.key}{STEP_SEPARATOR}", reason))
+    if cancel:
+        ctx.result.ended.append((f"{program.key}{STEP_SEPARATOR}", reason))
+        ctx.result.sends = [send for send in ctx.result.sends if send.run is not run]
     ctx.decide(outcome, [reason], program.id)
 
 
@@ -411,7 +436,7 @@ def _fires(
     if trigger.stage is not None:
         if entered_stage is None or entered_stage.stage != trigger.stage.entered.value:
             return None
-        detail = {
+        detail: dict[str, JsonValue] = {
             "stage": entered_stage.stage,
             "from": entered_stage.previous,
             "reason": entered_stage.reason,
@@ -428,7 +453,7 @@ def _fires(
         if memory is not None and memory.fired == anchor.isoformat():
             return None
         profile.program_memory.setdefault(program.id, ProgramMemory()).fired = anchor.isoformat()
-        detail: dict[str, JsonValue] = {"event": trigger.inactivity.event, "last_at": anchor.isoformat()}
+        detail = {"event": trigger.inactivity.event, "last_at": anchor.isoformat()}
         return "inactivity", detail, f"inactive:{anchor.isoformat()}", anchor + trigger.inactivity.for_
     return None
 
@@ -443,9 +468,16 @@ def _threshold_fires(
     armed = memory.armed if memory is not None and memory.armed is not None else None
     if armed is None:
         # The first time the program sees this customer, the figure before the event says whether a crossing
-        # is possible; a customer first seen past the threshold never crossed it.
+        # is possible; without one, the figure now: a customer first seen short of the threshold may cross it
+        # (no hysteresis to wait for: nothing fired yet), one first seen past it never crossed it.
         previous = _number(lookup(facts(before, ctx.now), threshold.fact)) if before is not None else None
-        armed = previous is not None and not _past(threshold.above, threshold.below, previous)
+        if previous is None:
+            if value is not None:
+                ctx.profile.program_memory.setdefault(program.id, ProgramMemory()).armed = not _past(
+                    threshold.above, threshold.below, value
+                )
+            return None
+        armed = not _past(threshold.above, threshold.below, previous)
     if value is None:
         return None
     memory = ctx.profile.program_memory.setdefault(program.id, ProgramMemory())
