@@ -32,6 +32,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from righttime.core.calendar import Window, parse_wall_time
 from righttime.core.campaigns import (
@@ -67,6 +68,21 @@ STEP_SEPARATOR = "--"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldProblem(ValueError):
+    """A problem a model validator finds in one of its fields: `at` is where, below the model (`("wait",)`,
+    `("steps", 3, "next")`), so the error names the field a marketer has to change, not the whole program."""
+
+    def __init__(self, at: tuple[int | str, ...], message: str) -> None:
+        super().__init__(message)
+        self.at = at
+
+
+def _whole_days(value: timedelta) -> timedelta:
+    if value % timedelta(days=1) or abs(value) > timedelta(days=366):
+        raise ValueError("offset must be a whole number of days, at most 366d either way (e.g. -7d)")
+    return value
 
 
 class LifecycleGroup(StrEnum):
@@ -118,18 +134,15 @@ class DateTrigger(_Strict):
     offset: Annotated[timedelta, BeforeValidator(_signed_duration)] = timedelta(0)
     at: Annotated[time, BeforeValidator(parse_wall_time)] = time(9, 0)
 
-    @field_validator("offset")
-    @classmethod
-    def _whole_days(cls, value: timedelta) -> timedelta:
-        if value % timedelta(days=1) or abs(value) > timedelta(days=366):
-            raise ValueError("offset must be a whole number of days, at most 366d either way (e.g. -7d)")
-        return value
+    _offset = field_validator("offset")(classmethod(lambda cls, value: _whole_days(value)))
 
 
 class Threshold(_Strict):
     """A number about the customer crossing a threshold: `above` (reaching it from below) or `below` (falling
     under it). Edge-triggered: it fires once per crossing, and again only after the figure has gone back past
-    the threshold by `hysteresis`, so a customer hovering at 999/1,000 points gets one message."""
+    the threshold by `hysteresis`, so a customer hovering at 999/1,000 points gets one message. A customer
+    first seen short of the threshold may cross it; one first seen past it (an import) never crossed it and
+    does not fire until the figure has gone back past the hysteresis and crossed again."""
 
     #: a fact (`lifetime_value`, `orders_count`) or a numeric trait (`traits.loyalty_points`)
     fact: str = Field(min_length=1, max_length=200)
@@ -244,6 +257,9 @@ class Until(_Strict):
     offset: Annotated[timedelta, BeforeValidator(_signed_duration)] = timedelta(0)
     at: Annotated[time, BeforeValidator(parse_wall_time)] = time(9, 0)
 
+    # a date moved by 36h would silently be a date moved by one day
+    _offset = field_validator("offset")(classmethod(lambda cls, value: _whole_days(value)))
+
 
 class WaitFor(_Strict):
     """Wait for one of `events` (from any channel) for at most `within`."""
@@ -291,7 +307,7 @@ class WaitStep(_Strict):
         if len(given) != 1:
             raise ValueError("a wait step waits a duration (wait: 3d), until_local_time, or until a date")
         if self.wait is not None and not timedelta(0) < self.wait <= timedelta(days=366):
-            raise ValueError("wait must be between 1s and 366d")
+            raise FieldProblem(("wait",), "wait must be between 1s and 366d")
         return self
 
 
@@ -370,17 +386,18 @@ class Program(_Strict):
 
     @model_validator(mode="after")
     def _step_graph(self) -> Program:
-        ids = [step.id for step in self.steps]
         seen: set[str] = set()
-        for step_id in ids:
-            if step_id in seen:
-                raise ValueError(f"step id {step_id!r} is used twice")
-            seen.add(step_id)
         for index, step in enumerate(self.steps):
-            for target in _targets(step):
+            if step.id in seen:
+                raise FieldProblem(_at(step, index, "id"), f"step id {step.id!r} is used twice")
+            seen.add(step.id)
+        for index, step in enumerate(self.steps):
+            for field_name, target in _targets(step):
                 if target not in seen:
-                    raise ValueError(
-                        f"step {step.id!r} goes to {target!r}, which is not a step of this program"
+                    raise FieldProblem(
+                        _at(step, index, *field_name),
+                        f"goes to {target!r}, which is not a step of this program"
+                        f" (its steps: {', '.join(s.id for s in self.steps)})",
                     )
             if (
                 isinstance(step, WaitForStep)
@@ -388,15 +405,17 @@ class Program(_Strict):
                 and step.on_timeout is None
                 and index == len(self.steps) - 1
             ):
-                raise ValueError(
-                    f"step {step.id!r} waits for an event and nothing follows it: add a next step"
+                raise FieldProblem(
+                    _at(step, index, "wait_for"),
+                    "waits for an event and nothing follows it: add a step after it, or on_event/on_timeout",
                 )
         cycle = _cycle_without_wait(self)
         if cycle:
-            raise ValueError(
+            raise FieldProblem(
+                next(_at(s, i) for i, s in enumerate(self.steps) if s.id == cycle[0]),
                 "steps "
                 + " -> ".join(cycle)
-                + " loop without a wait: every loop needs a wait or wait_for step"
+                + " loop without a wait: every loop needs a wait or wait_for step",
             )
         return self
 
@@ -419,15 +438,22 @@ class Program(_Strict):
         return f"{self.key}{STEP_SEPARATOR}{step_id}"
 
 
-def _targets(step: Step) -> Iterator[str]:
+def _at(step: Step, index: int, *field_names: int | str) -> tuple[int | str, ...]:
+    """Where a field of the step at `index` is, as pydantic places a step's own errors (under its kind)."""
+    return ("steps", index, _step_kind(step) or "", *field_names)
+
+
+def _targets(step: Step) -> Iterator[tuple[tuple[int | str, ...], str]]:
+    """Each step `step` names as a target, with the field that names it."""
     if isinstance(step, SendStep | WaitStep) and step.next:
-        yield step.next
+        yield ("next",), step.next
     if isinstance(step, WaitForStep):
-        yield from (t for t in (step.on_event, step.on_timeout) if t)
+        yield from ((("on_event",), step.on_event),) if step.on_event else ()
+        yield from ((("on_timeout",), step.on_timeout),) if step.on_timeout else ()
     if isinstance(step, BranchStep):
-        yield from (case.goto for case in step.branch)
+        yield from ((("branch", number, "goto"), case.goto) for number, case in enumerate(step.branch))
         if step.otherwise:
-            yield step.otherwise
+            yield ("otherwise",), step.otherwise
 
 
 def successors(program: Program, step: Step) -> list[str]:
@@ -538,6 +564,7 @@ def load_programs(directory: Path) -> list[Program]:
 
     problems: list[str] = []
     programs: dict[tuple[str, int], Program] = {}
+    declared_in: dict[tuple[str, int], str] = {}
     files = sorted(p for p in [*directory.glob("*.yaml"), *directory.glob("*.yml")] if p.name != POLICY_FILE)
     for path in files:
         try:
@@ -550,20 +577,33 @@ def load_programs(directory: Path) -> list[Program]:
         try:
             program = Program.model_validate(data)
         except ValidationError as exc:
-            problems.extend(
-                f"{path.name}: {label}: {_where(data, err['loc'])}: {err['msg']}" for err in exc.errors()
-            )
+            problems.extend(f"{path.name}: {label}: {_problem(data, err)}" for err in exc.errors())
             continue
-        if (program.id, program.version) in programs:
+        key = (program.id, program.version)
+        if key in programs:
             problems.append(
                 f"{path.name}: {program.id}: version: version {program.version} is declared twice"
+                f" (also in {declared_in[key]}): bump the version of the newer one"
             )
-        programs[(program.id, program.version)] = program
+        programs[key], declared_in[key] = program, path.name
     if len({program_id for program_id, _ in programs}) > MAX_PROGRAMS:
         problems.append(f"{directory}: more than {MAX_PROGRAMS} programs")
     if problems:
         raise ProgramError(problems)
     return sorted(programs.values(), key=lambda p: (p.id, p.version))
+
+
+def _problem(data: dict[str, Any], err: ErrorDetails) -> str:
+    """One validation error as `field: message`, the field as precise as the validator knew it, the message
+    without pydantic's `Value error, ` prefix."""
+    cause = err.get("ctx", {}).get("error")
+    loc = tuple(err["loc"])
+    message = err["msg"]
+    if isinstance(cause, ValueError) and err["type"] == "value_error":
+        message = str(cause)
+        if isinstance(cause, FieldProblem):
+            loc += cause.at
+    return f"{_where(data, loc)}: {message}"
 
 
 def _where(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:
