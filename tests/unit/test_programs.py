@@ -832,3 +832,82 @@ def test_planning_leaves_the_profile_it_was_given_untouched() -> None:
     # Then the stored profile is as it was
     assert json.loads(stored.model_dump_json()) == snapshot
     assert ana.profile.programs != stored.programs
+
+
+# --- filters and audiences ----------------------------------------------------------------------------------
+
+
+def test_an_awaited_event_counts_only_when_its_properties_match() -> None:
+    # Given a program that waits for a five-star review
+    stars = program(
+        "stars",
+        trigger={"event": "Order Shipped"},
+        steps=[
+            {
+                "id": "listen",
+                "wait_for": {
+                    "event": "Review Written",
+                    "where": [{"field": "rating", "op": "gte", "value": 5}],
+                    "within": "3d",
+                },
+                "on_event": "thanks",
+            },
+            {"id": "stop", "exit": True},
+            {"id": "thanks", "send": "thanks"},
+        ],
+    )
+    ana = Customer([stars])
+    ana.track(T0, "Order Shipped")
+    # When a three-star review comes, then a five-star one
+    three = ana.track(T0 + HOUR, "Review Written", rating=3)
+    five = ana.track(T0 + 2 * HOUR, "Review Written", rating=5)
+    # Then only the second moves the run on
+    assert three.decisions == []
+    assert list(scheduled(five)) == ["stars--v1--thanks"]
+
+
+def test_an_exit_event_that_happened_before_the_customer_entered_does_not_end_the_run() -> None:
+    # Given a customer who entered a program that ends on an order
+    series = program(
+        "series", trigger={"event": "Signed Up"}, exit={"events": ["Order Completed"]}, steps=WINBACK_STEPS
+    )
+    ana = Customer([series])
+    ana.track(T0, "Signed Up")
+    # When an order placed the day before reaches us late (an offline phone)
+    plan = ana.track(T0 - DAY, "Order Completed", received=T0 + HOUR, order_id="o-0", revenue=5)
+    # Then she stays in the program
+    assert decided(plan, Outcome.EXITED) == []
+    assert "series" in ana.profile.programs
+
+
+def test_a_customer_outside_the_audience_does_not_enter() -> None:
+    vip = program(
+        "vip",
+        trigger={"event": "Signed Up"},
+        audience=[{"field": "orders_count", "op": "gte", "value": 3}],
+        steps=[{"id": "hello", "send": "vip_hello"}],
+    )
+    ana = Customer([vip])
+    plan = ana.track(T0, "Signed Up")
+    [refused] = decided(plan, Outcome.SUPPRESSED, "vip")
+    assert codes(refused) == ["program_triggered", "audience"]
+    assert ana.profile.programs == {} and plan.schedule == []
+
+
+def test_inactivity_on_another_event_counts_from_its_latest_occurrence() -> None:
+    # Given a program for customers who have not opened the app for 30 days
+    idle = program(
+        "idle",
+        trigger={"inactivity": {"event": "App Opened", "for": "30d"}},
+        reentry={"mode": "every_time"},
+        steps=[{"id": "nudge", "send": "come_back"}],
+    )
+    ana = Customer([idle])
+    ana.track(T0, "App Opened")
+    assert ana.profile.due_at == T0 + 30 * DAY
+    # When she opens it again ten days later, the clock restarts
+    ana.track(T0 + 10 * DAY, "App Opened")
+    assert ana.profile.due_at == T0 + 40 * DAY
+    # And 30 quiet days later she is nudged, once
+    assert list(scheduled(ana.due())) == ["idle--v1--nudge"]
+    assert ana.profile.due_at is None
