@@ -151,7 +151,7 @@ def test_each_campaign_ends_with_its_summary_and_sends_by_local_hour():
     # Then before the run's summary, each campaign says what happened to it
     campaigns = {line["campaign"]: line for line in lines if line["type"] == "campaign"}
     assert lines[-1]["type"] == "summary"
-    cross_sell = campaigns["post_purchase_cross_sell"]
+    cross_sell = campaigns["post_purchase_series--v1--cross_sell"]
     assert (cross_sell["triggered"], cross_sell["scheduled"], cross_sell["sent"]) == (1, 1, 1)
     assert cross_sell["sends_by_local_hour"] == {"10": 1}
     browse = campaigns["browse_abandonment"]

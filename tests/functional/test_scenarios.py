@@ -42,11 +42,16 @@ def test_the_suit_buyer_is_not_upsold_a_minute_later_but_gets_a_cross_sell_days_
     lines = _run("suit-buyer.jsonl")
     # Then the shoe nudge never goes out: the purchase cooldown holds it past its send-by deadline
     assert _decisions(lines, "browse_abandonment") == [("expired", ["purchase_cooldown", "send_by_passed"])]
-    # And only the order confirmation (transactional) goes out on the day of the purchase
+    # And only the order confirmation (transactional) goes out on the day of the purchase; the post-purchase
+    # series follows with its cross-sell and its review request, and, with no order for 180 days, the win-back
+    # program's two messages (a Tuesday 10:00 his time, then two weeks later)
     sent = _sent(lines)
     assert [(s["campaign"], s["at"][:10]) for s in sent] == [
         ("order_confirmation", "2026-11-17"),
-        ("post_purchase_cross_sell", "2026-11-20"),
+        ("post_purchase_series--v1--cross_sell", "2026-11-20"),
+        ("post_purchase_series--v1--review", "2026-11-27"),
+        ("win_back--v1--we_miss_you", "2027-05-18"),
+        ("win_back--v1--last_chance", "2027-06-01"),
     ]
     # And the cross-sell comes three days later at 10:00 his time, suggesting shoes, not another suit
     cross_sell = sent[1]

@@ -9,6 +9,7 @@ import pytest
 
 from righttime.core.campaigns import load_campaigns
 from righttime.core.global_policy import load_policy
+from righttime.core.programs import load_programs, step_campaigns
 from righttime.wiring.content import COMPILED_FILE, Content, compile_content
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,8 +28,12 @@ def test_compiled_campaigns_are_the_yaml_campaigns(built: Path) -> None:
     # Given the build's compilation of the repository's campaigns
     # When a function loads its content
     content = Content(built, ROOT / "templates")
-    # Then it has exactly the campaigns and policy the YAML describes
-    assert content.campaigns == tuple(load_campaigns(ROOT / "campaigns"))
+    # Then it has exactly the campaigns, programs and policy the YAML describes (and each program's steps as
+    # the campaigns the sender knows them by)
+    programs = load_programs(ROOT / "campaigns")
+    assert content.programs == tuple(programs)
+    steps = tuple(c for program in programs for c in step_campaigns(program))
+    assert content.campaigns == tuple(load_campaigns(ROOT / "campaigns")) + steps
     assert content.policy == load_policy(ROOT / "campaigns")
 
 
@@ -65,6 +70,9 @@ def test_without_a_compilation_the_yaml_is_loaded(tmp_path: Path) -> None:
     # Given a source checkout's campaigns folder: YAML only
     # When local mode or a test loads it
     content = Content(ROOT / "campaigns", ROOT / "templates")
-    # Then the campaigns come from the YAML, and no compiled file appeared in the repository
-    assert content.campaigns == tuple(load_campaigns(ROOT / "campaigns"))
+    # Then the campaigns and programs come from the YAML, and no compiled file appeared in the repository
+    assert content.campaigns[: len(load_campaigns(ROOT / "campaigns"))] == tuple(
+        load_campaigns(ROOT / "campaigns")
+    )
+    assert content.programs == tuple(load_programs(ROOT / "campaigns"))
     assert not (ROOT / "campaigns" / COMPILED_FILE).exists()

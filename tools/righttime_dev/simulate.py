@@ -217,7 +217,10 @@ class Tally:
         self.outcomes[outcome] += 1
         campaign.outcomes[outcome] += 1
         codes = [reason["code"] for reason in line["reasons"]]
-        if "triggered" in codes:
+        # A campaign's trigger, a program's step reached (its message's own trigger), a program entered.
+        if "triggered" in codes or ("program_step" in codes and outcome != Outcome.DEFERRED.value):
+            campaign.triggered += 1
+        elif "program_triggered" in codes:
             campaign.triggered += 1
         if outcome == Outcome.SUPPRESSED.value:
             campaign.suppressed.update(set(codes))
@@ -724,7 +727,10 @@ def _public(decision: Decision) -> dict[str, Any]:
     document = decision_json(decision)
     del document["message_id"]
     document["trigger"] = {"event": document["trigger"]["event"]}
-    document["reasons"] = [{k: v for k, v in r.items() if k != "ses_message_id"} for r in document["reasons"]]
+    # Ids that differ from run to run when the journey names no messageId: SES's, and a program run's.
+    document["reasons"] = [
+        {k: v for k, v in r.items() if k not in ("ses_message_id", "run")} for r in document["reasons"]
+    ]
     return document
 
 

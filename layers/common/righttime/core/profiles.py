@@ -408,6 +408,12 @@ def _apply_track(
             profile.cart_updated_at = at
         case "Order Refunded":
             profile.lifetime_value -= _decimal(props.get("revenue") or props.get("total")) or Decimal(0)
+        case "Survey Answered":
+            # A survey's answer is kept as the trait `survey_<survey_id>`, which audiences, branches and
+            # templates read; within the profile's trait bounds, like any trait.
+            survey, answer = props.get("survey_id"), props.get("answer")
+            if isinstance(survey, str) and survey and isinstance(answer, str | int | float | bool):
+                _keep_traits(profile, {f"survey_{survey[:64]}": answer}, at)
         case _:
             pass
 
