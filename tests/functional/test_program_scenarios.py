@@ -62,6 +62,20 @@ def test_the_welcome_series_sends_four_messages_and_the_survey_answer_brings_the
     assert [o for o, _ in _outcomes(lines, "lena", "welcome_series")].count("entered") == 1
 
 
+def test_a_sign_up_starts_the_welcome_series_too_and_without_an_answer_the_offer_waits_five_days():
+    # Given Ines, who signs up on the website at 20:31 in Sao Paulo and never answers the survey
+    lines = _run("welcome-series.jsonl")
+    # Then her series runs from the sign-up: the welcome at once (20:31 is before quiet hours), and the offer
+    # five days after the survey, when the wait for her answer times out
+    assert _sent(lines, "ines", "welcome_series") == [
+        ("welcome", "Thu 2026-11-05 20:32"),
+        ("tips", "Mon 2026-11-09 10:00"),
+        ("survey", "Fri 2026-11-13 10:00"),
+        ("offer", "Wed 2026-11-18 10:00"),
+    ]
+    assert ("advanced", ["timed_out"]) in _outcomes(lines, "ines", "welcome_series")
+
+
 def test_a_purchase_ends_the_welcome_series_after_its_first_message():
     # Given Kenji, who subscribes and buys the next day
     lines = _run("welcome-series.jsonl")

@@ -184,8 +184,8 @@ def test_two_triggers_are_refused_naming_both(tmp_path: Path) -> None:
         ),
     )
     assert problems_of(tmp_path) == [
-        "welcome.yaml: welcome: trigger: give exactly one trigger: event, trait, stage, date, threshold or"
-        " inactivity (found events, trait)"
+        "welcome.yaml: welcome: trigger: give exactly one trigger: event, trait, stage, date, threshold,"
+        " inactivity or any (found events, trait)"
     ]
 
 

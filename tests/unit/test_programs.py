@@ -120,6 +120,36 @@ WELCOME = program(
 # --- entering, steps, waits ------------------------------------------------------------------------------
 
 
+def test_a_sign_up_or_an_opt_in_enters_a_program_triggered_by_any_of_them() -> None:
+    # Given a welcome program entered by a Signed Up event or by subscribed becoming true
+    either = program(
+        trigger={"any": [{"event": "Signed Up"}, {"trait": {"trait": "subscribed", "to": True}}]},
+        steps=[{"id": "hello", "send": "welcome_hello"}, {"id": "pause", "wait": "2d"}],
+    )
+    signed_up, opted_in = Customer([either]), Customer([either])
+    # When one customer signs up and the other opts in
+    first = signed_up.track(T0, "Signed Up")
+    second = opted_in.identify(T0, subscribed=True)
+    # Then each enters, and the reason names the trigger that fired
+    for plan, kind in ((first, "event"), (second, "trait")):
+        (entered,) = decided(plan, Outcome.ENTERED, "welcome")
+        assert entered.reasons[0].detail["trigger"] == kind
+    # And the one who signed up and then opts in is not entered twice
+    again = signed_up.identify(T0 + HOUR, subscribed=True)
+    (refused,) = decided(again, Outcome.SUPPRESSED, "welcome")
+    assert codes(refused) == ["program_triggered", "in_program"]
+
+
+def test_any_combines_events_traits_and_stages_only() -> None:
+    # Given a program that would combine a birthday with an event
+    # When it is validated
+    with pytest.raises(ValueError, match="date cannot be one of any's triggers"):
+        program(
+            trigger={"any": [{"event": "Signed Up"}, {"date": {"date": "birthday"}}]},
+            steps=[{"id": "hello", "send": "welcome_hello"}],
+        )
+
+
 def test_a_welcome_program_enters_on_opt_in_sends_then_waits_then_sends_again() -> None:
     # Given a welcome program triggered when `subscribed` becomes true
     ana = Customer([WELCOME])

@@ -175,8 +175,51 @@ class Inactivity(_Strict):
         return value
 
 
+_KINDS = ("events", "trait", "stage", "date", "threshold", "inactivity", "any")
+#: the kinds `any` may combine: what happens at one event. Dates, thresholds and inactivity keep their own
+#: edge on the program's memory, so each is a program's only trigger.
+_COMBINABLE = ("events", "trait", "stage")
+
+
+class AnyTrigger(_Strict):
+    """One of the triggers `any` combines (an event, a trait change or a stage entered)."""
+
+    events: list[str] | None = None
+    where: list[Condition] = Field(default_factory=list)
+    trait: TraitChange | None = None
+    stage: StageEntered | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_event(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            alone = [k for k in ("date", "threshold", "inactivity", "any") if k in data]
+            if alone:
+                raise ValueError(
+                    f"{alone[0]} cannot be one of any's triggers: any combines events, trait changes and "
+                    "stages; a date, threshold or inactivity trigger is a program's only trigger"
+                )
+        if isinstance(data, dict) and "event" in data:
+            data = {**data, "events": [data["event"]]}
+            del data["event"]
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> AnyTrigger:
+        kinds = [k for k in _COMBINABLE if getattr(self, k)]
+        if len(kinds) != 1:
+            raise ValueError(
+                "each trigger of any is exactly one of event, trait or stage"
+                + (f" (found {', '.join(kinds)})" if kinds else "")
+            )
+        if self.where and not self.events:
+            raise ValueError("where filters an event trigger's properties: it needs event")
+        return self
+
+
 class ProgramTrigger(_Strict):
-    """What enters a customer: exactly one of the kinds below."""
+    """What enters a customer: exactly one of the kinds below. `any` lists several events, trait changes or
+    stages, any of which enters (a sign-up *or* an opt-in starts the welcome series)."""
 
     #: a track event, with filters on its properties (`event: X` is short for `events: [X]`)
     events: list[str] | None = None
@@ -186,6 +229,7 @@ class ProgramTrigger(_Strict):
     date: DateTrigger | None = None
     threshold: Threshold | None = None
     inactivity: Inactivity | None = None
+    any: list[AnyTrigger] | None = Field(default=None, min_length=1, max_length=10)
 
     @model_validator(mode="before")
     @classmethod
@@ -197,12 +241,10 @@ class ProgramTrigger(_Strict):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ProgramTrigger:
-        kinds = [
-            k for k in ("events", "trait", "stage", "date", "threshold", "inactivity") if getattr(self, k)
-        ]
+        kinds = [k for k in _KINDS if getattr(self, k)]
         if len(kinds) != 1:
             raise ValueError(
-                "give exactly one trigger: event, trait, stage, date, threshold or inactivity"
+                "give exactly one trigger: event, trait, stage, date, threshold, inactivity or any"
                 + (f" (found {', '.join(kinds)})" if kinds else "")
             )
         if self.where and not self.events:
@@ -211,9 +253,16 @@ class ProgramTrigger(_Strict):
 
     @property
     def kind(self) -> str:
-        return next(
-            k for k in ("events", "trait", "stage", "date", "threshold", "inactivity") if getattr(self, k)
-        )
+        return next(k for k in _KINDS if getattr(self, k))
+
+    @property
+    def alternatives(self) -> list[AnyTrigger]:
+        """The event, trait and stage triggers that enter: `any`'s, or this one alone."""
+        if self.any is not None:
+            return list(self.any)
+        if self.kind in _COMBINABLE:
+            return [AnyTrigger(events=self.events, where=self.where, trait=self.trait, stage=self.stage)]
+        return []
 
     def as_event_trigger(self) -> Trigger | None:
         return Trigger(events=self.events, where=self.where) if self.events else None

@@ -39,6 +39,7 @@ from righttime.core.profiles import (
 )
 from righttime.core.programs import (
     STEP_SEPARATOR,
+    AnyTrigger,
     BranchStep,
     DateTrigger,
     ExitStep,
@@ -84,7 +85,11 @@ class ProgramSet:
             versions={(p.id, p.version): p for p in programs},
             entered=entered,
             steps=steps,
-            has_stage_trigger=any(p.trigger.stage is not None for p in entered.values()),
+            has_stage_trigger=any(
+                alternative.stage is not None
+                for p in entered.values()
+                for alternative in p.trigger.alternatives
+            ),
         )
 
     @property
@@ -419,29 +424,10 @@ def _fires(
     """Whether `program`'s trigger fires now: (trigger kind, what fired it, run id seed, when), else None."""
     trigger, profile, now = program.trigger, ctx.profile, ctx.now
     memory = profile.program_memory.get(program.id)
-    if trigger.events is not None:
-        if track is None or track.event not in trigger.events:
-            return None
-        if not all(condition.holds(track.properties) for condition in trigger.where):
-            return None
-        return "event", {"event": track.event}, event.message_id, event.occurred_at
-    if trigger.trait is not None:
-        if not isinstance(event.message, IdentifyMessage):
-            return None
-        wanted = trigger.trait.to
-        was = trait_value(before, trigger.trait.trait) if before is not None else None
-        if was == wanted or trait_value(profile, trigger.trait.trait) != wanted:
-            return None
-        return "trait", {"trait": trigger.trait.trait, "to": wanted}, event.message_id, event.occurred_at
-    if trigger.stage is not None:
-        if entered_stage is None or entered_stage.stage != trigger.stage.entered.value:
-            return None
-        detail: dict[str, JsonValue] = {
-            "stage": entered_stage.stage,
-            "from": entered_stage.previous,
-            "reason": entered_stage.reason,
-        }
-        return "stage", detail, f"stage:{entered_stage.stage}:{now.isoformat()}", now
+    for alternative in trigger.alternatives:
+        fired = _fires_at_event(ctx, alternative, before, track, event, entered_stage)
+        if fired is not None:
+            return fired
     if trigger.threshold is not None:
         return _threshold_fires(ctx, program, before, event)
     if trigger.date is not None:
@@ -453,8 +439,43 @@ def _fires(
         if memory is not None and memory.fired == anchor.isoformat():
             return None
         profile.program_memory.setdefault(program.id, ProgramMemory()).fired = anchor.isoformat()
-        detail = {"event": trigger.inactivity.event, "last_at": anchor.isoformat()}
+        detail: dict[str, JsonValue] = {"event": trigger.inactivity.event, "last_at": anchor.isoformat()}
         return "inactivity", detail, f"inactive:{anchor.isoformat()}", anchor + trigger.inactivity.for_
+    return None
+
+
+def _fires_at_event(
+    ctx: _Context,
+    trigger: AnyTrigger,
+    before: Profile | None,
+    track: TrackMessage | None,
+    event: QueuedEvent,
+    entered_stage: StageChange | None,
+) -> tuple[str, dict[str, JsonValue], str, datetime] | None:
+    """An event, trait or stage trigger: whether what this evaluation brought fires it."""
+    if trigger.events is not None:
+        if track is None or track.event not in trigger.events:
+            return None
+        if not all(condition.holds(track.properties) for condition in trigger.where):
+            return None
+        return "event", {"event": track.event}, event.message_id, event.occurred_at
+    if trigger.trait is not None:
+        if not isinstance(event.message, IdentifyMessage):
+            return None
+        wanted = trigger.trait.to
+        was = trait_value(before, trigger.trait.trait) if before is not None else None
+        if was == wanted or trait_value(ctx.profile, trigger.trait.trait) != wanted:
+            return None
+        return "trait", {"trait": trigger.trait.trait, "to": wanted}, event.message_id, event.occurred_at
+    if trigger.stage is not None:
+        if entered_stage is None or entered_stage.stage != trigger.stage.entered.value:
+            return None
+        detail: dict[str, JsonValue] = {
+            "stage": entered_stage.stage,
+            "from": entered_stage.previous,
+            "reason": entered_stage.reason,
+        }
+        return "stage", detail, f"stage:{entered_stage.stage}:{ctx.now.isoformat()}", ctx.now
     return None
 
 
