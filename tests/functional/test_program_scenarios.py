@@ -113,7 +113,7 @@ def test_the_renewal_reminder_goes_a_week_before_the_date_in_the_trait_and_follo
 
 
 def test_the_loyalty_milestone_fires_once_per_crossing_not_while_hovering():
-    # Given Chloe's points: 900, 1,010 (crossing), 980, 1,020 (hovering), 850 (re-armed), then 1,005 weeks later
+    # Given Chloe's points: 900, 1,010 (crossing), 980, 1,020 (hovering), 850 (re-armed), 1,005 weeks later
     lines = _run("loyalty-milestone.jsonl", until="30d")
     # Then she hears about it at the first crossing, and again only after falling back under 900
     assert [when[4:14] for _, when in _sent(lines, "chloe", "loyalty_milestone")] == [

@@ -302,7 +302,11 @@ EXPECTED: list[tuple[Reason, ReasonCode, dict[str, Any]]] = [
     (Reason.exit_step("stop"), ReasonCode.EXIT_STEP, {"step": "stop"}),
     (Reason.program_end("review"), ReasonCode.PROGRAM_END, {"step": "review"}),
     (Reason.version_retired("welcome", 1), ReasonCode.VERSION_RETIRED, {"program": "welcome", "version": 1}),
-    (Reason.no_date("remind", "renewal_date"), ReasonCode.NO_DATE, {"step": "remind", "date": "renewal_date"}),
+    (
+        Reason.no_date("remind", "renewal_date"),
+        ReasonCode.NO_DATE,
+        {"step": "remind", "date": "renewal_date"},
+    ),
 ]
 
 

@@ -217,10 +217,9 @@ class Tally:
         self.outcomes[outcome] += 1
         campaign.outcomes[outcome] += 1
         codes = [reason["code"] for reason in line["reasons"]]
-        # A campaign's trigger, a program's step reached (its message's own trigger), a program entered.
-        if "triggered" in codes or ("program_step" in codes and outcome != Outcome.DEFERRED.value):
-            campaign.triggered += 1
-        elif "program_triggered" in codes:
+        # A campaign's trigger, a program's step reached (its message's own trigger), a program's trigger.
+        step_reached = "program_step" in codes and outcome != Outcome.DEFERRED.value
+        if "triggered" in codes or "program_triggered" in codes or step_reached:
             campaign.triggered += 1
         if outcome == Outcome.SUPPRESSED.value:
             campaign.suppressed.update(set(codes))
