@@ -15,6 +15,7 @@ was.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cached_property
 from datetime import time, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -251,11 +252,11 @@ class ProgramTrigger(_Strict):
             raise ValueError("where filters an event trigger's properties: it needs event")
         return self
 
-    @property
+    @cached_property
     def kind(self) -> str:
         return next(k for k in _KINDS if getattr(self, k))
 
-    @property
+    @cached_property
     def alternatives(self) -> list[AnyTrigger]:
         """The event, trait and stage triggers that enter: `any`'s, or this one alone."""
         if self.any is not None:
