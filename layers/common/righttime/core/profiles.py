@@ -517,6 +517,8 @@ def facts(profile: Profile, now: datetime) -> dict[str, Any]:
         "cart_items": sum(item.quantity for item in profile.cart),
         "cart_total": profile.cart_total,
         "unsubscribed": profile.unsubscribed,
+        #: transient bounces since the last delivery (the feedback loop's count)
+        "soft_bounces": len(profile.soft_bounces),
         "stage": profile.stage,
         "traits": profile.traits,
     }
