@@ -111,6 +111,7 @@ FUNCTION_NAMES = {
     "ApiFunction": "api",
     "FeedbackFunction": "feedback",
     "SweeperFunction": "sweeper",
+    "DueFunction": "due",
 }
 
 
@@ -224,7 +225,8 @@ def _mix(customers: int, campaign_count: int, mature: bool) -> dict[str, Any]:
     per: dict[str, Any] = {}
     units = {"sender": ("message fired", fired), "feedback": ("SES event", invocations["feedback"])}
     units["sweeper"] = ("sweeper run", invocations["sweeper"])
-    for function in ("ingest", "evaluate", "scheduler", "sender", "feedback", "sweeper"):
+    units["due"] = ("due sweep run", invocations["due"])
+    for function in ("ingest", "evaluate", "scheduler", "sender", "feedback", "sweeper", "due"):
         calls = {f"{service}:{op}": n for (fn, service, op), n in sorted(counts.items()) if fn == function}
         unit, divisor = units.get(function, ("event", len(events)))
         divisor = max(divisor, 1)
@@ -385,7 +387,7 @@ def _cost(
         return n / events
 
     invocations = {
-        # the sweeper is left out: it runs every 5 minutes whatever the traffic (a fixed cost, not per event)
+        # the sweepers are left out: they run every few minutes whatever the traffic (a fixed cost)
         fn: result["per_handler"][fn]["invocations"]
         for fn in ("ingest", "evaluate", "scheduler", "sender", "feedback")
     }
@@ -782,7 +784,7 @@ def report(results: dict[str, Any]) -> list[str]:
             "evaluate": ("<= 1 read + 1 write", 1, 1),
             "sender": ("<= 1 read + 2 writes + 1 SES", 1, 2),
         }
-        for name in ("ingest", "evaluate", "scheduler", "sender", "feedback", "sweeper"):
+        for name in ("ingest", "evaluate", "scheduler", "sender", "feedback", "sweeper", "due"):
             figure = calls["per_handler"][name]
             value = f"{figure['dynamodb_reads']}R {figure['dynamodb_writes']}W " + " ".join(
                 f"{k.split(':')[1]}={v}" for k, v in figure["other"].items()

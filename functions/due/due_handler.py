@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from righttime.stages.due import sweep_due
+from righttime.stages.due import run_instant, sweep_due
 from righttime.wiring.observability import logger, metrics
 from righttime.wiring.root import root, warm
 
@@ -23,7 +23,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     report = sweep_due(
         store=parts.store,
         queue=parts.queue,
-        now=parts.clock.now(),
+        now=run_instant(event.get("scheduled_at"), parts.clock.now()),
         seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )
     # Published on every run, zeros included, so the alarm sees a steady series.

@@ -29,10 +29,11 @@ def _store_profile(customer_id: str, due_at: datetime | None, zone: str = "Europ
     root().store.apply_to_profile(customer_id, change)
 
 
-def _sweep(pipeline: Pipeline) -> dict[str, Any]:
-    result: dict[str, Any] = pipeline.handlers["DueFunction"](
-        sample_event("due-schedule.json"), LambdaContext("DueFunction")
-    )
+def _sweep(pipeline: Pipeline, scheduled_at: datetime | None = None) -> dict[str, Any]:
+    """A run of the due sweep, as its schedule fires it for `scheduled_at` (by default: now)."""
+    event = sample_event("due-schedule.json")
+    event["scheduled_at"] = (scheduled_at or pipeline.clock.now()).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result: dict[str, Any] = pipeline.handlers["DueFunction"](event, LambdaContext("DueFunction"))
     return result
 
 
@@ -160,3 +161,17 @@ def test_every_profile_write_keeps_the_entry_as_the_body_says(pipeline: Pipeline
     assert entry["due_shard"] == {"S": due_shard(CUSTOMER)}
     assert entry["due_at"]["S"] == due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     assert root().store.get_profile(CUSTOMER).due_at == due_at
+
+
+def test_a_run_that_starts_late_works_as_of_the_time_it_was_scheduled_for(
+    pipeline: Pipeline, clock: VirtualClock
+):
+    # Given a run scheduled for 09:15 that starts two minutes late, and a customer due at 09:16
+    scheduled = clock.now()
+    _store_profile(CUSTOMER, scheduled + timedelta(minutes=1))
+    clock.advance(timedelta(minutes=2))
+    # When it runs
+    result = _sweep(pipeline, scheduled_at=scheduled)
+    # Then it finds nobody: what was due after 09:15 is the 09:30 run's, whenever this one started
+    assert result["queued"] == 0 and _queued(pipeline) == []
+    assert _sweep(pipeline)["queued"] == 1

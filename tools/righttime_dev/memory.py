@@ -39,7 +39,7 @@ from righttime.adapters.schedules import at_expression, schedule_name, target_in
 from righttime.core.addresses import address_key, normalise_address
 from righttime.core.clock import Clock, isoformat
 from righttime.core.decisions import Decision, MessageStatus, OutboundMessage
-from righttime.core.due import due_at_from_value, due_at_value
+from righttime.core.due import DUE_SHARDS, due_at_from_value, due_at_value
 from righttime.core.events import QueuedEvent
 from righttime.core.policy import Move, Plan
 from righttime.core.profiles import Profile
@@ -64,6 +64,8 @@ Item = dict[str, Any]
 _PROFILE_ATTEMPTS = 5
 #: SQS FIFO drops a repeated deduplication id within this long
 _SQS_DEDUPE_WINDOW = timedelta(minutes=5)
+#: later than any instant a profile can be due: the bound of a query for the earliest entry of the date index
+_END_OF_TIME = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -939,8 +941,10 @@ class MemoryPipeline(Driver):
             "eventSourceARN": f"arn:aws:dynamodb:{REGION}:000000000000:table/MessagesTable/stream/memory",
         }
 
-    def due_index(self) -> MemoryStore:
-        return self.store
+    def earliest_due(self) -> datetime | None:
+        """The earliest instant of the date index: each shard's head, as a Query with Limit 1 reads it."""
+        heads = (self.store.due_customers(shard, _END_OF_TIME, 1) for shard in range(DUE_SHARDS))
+        return min((head[0][1] for head in heads if head), default=None)
 
     def due_schedules(self) -> list[tuple[datetime, str, str]]:
         return sorted((at, name, payload) for name, (at, payload) in self.schedules.schedules.items())

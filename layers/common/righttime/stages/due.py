@@ -2,6 +2,10 @@
 time-based due (a program's wait, a recurring date, inactivity), found through the sparse date index (never a
 Scan). Evaluation answers the event by advancing the customer to its time and writing the next `due_at`.
 
+A run works as of the instant it was scheduled for (`run_instant`), not the instant it happens to start: it
+finds what was due by then, and its events and postponements name that instant, so what a run does depends
+on the grid alone (and a simulation split across processes decides as one process does).
+
 A found entry is queued, then moved `DUE_RETRY` later if it still says what was read: the evaluation's
 profile write replaces it with the next `due_at`, and an event that is lost or dead-lettered is tried again
 a day later instead of at every run. The event's messageId names the due instant, so a run that finds an
@@ -14,6 +18,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from righttime.core.due import DUE_RETRY, DUE_SHARDS
 from righttime.core.events import due_event
@@ -39,6 +44,19 @@ class DueReport:
     incomplete: bool = False
 
 
+def run_instant(scheduled_at: Any, now: datetime) -> datetime:
+    """The instant a run works as of: the time its schedule fired for (EventBridge Scheduler's
+    `<aws.scheduler.scheduled-time>`, e.g. 2026-11-28T21:15:00Z), never later than `now`; `now` when the
+    invocation names none it can read."""
+    if not isinstance(scheduled_at, str):
+        return now
+    try:
+        scheduled = datetime.fromisoformat(scheduled_at)
+    except ValueError:
+        return now
+    return min(scheduled, now) if scheduled.tzinfo is not None else now
+
+
 def sweep_due(
     *,
     store: Store,
@@ -48,9 +66,9 @@ def sweep_due(
     retry: timedelta = DUE_RETRY,
     seconds_left: Callable[[], float] = lambda: math.inf,
 ) -> DueReport:
-    """Queue a due event for every customer the date index says is due by `now`, shard by shard, at most
-    `limit` in all, and move each entry `retry` later. Raises QueueUnavailableError if the queue refuses
-    events: the entries stay as they were, due, for the next run."""
+    """Queue a due event for every customer the date index says is due by `now` (the run's instant), shard by
+    shard, at most `limit` in all, and move each entry `retry` after `now`. Raises QueueUnavailableError if
+    the queue refuses events: the entries stay as they were, due, for the next run."""
     report = DueReport()
     per_shard = max(1, limit // DUE_SHARDS)
     for shard in range(DUE_SHARDS):
