@@ -121,3 +121,164 @@ def journey_of_size(events: int, seed: int = 7) -> list[tuple[datetime, dict[str
         customers += max(50, (events - len(generated)) // 5)
         generated = generated_journey(customers, seed)
     return generated[:events]
+
+
+# -- program traffic -----------------------------------------------------------------------------------------
+
+#: zones that stress the rules: the extremes of the day line, a 45-minute offset, a 30-minute DST shift, and
+#: the DST changes of both hemispheres
+PROGRAM_ZONES = (
+    "Pacific/Kiritimati",
+    "Etc/GMT+12",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+    "America/New_York",
+    "Europe/Paris",
+    "America/Santiago",
+    "UTC",
+)
+#: local days around the 2026 clock changes of those zones (and the new year), where journeys begin
+_DST_DAYS = (
+    "2026-03-07", "2026-03-08", "2026-03-28", "2026-03-29", "2026-04-04", "2026-04-05",
+    "2026-09-05", "2026-09-06", "2026-10-03", "2026-10-04", "2026-10-24", "2026-10-25",
+    "2026-10-31", "2026-11-01", "2026-12-31",
+)  # fmt: skip
+#: birthdays that fall on or near a clock change, on 29 February, and around the new year (month-day)
+_BIRTHDAYS = (
+    "02-29", "02-28", "03-01", "03-08", "03-14", "03-28", "03-29", "04-04", "04-05", "09-05",
+    "09-06", "10-04", "10-25", "10-31", "11-01", "12-31", "01-01",
+)  # fmt: skip
+#: wall times at the edges of quiet hours and windows, and inside clock-change gaps
+_ODD_TIMES = ("20:59", "21:00", "21:30", "23:59", "00:30", "02:30", "03:30", "07:59", "08:00", "08:59",
+              "09:00", "17:59", "18:00", "18:59", "19:00", "19:59", "20:00")  # fmt: skip
+_CATEGORIES = ("suits", "shirts", "shoes", "lighting", "kitchen")
+
+
+def _local(day: str, wall: str, zone_name: str, days_later: int = 0) -> datetime:
+    """The UTC instant of `wall` on `day` (+ `days_later`) on the clock of `zone_name`; a wall time that a
+    clock change skips is read as zoneinfo reads it (shifted by the gap)."""
+    from zoneinfo import ZoneInfo
+
+    local = datetime.fromisoformat(f"{day}T{wall}") + timedelta(days=days_later)
+    return local.replace(tzinfo=ZoneInfo(zone_name)).astimezone(UTC)
+
+
+class _ProgramCustomer:
+    """One customer's program traffic, built line by line at odd wall times on their own clock."""
+
+    def __init__(self, customer: int, rng: random.Random) -> None:
+        self.user, self.rng = f"pj-{customer}", rng
+        self.zone = PROGRAM_ZONES[customer % len(PROGRAM_ZONES)]
+        self.day = rng.choice(_DST_DAYS)
+        self.start = rng.randrange(-12, 4)  # days before (or after) the clock change that the journey begins
+        # Some customers' zone is known only from their events' context, as a web SDK sends it.
+        self.zone_in_traits = rng.random() < 0.85
+        self.context = {} if self.zone_in_traits else {"context": {"timezone": self.zone}}
+        self.timed: list[tuple[datetime, dict[str, Any]]] = []
+
+    def at(self, days_later: float) -> datetime:
+        """An odd wall time (an edge of quiet hours or a window, a clock-change gap), `days_later` days into
+        the journey; day 0 is the sign-up's."""
+        return _local(self.day, self.rng.choice(_ODD_TIMES), self.zone, self.start + int(days_later))
+
+    def identify(self, days_later: float, traits: dict[str, Any]) -> None:
+        message = {"type": "identify", "userId": self.user, "traits": traits, **self.context}
+        self.timed.append((self.at(days_later), message))
+
+    def track(self, days_later: float, event: str, properties: dict[str, Any]) -> None:
+        message = {"type": "track", "userId": self.user, "event": event, "properties": properties}
+        self.timed.append((self.at(days_later), {**message, **self.context}))
+
+    def sign_up(self) -> bool:
+        """The first identify: address, zone, and maybe an opt-in, a birthday and a renewal date."""
+        rng = self.rng
+        traits: dict[str, Any] = {"email": f"{self.user}@example.com", "firstName": self.user.upper()}
+        if self.zone_in_traits:
+            traits["timezone"] = self.zone
+        subscribed = rng.random() < 0.8
+        if subscribed:
+            traits["subscribed"] = True
+        if rng.random() < 0.6:
+            birthday = rng.choice(_BIRTHDAYS)
+            year = rng.choice((1988, 1992, 1996, 2000)) if birthday == "02-29" else rng.randrange(1970, 2005)
+            traits["birthday"] = f"{year}-{birthday}"
+        if rng.random() < 0.3:
+            traits["renewal_date"] = f"{rng.choice((2026, 2027))}-{rng.choice(_DST_DAYS)[5:]}"
+            if rng.random() < 0.3:
+                self.identify(rng.uniform(2, 30), {"renewal_date": f"2027-{rng.choice(_DST_DAYS)[5:]}"})
+        self.identify(0, traits)
+        return subscribed
+
+    def loyalty(self) -> None:
+        """Points that climb past 1,000 and hover around it, sometimes under 900 and back."""
+        points, when = self.rng.randrange(500, 900), 1.0
+        for _ in range(self.rng.randrange(3, 9)):
+            when += self.rng.uniform(0.2, 6)
+            points = max(0, points + self.rng.choice((-120, -15, -2, 3, 8, 40, 90, 150)))
+            self.identify(when, {"loyalty_points": points})
+
+    def orders(self) -> None:
+        """Orders at any hour (some in store) with their categories, some refunded; sometimes a comeback
+        about 180 days after the last one, around the win-back's start, which must stop it."""
+        rng = self.rng
+        when = rng.uniform(1, 10)
+        count = rng.choice((0, 1, 1, 2, 3))
+        for number in range(count):
+            when += rng.uniform(0.5, 20)
+            order = f"{self.user}-o{number}"
+            categories = rng.sample(_CATEGORIES, rng.randrange(0, 3))
+            properties: dict[str, Any] = {
+                "order_id": order,
+                "revenue": 40 + 10 * number,
+                "products": [{"product_id": f"{c}-1", "category": c, "price": 40} for c in categories],
+            }
+            if rng.random() < 0.15:
+                properties["channel"] = "pos"
+            self.track(when, "Order Completed", properties)
+            if rng.random() < 0.2:
+                self.track(when + rng.uniform(1, 5), "Order Refunded", {"order_id": order, "revenue": 40})
+        if count and rng.random() < 0.3:
+            comeback = when + 180 + rng.uniform(-2, 25)
+            self.track(comeback, "Order Completed", {"order_id": f"{self.user}-back", "channel": "pos"})
+
+    def carts(self) -> None:
+        """Browsing, carts and searches: campaigns that compete with the programs' steps for the caps."""
+        for _ in range(self.rng.randrange(0, 4)):
+            when = self.rng.uniform(1, 30)
+            category = self.rng.choice(_CATEGORIES)
+            self.track(when, "Product Viewed", {"product_id": "p1", "category": category, "price": 20})
+            if self.rng.random() < 0.6:
+                cart = f"{self.user}-c{int(when)}"
+                self.track(when, "Product Added", {"product_id": "p1", "price": 20, "cart_id": cart})
+            if self.rng.random() < 0.3:
+                self.track(when, "Products Searched", {"query": "lamp"})
+
+    def lines(self) -> list[tuple[datetime, dict[str, Any]]]:
+        rng = self.rng
+        subscribed = self.sign_up()
+        if rng.random() < 0.4:
+            self.loyalty()
+        self.orders()
+        self.carts()
+        if subscribed and rng.random() < 0.4:
+            self.track(rng.uniform(6, 14), "Survey Answered", {"survey_id": "welcome", "answer": "A friend"})
+        if rng.random() < 0.15:
+            self.identify(rng.uniform(1, 25), {"unsubscribed": True})
+        if self.zone_in_traits and rng.random() < 0.05:
+            self.identify(rng.uniform(1, 20), {"timezone": rng.choice(PROGRAM_ZONES)})
+        self.timed.sort(key=lambda pair: pair[0])
+        return [
+            (at, {**message, "messageId": f"{self.user}-{index}", "timestamp": at.isoformat()})
+            for index, (at, message) in enumerate(self.timed)
+        ]
+
+
+def program_journey(customers: int, seed: int = 7) -> list[tuple[datetime, dict[str, Any]]]:
+    """A reproducible journey of program traffic for `customers` customers in time order: sign-ups at odd
+    hours, birthdays (29 February, days of clock changes), renewal dates, loyalty points hovering at 1,000,
+    orders at any hour and in store, refunds, survey answers, carts, unsubscribes and moves, in zones from
+    UTC-12 to UTC+14 across the 2026 clock changes. For the checks that no step of any program breaks the
+    policy (tests/functional/test_program_properties.py)."""
+    rng = random.Random(seed)  # noqa: S311 - a reproducible test mix, not a secret
+    events = [e for c in range(customers) for e in _ProgramCustomer(c, rng).lines()]
+    return sorted(events, key=lambda e: (e[0], e[1]["messageId"]))
