@@ -3,7 +3,9 @@ and sends on both. This keeps the fast engine (the default for `righttime simula
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 
 from righttime.core.clock import VirtualClock
 from righttime.core.profiles import Profile
+from righttime.stages.due import sweep_due
 from righttime.wiring.root import root
 from righttime_dev.journeys import journey_of_size, write_journey
 from righttime_dev.simulate import _fire_until, engine, simulate
@@ -94,3 +97,37 @@ def test_both_engines_run_the_due_sweep_at_the_same_instants_on_its_grid(isolate
     for customer, at in (("ada", "2026-03-01T08:05:00+00:00"), ("grace", "2026-03-01T08:20:00+00:00")):
         for profiles in (memory[1], moto[1]):
             assert profiles[customer].has_processed(f"righttime-due-{at}")
+
+
+def _burst(engine_name: str, monkeypatch: pytest.MonkeyPatch) -> list[tuple[datetime, int]]:
+    """40 customers due at once, and runs of the due sweep bounded to 16: the runs each engine makes."""
+    clock = VirtualClock(start=datetime(2026, 3, 1, 0, 0, tzinfo=UTC))
+    with engine(engine_name, TEMPLATE, ROOT / "campaigns", ROOT / "templates", clock) as (pipeline, _):
+        for n in range(40):
+            root().store.apply_to_profile(f"c{n}", lambda p: setattr(p, "due_at", clock.now()) or True)
+        handler_module = sys.modules["righttime_fn_DueFunction"]
+        monkeypatch.setattr(handler_module, "sweep_due", partial(sweep_due, limit=16))
+        runs: list[tuple[datetime, int]] = []
+        sweep = pipeline.handlers["DueFunction"]
+
+        def counted(event: dict[str, Any], context: Any) -> Any:
+            result = sweep(event, context)
+            runs.append((clock.now(), result["queued"]))
+            return result
+
+        pipeline.handlers["DueFunction"] = counted
+        _fire_until(pipeline, clock, datetime(2026, 3, 1, 1, 0, tzinfo=UTC))
+        return runs
+
+
+def test_a_burst_larger_than_a_runs_bound_is_queued_at_its_mark_on_both_engines(
+    isolated_env: None, monkeypatch: pytest.MonkeyPatch
+):
+    # Given 40 customers due at midnight and a due sweep that queues at most 16 a run
+    # When the hour is simulated in memory and on moto
+    memory, moto = _burst("memory", monkeypatch), _burst("moto", monkeypatch)
+    # Then the bound is made up at the same mark (as an operator would), so a simulation's output never
+    # depends on how its customers are sharded: all 40 are queued at midnight, on both engines alike
+    assert memory == moto
+    assert {at for at, _ in memory} == {datetime(2026, 3, 1, 0, 0, tzinfo=UTC)}
+    assert sum(queued for _, queued in memory) == 40 and len(memory) >= 3

@@ -3,15 +3,18 @@ instants they name, shards are stable, the sweep's grid is the hour's, and the i
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from righttime.adapters.dynamodb import profile_item
+from righttime.core.clock import VirtualClock
 from righttime.core.due import DUE_SHARDS, due_at_from_value, due_at_value, due_shard, sweep_instant
 from righttime.core.profiles import Profile
-from righttime_dev.memory import MemoryStore
+from righttime.stages.due import sweep_due
+from righttime_dev.memory import MemoryQueue, MemoryStore
 
 NOW = datetime(2026, 11, 28, 21, 0, tzinfo=UTC)
 instants = st.datetimes(
@@ -108,3 +111,20 @@ def test_a_profile_with_nothing_due_is_stored_without_the_index_attributes():
     assert due["due_shard"] == {"S": due_shard("ada")} and due["due_at"] == {
         "S": "2026-11-28T21:00:00.000000Z"
     }
+
+
+def test_a_run_stopped_at_its_bound_is_continued_by_the_next_without_queueing_anyone_twice():
+    # Given 40 customers due, and runs bounded to 16 customers (one per shard)
+    store, queue = MemoryStore(), MemoryQueue(VirtualClock(start=NOW))
+    for n in range(40):
+        _stored(store, f"c{n}", NOW - timedelta(minutes=n))
+    # When runs follow one another at the same instant until one is complete
+    reports = [sweep_due(store=store, queue=queue, now=NOW, limit=16)]
+    while reports[-1].incomplete:
+        reports.append(sweep_due(store=store, queue=queue, now=NOW, limit=16))
+    # Then every customer got exactly one due event, and each was moved a day on
+    customers = [json.loads(r.body)["message"]["userId"] for r in queue.waiting]
+    assert sorted(customers) == sorted(f"c{n}" for n in range(40))
+    assert sum(r.queued for r in reports) == sum(r.postponed for r in reports) == 40
+    assert reports[0].incomplete and reports[0].queued <= 16
+    assert all(store.due_customers(s, NOW + timedelta(hours=23), 100) == [] for s in range(DUE_SHARDS))
