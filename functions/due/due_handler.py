@@ -26,7 +26,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         now=run_instant(event.get("scheduled_at"), parts.clock.now()),
         seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )
-    # Published on every run, zeros included, so the alarm sees a steady series.
+    # Published on every run, zeros included: DueSweepAlarm reads no data as a sweep that stopped running.
     metrics.add_metric(name="DueCustomers", unit=MetricUnit.Count, value=report.queued)
     metrics.add_metric(name="DueSweepIncomplete", unit=MetricUnit.Count, value=int(report.incomplete))
     summary = {
