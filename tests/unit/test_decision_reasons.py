@@ -4,6 +4,7 @@ documents, and is documented there."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -263,6 +264,11 @@ EXPECTED: list[tuple[Reason, ReasonCode, dict[str, Any]]] = [
     ),
     (Reason.opened(), ReasonCode.OPENED, {}),
     (Reason.clicked("https://shop.example/p/1"), ReasonCode.CLICKED, {"link": "https://shop.example/p/1"}),
+    (
+        Reason.holdout("cart_abandonment", Decimal("2.5")),
+        ReasonCode.HOLDOUT,
+        {"group": "cart_abandonment", "percent": "2.5%"},
+    ),
     (
         Reason.program_triggered("welcome", 2, "trait", {"trait": "subscribed", "to": True}),
         ReasonCode.PROGRAM_TRIGGERED,

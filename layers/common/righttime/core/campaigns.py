@@ -24,6 +24,7 @@ from righttime.core.conditions import Condition, lookup
 from righttime.core.durations import Duration
 from righttime.core.errors import RighttimeError
 from righttime.core.global_policy import POLICY_FILE
+from righttime.core.holdout import Percent
 
 CAMPAIGN_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,47}$"
 TEMPLATE_PATTERN = r"^[A-Za-z0-9_-]+$"
@@ -148,6 +149,14 @@ class Campaign(_Strict):
     cross_sell: CrossSell | None = None
     template: str = Field(pattern=TEMPLATE_PATTERN, description="Folder under templates/.")
     variables: dict[str, JsonValue] = Field(default_factory=dict)
+    #: the share of customers never sent it, to measure it against (righttime.core.holdout)
+    holdout: Percent | None = None
+
+    @model_validator(mode="after")
+    def _promotions_only_held_out(self) -> Campaign:
+        if self.holdout is not None and self.kind is Kind.TRANSACTIONAL:
+            raise ValueError("holdout: a transactional message (a receipt) is never held out")
+        return self
 
     def is_triggered_by(self, event_name: str, properties: dict[str, Any]) -> bool:
         return self.enabled and self.trigger.matches(event_name, properties)

@@ -6,6 +6,7 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from functools import cache
 from typing import Any, Protocol, TypeVar
@@ -46,6 +47,8 @@ class Outcome(StrEnum):
     #: first opened, first clicked
     OPENED = "opened"
     CLICKED = "clicked"
+    #: the customer is in the campaign's (or program's, or the global) holdout group: never sent, counted
+    HELD_OUT = "held_out"
     # Programs and lifecycle stages (docs/programs.md):
     #: the customer entered a program
     ENTERED = "entered"
@@ -97,6 +100,7 @@ class ReasonCode(StrEnum):
     SCHEDULE_MISSING = "schedule_missing"
     CONVERTED_DURING_SEND = "converted_during_send"
 
+    HOLDOUT = "holdout"
     # programs and lifecycle stages
     PROGRAM_TRIGGERED = "program_triggered"
     PROGRAM_STEP = "program_step"
@@ -517,6 +521,13 @@ class Reason(BaseModel):
         return cls(
             code=ReasonCode.SES_OUTCOME_UNKNOWN,
             detail={"unknown_since": unknown_since.isoformat(), "resends": resends, "gave_up": True},
+        )
+
+    @classmethod
+    def holdout(cls, group: str, percent: Decimal) -> Reason:
+        """The customer is in `group`'s holdout of `percent` (the campaign's or program's id, or `global`)."""
+        return cls._unchecked(
+            code=ReasonCode.HOLDOUT, detail={"group": group, "percent": f"{percent.normalize():f}%"}
         )
 
     # --- programs and lifecycle stages (docs/programs.md) ------------------------------------------------

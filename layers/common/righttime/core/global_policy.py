@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from righttime.core.calendar import QuietHours, zone
 from righttime.core.durations import Duration
 from righttime.core.errors import RighttimeError
+from righttime.core.holdout import Percent
 from righttime.core.lifecycle import Lifecycle
 
 POLICY_FILE = "policy.yaml"
@@ -64,6 +65,9 @@ class GlobalPolicy(BaseModel):
     release_spread: Duration = timedelta(minutes=5)
     #: how lifecycle stages (prospect, first purchase, repeat, active, lapsed) are derived from orders
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    #: a global control group: this share of customers gets no promotional message at all
+    #: (righttime.core.holdout)
+    control_group: Percent | None = None
 
     @field_validator("release_spread")
     @classmethod

@@ -15,9 +15,9 @@ was.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cached_property
 from datetime import time, timedelta
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -53,6 +53,7 @@ from righttime.core.campaigns import (
 from righttime.core.conditions import Condition
 from righttime.core.durations import Duration
 from righttime.core.global_policy import POLICY_FILE
+from righttime.core.holdout import Percent
 from righttime.core.lifecycle import Stage
 from righttime.core.recurrence import Every
 
@@ -431,8 +432,15 @@ class Program(_Strict):
     exit: ProgramExit = Field(default_factory=ProgramExit)
     #: entering again: `once`, `once_per` a period, or `every_time` with a minimum interval between entries
     reentry: Reentry = Field(default_factory=lambda: Reentry(mode=ReentryMode.ONCE))
-    #: what the trigger's properties are kept for (templates read them): beyond this size they are dropped
+    #: the share of customers who are held out: they never enter, and are counted to measure the program
+    holdout: Percent | None = None
     steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
+
+    @model_validator(mode="after")
+    def _promotions_only_held_out(self) -> Program:
+        if self.holdout is not None and self.kind is Kind.TRANSACTIONAL:
+            raise ValueError("holdout: a transactional program is never held out")
+        return self
 
     @model_validator(mode="after")
     def _step_graph(self) -> Program:

@@ -21,6 +21,7 @@ from righttime.core.decisions import (
 )
 from righttime.core.events import DUE_EVENT, QueuedEvent, TrackMessage
 from righttime.core.global_policy import GlobalPolicy
+from righttime.core.holdout import GLOBAL, held_out
 from righttime.core.policy.gates import choose_template, eligibility, reentry_blockers
 from righttime.core.policy.index import CompiledCampaign, campaign_index
 from righttime.core.policy.placement import (
@@ -316,6 +317,12 @@ def _trigger(
     if blockers:
         plan.decisions.append(decision(Outcome.SUPPRESSED, _with_step(source, blockers)))
         return None
+    if source.reason is None and not repeated:
+        # A program's steps are not held out one by one: the program holds customers out at its entry.
+        holding = _holdout(profile.customer_id, campaign, policy)
+        if holding is not None:
+            plan.decisions.append(decision(Outcome.HELD_OUT, [compiled.triggered[source.name], holding]))
+            return None
     category = campaign.category_of(source.properties)
     template, bought = choose_template(profile, campaign, category, policy, now)
     if template is None:
@@ -378,6 +385,20 @@ def _trigger(
         event_name=source.name,
         event_message_id=source.message_id,
     )
+
+
+def _holdout(customer_id: str, campaign: Campaign, policy: GlobalPolicy) -> Reason | None:
+    """Why the customer is held out of this promotion (its own holdout, or the global control group), or
+    None."""
+    if campaign.kind is not Kind.PROMOTIONAL:
+        return None
+    if held_out(GLOBAL, customer_id, policy.control_group):
+        assert policy.control_group is not None
+        return Reason.holdout(GLOBAL, policy.control_group)
+    if held_out(campaign.id, customer_id, campaign.holdout):
+        assert campaign.holdout is not None
+        return Reason.holdout(campaign.id, campaign.holdout)
+    return None
 
 
 def _with_step(source: _EventTrigger, reasons: list[Reason]) -> list[Reason]:

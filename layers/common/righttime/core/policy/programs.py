@@ -24,6 +24,7 @@ from righttime.core.conditions import lookup
 from righttime.core.decisions import Decision, Outcome, Reason
 from righttime.core.events import DUE_EVENT, IdentifyMessage, QueuedEvent, TrackMessage
 from righttime.core.global_policy import GlobalPolicy
+from righttime.core.holdout import GLOBAL, held_out
 from righttime.core.lifecycle import next_change, transition
 from righttime.core.policy.gates import Audience
 from righttime.core.policy.index import CompiledCampaign
@@ -149,6 +150,8 @@ class _Context:
     known: dict[str, Any]
     #: how far time has run for waits and timeouts: the event's instant while runs catch up to it, then now
     horizon: datetime
+    #: the global control group's share (policy.yaml's `control_group`), or None
+    control_group: Decimal | None = None
 
     def decide(
         self, outcome: Outcome, reasons: list[Reason], campaign_id: str, *, send_at: datetime | None = None
@@ -187,7 +190,9 @@ def advance(
     `now`, changing it in place (its stage, `programs`, `program_memory` and `due_at`)."""
     result = ProgramPlan()
     entered_stage = _update_stage(profile, policy, now)
-    ctx = _Context(profile, programs, zone, now, result, event, facts(profile, now), now)
+    ctx = _Context(
+        profile, programs, zone, now, result, event, facts(profile, now), now, policy.control_group
+    )
     message = event.message
     track = message if isinstance(message, TrackMessage) and message.event != DUE_EVENT else None
     if track is not None:
@@ -601,6 +606,12 @@ def _enter(
     memory = profile.program_memory.setdefault(program.id, ProgramMemory())
     memory.entered_count += 1
     memory.last_entered_at = now
+    holding = _holdout(program, profile.customer_id, ctx.control_group)
+    if holding is not None:
+        # Held out as if entered: re-entry rules count the entry, so the control group is measured like the
+        # customers who ran the program, once per entry they would have had.
+        ctx.decide(Outcome.HELD_OUT, [triggered, holding], program.id)
+        return
     properties: dict[str, JsonValue] = {}
     message = ctx.event.message if ctx.event is not None else None
     if isinstance(message, TrackMessage) and kind in ("event", "threshold"):
@@ -619,6 +630,18 @@ def _enter(
     ctx.decide(Outcome.ENTERED, [triggered], program.id)
     # A trigger that happened earlier than now (a date whose sweep ran late) starts the run at its own time.
     _run(ctx, program, run, run.step, max(min(at, now), now - DATE_GRACE))
+
+
+def _holdout(program: Program, customer_id: str, control_group: Decimal | None) -> Reason | None:
+    """Why the customer is held out of a promotional program (the global control group, or its own), or
+    None."""
+    if program.kind is not Kind.PROMOTIONAL:
+        return None
+    if control_group is not None and held_out(GLOBAL, customer_id, control_group):
+        return Reason.holdout(GLOBAL, control_group)
+    if program.holdout is not None and held_out(program.id, customer_id, program.holdout):
+        return Reason.holdout(program.id, program.holdout)
+    return None
 
 
 def _reentry(program: Program, memory: ProgramMemory | None, now: datetime) -> list[Reason]:
