@@ -161,8 +161,7 @@ class Threshold(_Strict):
 
 class Inactivity(_Strict):
     """No `event` for `for_`: "no Order Completed for 180 days". Counted from the customer's latest such
-    event,
-    from any channel; a customer who never had one is not inactive, just new."""
+    event, from any channel; a customer who never had one is not inactive, just new."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -301,8 +300,7 @@ class SendStep(_Strict):
 
 class Until(_Strict):
     """Wait until a date held by the customer: `date` is `birthday`, `first_order` or a trait with an ISO
-    date,
-    moved by `offset` (whole days), at `at` on their clock."""
+    date, moved by `offset` (whole days), at `at` on their clock."""
 
     date: str = Field(min_length=1, max_length=200)
     offset: Annotated[timedelta, BeforeValidator(_signed_duration)] = timedelta(0)

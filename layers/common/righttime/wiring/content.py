@@ -51,8 +51,7 @@ def load_content(campaigns_dir: Path) -> tuple[list[Campaign], list[Program]]:
 
 def compile_content(campaigns_dir: Path) -> Path:
     """Validate the campaigns, programs and policy in `campaigns_dir` and write `COMPILED_FILE` there (the
-    build
-    step). Raises CampaignError or PolicyError, as loading does, when the YAML is not valid."""
+    build step). Raises CampaignError or PolicyError, as loading does, when the YAML is not valid."""
     campaigns, programs = load_content(campaigns_dir)
     document = {
         "format": _FORMAT,

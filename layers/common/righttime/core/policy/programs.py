@@ -186,8 +186,7 @@ def advance(
     now: datetime,
 ) -> ProgramPlan:
     """Advance `profile` (as it is after `event`; `before` as it was) through its lifecycle stage and programs
-    to
-    `now`, changing it in place (its stage, `programs`, `program_memory` and `due_at`)."""
+    to `now`, changing it in place (its stage, `programs`, `program_memory` and `due_at`)."""
     result = ProgramPlan()
     entered_stage = _update_stage(profile, policy, now)
     ctx = _Context(
