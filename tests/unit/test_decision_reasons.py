@@ -4,8 +4,8 @@ documents, and is documented there."""
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
