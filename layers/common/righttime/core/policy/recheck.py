@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from righttime.core import calendar
 from righttime.core.campaigns import Campaign, Kind
 from righttime.core.decisions import MessageStatus, OutboundMessage, Outcome, Reason, ReasonCode
 from righttime.core.global_policy import GlobalPolicy
@@ -102,7 +103,10 @@ def decide_at_send(
     at, capped = placement.at, placement.reasons(zone)
     if at is None:
         return close(unplaceable_outcome(capped), earliest.reasons + capped)
-    if at - now <= SEND_NOW_TOLERANCE:
+    # A fire a little early (Scheduler's minute precision) sends, but only at an instant the window and quiet
+    # hours allow on the customer's clock now: a customer who changed zone since planning may be in them.
+    window, quiet = campaign.timing.window, policy.quiet_hours
+    if at <= now or (at - now <= SEND_NOW_TOLERANCE and calendar.allowed(now, zone.tz, window, quiet)):
         return SendDecision(Action.SEND, reasons=tuple(bought), template=template, zone=zone)
     moved = [
         r for r in earliest.reasons + capped if r.code not in (ReasonCode.MIN_DELAY, ReasonCode.LOCAL_TIME)
