@@ -267,10 +267,12 @@ class _ProgramCustomer:
         if self.zone_in_traits and rng.random() < 0.05:
             self.identify(rng.uniform(1, 20), {"timezone": rng.choice(PROGRAM_ZONES)})
         self.timed.sort(key=lambda pair: pair[0])
-        return [
-            (at, {**message, "messageId": f"{self.user}-{index}", "timestamp": at.isoformat()})
-            for index, (at, message) in enumerate(self.timed)
-        ]
+        lines: list[tuple[datetime, dict[str, Any]]] = []
+        for index, (wanted, message) in enumerate(self.timed):
+            # Two of one customer's events at one instant would leave their order to the file's.
+            at = max(wanted, lines[-1][0] + timedelta(minutes=1)) if lines else wanted
+            lines.append((at, {**message, "messageId": f"{self.user}-{index}", "timestamp": at.isoformat()}))
+        return lines
 
 
 def program_journey(customers: int, seed: int = 7) -> list[tuple[datetime, dict[str, Any]]]:
