@@ -265,6 +265,24 @@ EXPECTED: list[tuple[Reason, ReasonCode, dict[str, Any]]] = [
     (Reason.opened(), ReasonCode.OPENED, {}),
     (Reason.clicked("https://shop.example/p/1"), ReasonCode.CLICKED, {"link": "https://shop.example/p/1"}),
     (
+        Reason.order_credited("o-1", Decimal("49.90"), "EUR", "clicked", LATER, "m-1"),
+        ReasonCode.ORDER_CREDITED,
+        {
+            "order_id": "o-1",
+            "revenue": "49.90",
+            "currency": "EUR",
+            "touch": "clicked",
+            "touched_at": LATER.isoformat(),
+            "message_id": "m-1",
+            "held_out": False,
+        },
+    ),
+    (
+        Reason.credit_refunded("o-1", Decimal("-49.90"), "EUR", False),
+        ReasonCode.CREDIT_REFUNDED,
+        {"order_id": "o-1", "revenue": "-49.90", "currency": "EUR", "held_out": False},
+    ),
+    (
         Reason.holdout("cart_abandonment", Decimal("2.5")),
         ReasonCode.HOLDOUT,
         {"group": "cart_abandonment", "percent": "2.5%"},

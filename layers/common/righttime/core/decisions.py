@@ -49,6 +49,8 @@ class Outcome(StrEnum):
     CLICKED = "clicked"
     #: the customer is in the campaign's (or program's, or the global) holdout group: never sent, counted
     HELD_OUT = "held_out"
+    #: an order was credited to the campaign or program step (or taken back by a refund): docs/reporting.md
+    ATTRIBUTED = "attributed"
     # Programs and lifecycle stages (docs/programs.md):
     #: the customer entered a program
     ENTERED = "entered"
@@ -101,6 +103,8 @@ class ReasonCode(StrEnum):
     CONVERTED_DURING_SEND = "converted_during_send"
 
     HOLDOUT = "holdout"
+    ORDER_CREDITED = "order_credited"
+    CREDIT_REFUNDED = "credit_refunded"
     # programs and lifecycle stages
     PROGRAM_TRIGGERED = "program_triggered"
     PROGRAM_STEP = "program_step"
@@ -528,6 +532,44 @@ class Reason(BaseModel):
         """The customer is in `group`'s holdout of `percent` (the campaign's or program's id, or `global`)."""
         return cls._unchecked(
             code=ReasonCode.HOLDOUT, detail={"group": group, "percent": f"{percent.normalize():f}%"}
+        )
+
+    @classmethod
+    def order_credited(
+        cls,
+        order_id: str,
+        revenue: Decimal,
+        currency: str | None,
+        touch: str,
+        touched_at: datetime,
+        message_id: str | None,
+    ) -> Reason:
+        """The order `order_id` is credited to the campaign: its last touch (`touch`: sent, clicked or
+        held_out, at `touched_at`) was within the attribution window."""
+        return cls._unchecked(
+            code=ReasonCode.ORDER_CREDITED,
+            detail={
+                "order_id": order_id,
+                "revenue": str(revenue),
+                "currency": currency,
+                "touch": touch,
+                "touched_at": _iso(touched_at),
+                "message_id": message_id,
+                "held_out": touch == "held_out",
+            },
+        )
+
+    @classmethod
+    def credit_refunded(cls, order_id: str, revenue: Decimal, currency: str | None, held_out: bool) -> Reason:
+        """The order credited to the campaign was refunded: `revenue` (negative) takes the credit back."""
+        return cls._unchecked(
+            code=ReasonCode.CREDIT_REFUNDED,
+            detail={
+                "order_id": order_id,
+                "revenue": str(revenue),
+                "currency": currency,
+                "held_out": held_out,
+            },
         )
 
     # --- programs and lifecycle stages (docs/programs.md) ------------------------------------------------

@@ -51,6 +51,21 @@ class RecentPurchase(BaseModel):
     window: Duration = timedelta(days=30)
 
 
+class Attribution(BaseModel):
+    """How long after a promotional send (or a click in it, or a holdout) an order is credited to it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window: Duration = timedelta(days=5)
+
+    @field_validator("window")
+    @classmethod
+    def _bounded(cls, value: timedelta) -> timedelta:
+        if not timedelta(hours=1) <= value <= timedelta(days=30):
+            raise ValueError("window is between 1h and 30d")
+        return value
+
+
 class GlobalPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -68,6 +83,8 @@ class GlobalPolicy(BaseModel):
     #: a global control group: this share of customers gets no promotional message at all
     #: (righttime.core.holdout)
     control_group: Percent | None = None
+    #: conversion attribution (righttime.core.attribution)
+    attribution: Attribution = Field(default_factory=Attribution)
 
     @field_validator("release_spread")
     @classmethod
@@ -86,6 +103,11 @@ class GlobalPolicy(BaseModel):
     @property
     def longest_cap(self) -> timedelta:
         return max((cap.period for cap in self.frequency_caps), default=timedelta(0))
+
+    @property
+    def sends_to_keep(self) -> timedelta:
+        """How long the profile remembers a send: for the caps, and for attributing an order to it."""
+        return max(self.longest_cap, self.attribution.window)
 
 
 class PolicyError(RighttimeError):

@@ -59,6 +59,9 @@ MAX_RECENT_EVENTS = 40
 MAX_STAGE_HISTORY = 10
 #: the trigger properties a program run keeps for its templates, as JSON; bigger ones are not kept
 MAX_RUN_PROPERTIES_BYTES = 1024
+#: holdout decisions and order credits kept for attribution (righttime.core.attribution), newest last
+MAX_HOLDOUTS = 50
+MAX_CREDITS = 50
 
 
 class CartItem(BaseModel):
@@ -187,6 +190,26 @@ class ProgramMemory(BaseModel):
     activity_at: AwareDatetime | None = None
 
 
+class HoldoutRecord(BaseModel):
+    """The customer was held out of `campaign_id` at `at`: a touch for attribution, as a send would be."""
+
+    campaign_id: str
+    at: AwareDatetime
+    #: the campaign's or program's id, or `global`
+    group: str
+
+
+class Credit(BaseModel):
+    """An order credited to a campaign (or a holdout), kept so that a refund can take the credit back."""
+
+    order_id: str
+    campaign_id: str
+    revenue: Decimal
+    currency: str | None = None
+    at: AwareDatetime
+    held_out: bool = False
+
+
 class StageChange(BaseModel):
     """A lifecycle stage change, with why."""
 
@@ -251,6 +274,10 @@ class Profile(BaseModel):
     programs: dict[str, ProgramRun] = Field(default_factory=dict)
     #: what each deployed program remembers of the customer, by program id
     program_memory: dict[str, ProgramMemory] = Field(default_factory=dict)
+    #: holdout decisions within the attribution window, newest last, at most MAX_HOLDOUTS
+    holdouts: list[HoldoutRecord] = Field(default_factory=list)
+    #: orders credited to a campaign or holdout, newest last, at most MAX_CREDITS (for refunds)
+    credits: list[Credit] = Field(default_factory=list)
     #: optimistic-locking counter: every write expects the version it read
     version: int = 0
 

@@ -225,7 +225,7 @@ class _Recorder:
             self.promotional,
             self.at,
             message.dedupe_key,
-            keep=self.policy.longest_cap,
+            keep=self.policy.sends_to_keep,
             message_id=message.message_id,
         )
         return forgot or recorded

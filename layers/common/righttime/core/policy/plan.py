@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from righttime.core.attribution import last_touch, order_revenue, remember_holdout
 from righttime.core.campaigns import Campaign, Kind
 from righttime.core.decisions import (
     Decision,
@@ -34,10 +35,19 @@ from righttime.core.policy.placement import (
 )
 from righttime.core.policy.programs import ProgramPlan, StepSend, advance, program_set
 from righttime.core.policy.zone import CustomerZone, customer_zone
-from righttime.core.profiles import MAX_PENDING_TRANSACTIONAL, PendingRef, Profile, facts, pending_key
+from righttime.core.profiles import (
+    MAX_CREDITS,
+    MAX_PENDING_TRANSACTIONAL,
+    Credit,
+    PendingRef,
+    Profile,
+    facts,
+    pending_key,
+)
 from righttime.core.programs import STEP_TRIGGER, Program
 
 ORDER_COMPLETED = "Order Completed"
+ORDER_REFUNDED = "Order Refunded"
 
 
 #: a message due within this much of now is sent now rather than deferred (Scheduler fires within a minute)
@@ -182,7 +192,66 @@ def plan_event(
                 if candidate is not None:
                     candidates[candidate.ref.key] = candidate
     _allocate(plan, by_id, policy, zone, now, candidates)
+    if track is not None and track.event in (ORDER_COMPLETED, ORDER_REFUNDED):
+        priorities = {c.id: c.priority for c in by_id.values()} | {p.id: p.priority for p in programs}
+        _attribute(plan, event, track, policy, zone, now, priorities)
     return plan
+
+
+def _attribute(
+    plan: Plan,
+    event: QueuedEvent,
+    track: TrackMessage,
+    policy: GlobalPolicy,
+    zone: CustomerZone,
+    now: datetime,
+    priorities: dict[str, int],
+) -> None:
+    """Credit an order to its last touch, or take a refunded order's credit back (core.attribution)."""
+    profile, props = plan.profile, track.properties
+    order_id = str(props.get("order_id") or event.message_id)
+    given = props.get("currency")
+    currency = given.upper() if isinstance(given, str) and 0 < len(given) <= 8 else None
+    reason: Reason | None = None
+    if track.event == ORDER_COMPLETED:
+        if any(credit.order_id == order_id for credit in profile.credits):
+            return  # credited already (the same order sent twice)
+        touch = last_touch(profile, event.occurred_at, policy.attribution.window, priorities)
+        if touch is None:
+            return
+        revenue = order_revenue(props)
+        reason = Reason.order_credited(order_id, revenue, currency, touch.kind, touch.at, touch.message_id)
+        credit = Credit(
+            order_id=order_id,
+            campaign_id=touch.campaign_id,
+            revenue=revenue,
+            currency=currency,
+            at=event.occurred_at,
+            held_out=touch.kind == "held_out",
+        )
+        profile.credits = [*profile.credits, credit][-MAX_CREDITS:]
+        campaign_id, message_id = touch.campaign_id, touch.message_id
+    else:
+        credited = next((c for c in reversed(profile.credits) if c.order_id == order_id), None)
+        if credited is None:
+            return
+        refunded = order_revenue(props) or credited.revenue
+        reason = Reason.credit_refunded(order_id, -abs(refunded), credited.currency, credited.held_out)
+        profile.credits = [c for c in profile.credits if c is not credited]
+        campaign_id, message_id = credited.campaign_id, None
+    plan.decisions.append(
+        Decision.made(
+            Outcome.ATTRIBUTED,
+            [reason],
+            customer_id=profile.customer_id,
+            campaign_id=campaign_id,
+            at=now,
+            zone=zone,
+            message_id=message_id,
+            trigger_event=track.event,
+            trigger_message_id=event.message_id,
+        )
+    )
 
 
 def _planning_copy(profile: Profile) -> Profile:
@@ -322,6 +391,8 @@ def _trigger(
         holding = _holdout(profile.customer_id, campaign, policy)
         if holding is not None:
             plan.decisions.append(decision(Outcome.HELD_OUT, [compiled.triggered[source.name], holding]))
+            group = str(holding.detail["group"])
+            remember_holdout(profile, campaign.id, group, source.at, policy.attribution.window)
             return None
     category = campaign.category_of(source.properties)
     template, bought = choose_template(profile, campaign, category, policy, now)

@@ -19,6 +19,7 @@ from pydantic import JsonValue
 
 from righttime.core import calendar
 from righttime.core.addresses import usable_address
+from righttime.core.attribution import remember_holdout
 from righttime.core.campaigns import Campaign, Kind, ReentryMode
 from righttime.core.conditions import lookup
 from righttime.core.decisions import Decision, Outcome, Reason
@@ -152,6 +153,8 @@ class _Context:
     horizon: datetime
     #: the global control group's share (policy.yaml's `control_group`), or None
     control_group: Decimal | None = None
+    #: how long a holdout is remembered as a touch for attribution
+    attribution_window: timedelta = timedelta(days=5)
 
     def decide(
         self, outcome: Outcome, reasons: list[Reason], campaign_id: str, *, send_at: datetime | None = None
@@ -190,7 +193,16 @@ def advance(
     result = ProgramPlan()
     entered_stage = _update_stage(profile, policy, now)
     ctx = _Context(
-        profile, programs, zone, now, result, event, facts(profile, now), now, policy.control_group
+        profile,
+        programs,
+        zone,
+        now,
+        result,
+        event,
+        facts(profile, now),
+        now,
+        policy.control_group,
+        policy.attribution.window,
     )
     message = event.message
     track = message if isinstance(message, TrackMessage) and message.event != DUE_EVENT else None
@@ -607,6 +619,7 @@ def _enter(
     memory.last_entered_at = now
     holding = _holdout(program, profile.customer_id, ctx.control_group)
     if holding is not None:
+        remember_holdout(profile, program.id, str(holding.detail["group"]), now, ctx.attribution_window)
         # Held out as if entered: re-entry rules count the entry, so the control group is measured like the
         # customers who ran the program, once per entry they would have had.
         ctx.decide(Outcome.HELD_OUT, [triggered, holding], program.id)
