@@ -720,16 +720,18 @@ def _changes(old: dict[str, int], new: dict[str, int]) -> dict[str, dict[str, in
 # -- the pipeline on an engine -------------------------------------------------------------------------------
 
 
+_RUN_IDS = ("ses_message_id", "run", "message_id")
+
+
 def _public(decision: Decision) -> dict[str, Any]:
     """The read API's shape of a decision without its ids: message and SES ids differ from run to run (and
     from engine to engine); a simulation's output must not."""
     document = decision_json(decision)
     del document["message_id"]
     document["trigger"] = {"event": document["trigger"]["event"]}
-    # Ids that differ from run to run when the journey names no messageId: SES's, and a program run's.
-    document["reasons"] = [
-        {k: v for k, v in r.items() if k not in ("ses_message_id", "run")} for r in document["reasons"]
-    ]
+    # Ids that differ from run to run when the journey names no messageId: SES's, a program run's, and the
+    # message an order is credited to.
+    document["reasons"] = [{k: v for k, v in r.items() if k not in _RUN_IDS} for r in document["reasons"]]
     return document
 
 
