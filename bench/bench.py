@@ -308,7 +308,12 @@ def mature_profile(customer: str) -> Any:
 
     now = datetime(2026, 11, 1, tzinfo=UTC)
     rng = random.Random(customer)
-    campaigns = ["cart_abandonment", "browse_abandonment", "post_purchase_cross_sell", "search_abandonment"]
+    campaigns = [
+        "cart_abandonment",
+        "browse_abandonment",
+        "post_purchase_series--v1--cross_sell",
+        "search_abandonment",
+    ]
     return Profile.model_validate(
         {
             "customer_id": customer,
