@@ -431,3 +431,35 @@ def test_both_engines_give_the_same_lines_for_a_small_program_journey(
     steps = [s for s in moto.sends if s.program is not None]
     assert len({s.program.id for s in steps if s.program}) >= 3
     _no_violations(_quiet_hours_broken(moto.sends) + _windows_broken(moto.sends), len(moto.sends))
+
+
+def test_a_refund_just_after_the_post_purchase_series_last_wait_cancels_the_review_request(
+    isolated_env: None, tmp_path: Path
+) -> None:
+    # Given Rafa in Kathmandu, whose order starts the post-purchase series: a cross-sell, a 10-day pause,
+    # then a review request at 10:00
+    order = {"order_id": "r-1", "revenue": 40, "products": [{"product_id": "suit-1", "category": "suits"}]}
+    lines = [
+        _identify("rafa", "2026-11-01T10:00:00Z", email="rafa@example.com", timezone="Asia/Kathmandu"),
+        {"type": "track", "userId": "rafa", "messageId": "rafa-order", "timestamp": "2026-11-06T02:14:00Z"}
+        | {"event": "Order Completed", "properties": order},
+        # And who returns the order 30 seconds after the pause ended, before the due sweep's next run
+        {"type": "track", "userId": "rafa", "messageId": "rafa-refund", "timestamp": "2026-11-16T02:14:30Z"}
+        | {"event": "Order Refunded", "properties": {"order_id": "r-1", "revenue": 40}},
+    ]
+    journey = tmp_path / "refunded.jsonl"
+    journey.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    # When the journey is simulated
+    simulated = simulate(
+        journey, template=TEMPLATE, campaigns=ROOT / "campaigns", templates=ROOT / "templates", until="5d"
+    ).lines
+    # Then the refund, an exit event of the series, cancels the review request that the end of the pause
+    # reached, as it does when the sweep has planned it first: only the cross-sell went out
+    sent = [s.campaign.id for s in _sends(simulated) if s.program is not None]
+    assert sent == ["post_purchase_series--v1--cross_sell"]
+    review = [
+        (line["outcome"], [r["code"] for r in line["reasons"]])
+        for line in simulated
+        if line["type"] == "decision" and line["campaign"] == "post_purchase_series--v1--review"
+    ]
+    assert review == [("cancelled", ["exit_event"])]

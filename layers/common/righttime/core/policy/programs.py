@@ -283,6 +283,16 @@ def _on_event(ctx: _Context, track: TrackMessage, occurred_at: datetime) -> None
                 occurred_at,
                 Reason.event_arrived(step.id, track.event, occurred_at, goto),
             )
+    # A run that finished while catching up to the event (its last wait was over shortly before the event, and
+    # the sweep had not come round yet) reached its last message in this evaluation. The exit event cancels
+    # it, as it would have had the sweep planned the message first.
+    for send in [s for s in ctx.result.sends if track.event in s.program.exit.events]:
+        if track.event == ORDER_COMPLETED:
+            reason = Reason.converted(ctx.profile.last_order_id, occurred_at, event=track.event)
+        else:
+            reason = Reason.exit_event(track.event, occurred_at)
+        ctx.result.sends.remove(send)
+        ctx.decide(Outcome.CANCELLED, [reason], send.compiled.campaign.id)
     for program in ctx.programs.entered.values():
         inactivity = program.trigger.inactivity
         if inactivity is not None and inactivity.event == track.event and inactivity.event != ORDER_COMPLETED:
