@@ -52,6 +52,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def event_shorthand(data: Any) -> Any:
+    """`event: X` is shorthand for `events: [X]` wherever events are named (triggers, waits)."""
+    if isinstance(data, dict) and "event" in data:
+        data = {**data, "events": [data["event"]]}
+        del data["event"]
+    return data
+
+
 class Trigger(_Strict):
     """The event that starts the campaign, and filters on its properties."""
 
@@ -61,11 +69,7 @@ class Trigger(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _single_event(cls, data: Any) -> Any:
-        # `event: X` is shorthand for `events: [X]`.
-        if isinstance(data, dict) and "event" in data:
-            data = {**data, "events": [data["event"]]}
-            del data["event"]
-        return data
+        return event_shorthand(data)
 
     def matches(self, event_name: str, properties: dict[str, Any]) -> bool:
         return event_name in self.events and all(c.holds(properties) for c in self.where)

@@ -409,6 +409,14 @@ class Reason(BaseModel):
         )
 
     @classmethod
+    def exited_by(cls, event: str, at: datetime, order_id: str | None) -> Reason:
+        """Why an exit event ends a message or a run: `converted` for an order (`order_id`), `exit_event` for
+        anything else."""
+        if event == "Order Completed":
+            return cls.converted(order_id, at, event=event)
+        return cls.exit_event(event, at)
+
+    @classmethod
     def exit_event(cls, event: str, at: datetime) -> Reason:
         """`event`, one of the campaign's exit events, happened at `at`."""
         return cls._unchecked(code=ReasonCode.EXIT_EVENT, detail={"event": event, "at": _iso(at)})

@@ -49,6 +49,7 @@ from righttime.core.campaigns import (
     ReentryMode,
     Timing,
     Trigger,
+    event_shorthand,
 )
 from righttime.core.conditions import Condition
 from righttime.core.durations import Duration
@@ -182,6 +183,15 @@ _KINDS = ("events", "trait", "stage", "date", "threshold", "inactivity", "any")
 _COMBINABLE = ("events", "trait", "stage")
 
 
+def _one_kind(model: BaseModel, kinds: tuple[str, ...], expected: str) -> None:
+    """A trigger names exactly one of `kinds`, and `where` only with an event."""
+    found = [k for k in kinds if getattr(model, k)]
+    if len(found) != 1:
+        raise ValueError(expected + (f" (found {', '.join(found)})" if found else ""))
+    if getattr(model, "where", None) and not getattr(model, "events", None):
+        raise ValueError("where filters an event trigger's properties: it needs event")
+
+
 class AnyTrigger(_Strict):
     """One of the triggers `any` combines (an event, a trait change or a stage entered)."""
 
@@ -200,21 +210,11 @@ class AnyTrigger(_Strict):
                     f"{alone[0]} cannot be one of any's triggers: any combines events, trait changes and "
                     "stages; a date, threshold or inactivity trigger is a program's only trigger"
                 )
-        if isinstance(data, dict) and "event" in data:
-            data = {**data, "events": [data["event"]]}
-            del data["event"]
-        return data
+        return event_shorthand(data)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> AnyTrigger:
-        kinds = [k for k in _COMBINABLE if getattr(self, k)]
-        if len(kinds) != 1:
-            raise ValueError(
-                "each trigger of any is exactly one of event, trait or stage"
-                + (f" (found {', '.join(kinds)})" if kinds else "")
-            )
-        if self.where and not self.events:
-            raise ValueError("where filters an event trigger's properties: it needs event")
+        _one_kind(self, _COMBINABLE, "each trigger of any is exactly one of event, trait or stage")
         return self
 
 
@@ -235,21 +235,13 @@ class ProgramTrigger(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _single_event(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "event" in data:
-            data = {**data, "events": [data["event"]]}
-            del data["event"]
-        return data
+        return event_shorthand(data)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ProgramTrigger:
-        kinds = [k for k in _KINDS if getattr(self, k)]
-        if len(kinds) != 1:
-            raise ValueError(
-                "give exactly one trigger: event, trait, stage, date, threshold, inactivity or any"
-                + (f" (found {', '.join(kinds)})" if kinds else "")
-            )
-        if self.where and not self.events:
-            raise ValueError("where filters an event trigger's properties: it needs event")
+        _one_kind(
+            self, _KINDS, "give exactly one trigger: event, trait, stage, date, threshold, inactivity or any"
+        )
         return self
 
     @cached_property
@@ -320,10 +312,7 @@ class WaitFor(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _single_event(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "event" in data:
-            data = {**data, "events": [data["event"]]}
-            del data["event"]
-        return data
+        return event_shorthand(data)
 
     @field_validator("within")
     @classmethod

@@ -299,24 +299,37 @@ def _close_ended(
     plan: Plan, advanced: ProgramPlan, zone: CustomerZone, now: datetime, event: QueuedEvent
 ) -> None:
     """A run that ended takes its waiting message with it (an exit event's own rule closed it already)."""
-    profile = plan.profile
     for prefix, reason in advanced.ended:
-        for key, ref in sorted(profile.pending.items()):
-            if not ref.campaign_id.startswith(prefix):
-                continue
-            decision = Decision.made(
-                Outcome.CANCELLED,
-                [reason],
-                customer_id=profile.customer_id,
-                campaign_id=ref.campaign_id,
-                at=now,
-                zone=zone,
-                message_id=ref.message_id,
-                trigger_message_id=event.message_id,
-            )
-            plan.close.append((ref.message_id, MessageStatus.CANCELLED, decision))
-            plan.decisions.append(decision)
-            del profile.pending[key]
+        for key, ref in sorted(plan.profile.pending.items()):
+            if ref.campaign_id.startswith(prefix):
+                _cancel(plan, key, ref, reason, zone, now, event, None)
+
+
+def _cancel(
+    plan: Plan,
+    key: str,
+    ref: PendingRef,
+    reason: Reason,
+    zone: CustomerZone,
+    now: datetime,
+    event: QueuedEvent,
+    trigger_event: str | None,
+) -> None:
+    """Cancel the waiting message `ref` (under `key` in the profile's `pending`) for `reason`."""
+    decision = Decision.made(
+        Outcome.CANCELLED,
+        [reason],
+        customer_id=plan.profile.customer_id,
+        campaign_id=ref.campaign_id,
+        at=now,
+        zone=zone,
+        message_id=ref.message_id,
+        trigger_event=trigger_event,
+        trigger_message_id=event.message_id,
+    )
+    plan.close.append((ref.message_id, MessageStatus.CANCELLED, decision))
+    plan.decisions.append(decision)
+    del plan.profile.pending[key]
 
 
 def _apply_exits(
@@ -327,24 +340,8 @@ def _apply_exits(
         campaign = by_id.get(ref.campaign_id)
         if campaign is None or not campaign.exits_on(name) or event.occurred_at < ref.trigger_at:
             continue
-        if name == ORDER_COMPLETED:
-            reason = Reason.converted(profile.last_order_id, event.occurred_at, event=name)
-        else:
-            reason = Reason.exit_event(name, event.occurred_at)
-        decision = Decision.made(
-            Outcome.CANCELLED,
-            [reason],
-            customer_id=profile.customer_id,
-            campaign_id=ref.campaign_id,
-            at=now,
-            zone=zone,
-            message_id=ref.message_id,
-            trigger_event=name,
-            trigger_message_id=event.message_id,
-        )
-        plan.close.append((ref.message_id, MessageStatus.CANCELLED, decision))
-        plan.decisions.append(decision)
-        del profile.pending[key]
+        reason = Reason.exited_by(name, event.occurred_at, profile.last_order_id)
+        _cancel(plan, key, ref, reason, zone, now, event, name)
 
 
 def _trigger(

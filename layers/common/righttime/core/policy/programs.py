@@ -261,10 +261,7 @@ def _on_event(ctx: _Context, track: TrackMessage, occurred_at: datetime) -> None
         if program is None or occurred_at < run.entered_at:
             continue
         if track.event in program.exit.events:
-            if track.event == ORDER_COMPLETED:
-                reason = Reason.converted(ctx.profile.last_order_id, occurred_at, event=track.event)
-            else:
-                reason = Reason.exit_event(track.event, occurred_at)
+            reason = Reason.exited_by(track.event, occurred_at, ctx.profile.last_order_id)
             _end(ctx, program, run, Outcome.EXITED, reason, cancel=True)
             continue
         step = program.step(run.step)
@@ -287,10 +284,7 @@ def _on_event(ctx: _Context, track: TrackMessage, occurred_at: datetime) -> None
     # the sweep had not come round yet) reached its last message in this evaluation. The exit event cancels
     # it, as it would have had the sweep planned the message first.
     for send in [s for s in ctx.result.sends if track.event in s.program.exit.events]:
-        if track.event == ORDER_COMPLETED:
-            reason = Reason.converted(ctx.profile.last_order_id, occurred_at, event=track.event)
-        else:
-            reason = Reason.exit_event(track.event, occurred_at)
+        reason = Reason.exited_by(track.event, occurred_at, ctx.profile.last_order_id)
         ctx.result.sends.remove(send)
         ctx.decide(Outcome.CANCELLED, [reason], send.compiled.campaign.id)
     for program in ctx.programs.entered.values():
