@@ -50,7 +50,8 @@ ORDER_COMPLETED = "Order Completed"
 ORDER_REFUNDED = "Order Refunded"
 
 
-#: a message due within this much of now is sent now rather than deferred (Scheduler fires within a minute)
+#: a message due within this much of now is sent now rather than deferred (Scheduler fires within a minute),
+#: when now itself is allowed on the customer's clock (recheck.decide_at_send)
 SEND_NOW_TOLERANCE = timedelta(minutes=2)
 
 
