@@ -1,4 +1,7 @@
-"""Read API: explains decisions. `GET /v1/profiles/{userId}/decisions[?campaign=ID]`, with an admin key."""
+"""Read API: explains decisions. `GET /v1/profiles/{userId}/decisions[?campaign=ID]`, with an admin key.
+
+And one-click unsubscribe (RFC 8058), with the signed token a promotional e-mail's `List-Unsubscribe` URL
+carries: `POST /v1/unsubscribe?t=TOKEN` unsubscribes at once; `GET` shows a page with a button that POSTs."""
 
 from __future__ import annotations
 
@@ -6,10 +9,12 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from righttime.core.errors import ConfigurationError, UnauthorizedError
-from righttime.stages import explain
+from righttime.core.unsubscribe import InvalidToken, verify
+from righttime.stages import explain, unsubscribe
 from righttime.wiring.http_errors import json_error, misconfigured
 from righttime.wiring.observability import logger, metrics
 from righttime.wiring.root import root, warm
@@ -25,6 +30,39 @@ def decisions(user_id: str) -> dict[str, Any]:
     explain.authorize(event.headers.get("authorization"), root().keys.is_admin_key)
     campaign = event.get_query_string_value("campaign")
     return explain.decisions_document(root().store, user_id, campaign)
+
+
+@app.get("/v1/unsubscribe")
+def unsubscribe_page() -> Response[str]:
+    token = app.current_event.get_query_string_value("t") or ""
+    parts = root()
+    verify(token, list(parts.unsubscribe_keys()), parts.clock.now())  # a bad link says so before any button
+    return _html(200, unsubscribe.confirm_page(token))
+
+
+@app.post("/v1/unsubscribe")
+def one_click_unsubscribe() -> Response[str]:
+    token = app.current_event.get_query_string_value("t") or ""
+    parts = root()
+    claims = unsubscribe.unsubscribe(token, parts.unsubscribe_keys(), parts.store, parts.clock.now())
+    logger.info("unsubscribed by one-click link", extra={"message_id": claims.message_id})
+    metrics.add_metric(name="OneClickUnsubscribes", unit=MetricUnit.Count, value=1)
+    return _html(200, unsubscribe.done_page())
+
+
+@app.exception_handler(InvalidToken)
+def _invalid_token(exc: InvalidToken) -> Response[str]:
+    logger.warning("unsubscribe link refused", extra={"reason": exc.reason})
+    return _html(400, unsubscribe.refused_page(str(exc)))
+
+
+def _html(status: int, page: str) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type="text/html; charset=utf-8",
+        body=page,
+        headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"},
+    )
 
 
 @app.exception_handler(UnauthorizedError)

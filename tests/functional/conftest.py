@@ -48,9 +48,15 @@ def pipeline(
             "RIGHTTIME_WRITE_KEYS": WRITE_KEY,
             "WRITE_KEYS_PARAMETER": "",
             "ADMIN_KEYS_PARAMETER": "",
+            "RIGHTTIME_UNSUBSCRIBE_KEYS": UNSUBSCRIBE_KEYS,
+            "UNSUBSCRIBE_KEYS_PARAMETER": "",
         },
         outbox=tmp_path / "outbox",
     )
+
+
+#: the one-click unsubscribe keys the stack under test signs its links with (the first signs)
+UNSUBSCRIBE_KEYS = "k2:" + "s" * 40 + ",k1:" + "r" * 40
 
 
 def sample_event(name: str) -> dict[str, Any]:

@@ -783,6 +783,9 @@ def engine(
         "TEMPLATES_DIR": str(templates),
         "RIGHTTIME_WRITE_KEYS": write_key,
         "WRITE_KEYS_PARAMETER": "",
+        # No one-click unsubscribe links in a simulation: nobody can click them.
+        "UNSUBSCRIBE_URL": "",
+        "UNSUBSCRIBE_KEYS_PARAMETER": "",
     }
     previous, previous_level = install(None), logger.log_level
     logger.setLevel(logging.ERROR)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import threading
 import urllib.parse
@@ -47,8 +48,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _environment(endpoint: str, options: LocalOptions) -> tuple[dict[str, str], dict[str, str]]:
-    """The AWS side (endpoint, dummy credentials) and the app side (content folders, write key)."""
+def _environment(endpoint: str, options: LocalOptions, url: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The AWS side (endpoint, dummy credentials) and the app side (content folders, keys, and the one-click
+    unsubscribe URL on local mode's own address, signed with a key made for this run)."""
     root = options.template.parent
     aws = {
         "AWS_ENDPOINT_URL": endpoint,
@@ -64,6 +66,9 @@ def _environment(endpoint: str, options: LocalOptions) -> tuple[dict[str, str], 
         "RIGHTTIME_ADMIN_KEYS": options.admin_key,
         "WRITE_KEYS_PARAMETER": "",
         "ADMIN_KEYS_PARAMETER": "",
+        "UNSUBSCRIBE_URL": f"{url}/v1/unsubscribe",
+        "RIGHTTIME_UNSUBSCRIBE_KEYS": f"local:{secrets.token_urlsafe(36)}",
+        "UNSUBSCRIBE_KEYS_PARAMETER": "",
     }
     return aws, app
 
@@ -260,7 +265,10 @@ class LocalRighttime:
     def start(self) -> LocalRighttime:
         self._aws = embedded_aws()
         endpoint = self._aws.__enter__()
-        aws_env, app_env = _environment(endpoint, self.options)
+        # Bound first: the unsubscribe links local mode's mail carries name its address.
+        handler: type[_Api] = type("Api", (_Api,), {})
+        self.httpd = ThreadingHTTPServer((self.options.host, self.options.port), handler)
+        aws_env, app_env = _environment(endpoint, self.options, self.url)
         self.pipeline = Pipeline.start(
             self.options.template,
             {"SenderAddress": self.options.sender_address},
@@ -272,8 +280,7 @@ class LocalRighttime:
         from righttime.wiring.observability import logger
 
         logger.setLevel(self.options.log_level)  # the logger was built before local mode set the environment
-        handler = type("Api", (_Api,), {"pipeline": self.pipeline})
-        self.httpd = ThreadingHTTPServer((self.options.host, self.options.port), handler)
+        handler.pipeline = self.pipeline
         self._spawn(self.httpd.serve_forever)
         self._spawn(self._tick)
         return self

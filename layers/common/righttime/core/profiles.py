@@ -62,6 +62,8 @@ MAX_RUN_PROPERTIES_BYTES = 1024
 #: holdout decisions and order credits kept for attribution (righttime.core.attribution), newest last
 MAX_HOLDOUTS = 50
 MAX_CREDITS = 50
+#: consent changes kept as audit evidence, newest last
+MAX_CONSENT_CHANGES = 20
 
 
 class CartItem(BaseModel):
@@ -210,6 +212,28 @@ class Credit(BaseModel):
     held_out: bool = False
 
 
+class ConsentChange(BaseModel):
+    """A change of the customer's consent to promotional mail, with when and how: audit evidence."""
+
+    at: AwareDatetime
+    #: the consent after the change: False is unsubscribed
+    subscribed: bool
+    #: `identify` (a trait the app sent), `one_click` (RFC 8058 POST), `preference_page`, `complaint`
+    how: str
+    #: the message whose link was used (one_click, preference_page, complaint)
+    message_id: str | None = None
+
+
+def record_consent(profile: Profile, change: ConsentChange) -> bool:
+    """Apply a consent change and keep it as evidence; False (and no change) when it changes nothing, so a
+    repeated click or a retried write is recorded once."""
+    if profile.unsubscribed is (not change.subscribed):
+        return False
+    profile.unsubscribed = not change.subscribed
+    profile.consent_history = [*profile.consent_history, change][-MAX_CONSENT_CHANGES:]
+    return True
+
+
 class StageChange(BaseModel):
     """A lifecycle stage change, with why."""
 
@@ -278,6 +302,8 @@ class Profile(BaseModel):
     holdouts: list[HoldoutRecord] = Field(default_factory=list)
     #: orders credited to a campaign or holdout, newest last, at most MAX_CREDITS (for refunds)
     credits: list[Credit] = Field(default_factory=list)
+    #: how and when consent to promotional mail changed, newest last, at most MAX_CONSENT_CHANGES
+    consent_history: list[ConsentChange] = Field(default_factory=list)
     #: optimistic-locking counter: every write expects the version it read
     version: int = 0
 
@@ -370,7 +396,7 @@ def _merge_traits(profile: Profile, traits: dict[str, JsonValue], at: datetime) 
     if isinstance(birthday := traits.get("birthday"), str):
         profile.birthday = _parse_birthday(birthday) or profile.birthday
     if isinstance(unsubscribed := traits.get("unsubscribed"), bool):
-        profile.unsubscribed = unsubscribed
+        record_consent(profile, ConsentChange(at=at, subscribed=not unsubscribed, how="identify"))
     _keep_traits(profile, {k: v for k, v in traits.items() if k not in _KNOWN_TRAITS}, at)
 
 

@@ -138,6 +138,7 @@ def build_mime(
     sent_at: Any,
     unsubscribe_mailto: str | None,
     customer_reference: str | None = None,
+    unsubscribe_url: str | None = None,
 ) -> EmailMessage:
     """A multipart/alternative message (text, then the preferred HTML) with the headers inboxes expect, and
     the ones SES's events quote back for feedback to find the message (`righttime.core.feedback`)."""
@@ -157,8 +158,16 @@ def build_mime(
     mime["X-Righttime-Message-Id"] = message_id
     if customer_reference:
         mime[CUSTOMER_HEADER] = customer_reference
+    targets = []
+    if unsubscribe_url:
+        targets.append(f"<{unsubscribe_url}>")
     if unsubscribe_mailto:
-        mime["List-Unsubscribe"] = f"<mailto:{unsubscribe_mailto}?subject=unsubscribe%20{message_id}>"
+        targets.append(f"<mailto:{unsubscribe_mailto}?subject=unsubscribe%20{message_id}>")
+    if targets:
+        mime["List-Unsubscribe"] = ", ".join(targets)
+    if unsubscribe_url:
+        # RFC 8058: a POST of this body to the https URL unsubscribes, with no other step (one-click).
+        mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     mime.set_content(rendered.text)
     mime.add_alternative(rendered.html, subtype="html")
     return mime

@@ -25,6 +25,7 @@ from righttime.stages.ports import (
     Store,
 )
 from righttime.stages.rendering import Renderer, RenderError, build_mime, template_context
+from righttime.stages.unsubscribe import OneClick
 
 #: how long a claim holds a message: well over one invocation (30 s), short enough for the sweeper to
 #: recover the message soon after an invocation died holding it
@@ -52,6 +53,8 @@ class MailIdentity:
     sender_address: str
     sender_name: str = ""
     unsubscribe_mailto: str | None = None
+    #: the one-click unsubscribe link of promotional messages (RFC 8058), when configured
+    one_click: OneClick | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,9 @@ def send_due_message(
             cause = exc.__cause__ if isinstance(exc, RenderError) and exc.__cause__ is not None else exc
             reason = Reason.render_failed(str(exc), type(cause).__name__)
             return _close(store, profile, message, Outcome.FAILED, [reason], now, verdict.zone)
-        left = seconds_left()
+        # The link is signed before anything is claimed: missing keys fail the invocation, and the message
+        # stays pending.
+        unsubscribe_url, left = _unsubscribe_url(mail, message, now), seconds_left()
         if left < SEND_BUDGET_SECONDS:
             retry_at = now + DEADLINE_RETRY
             reasons = [Reason.invocation_deadline(left, retry_at)]
@@ -147,6 +152,7 @@ def send_due_message(
         sent_at=now,
         unsubscribe_mailto=mail.unsubscribe_mailto,
         customer_reference=customer_reference(customer_id),
+        unsubscribe_url=unsubscribe_url,
     )
     tags = _ses_tags(message, attempt_id)
     try:
@@ -172,6 +178,13 @@ def send_due_message(
             _decision(message, Outcome.SENT, note, now, verdict.zone), (message.generation, 99)
         )
     return result
+
+
+def _unsubscribe_url(mail: MailIdentity, message: OutboundMessage, now: datetime) -> str | None:
+    """The one-click unsubscribe link (RFC 8058) of a promotional message, when the deployment has one."""
+    if mail.one_click is None or message.kind is not Kind.PROMOTIONAL:
+        return None
+    return mail.one_click.link(message.customer_id, message.message_id, now)
 
 
 def _ses_tags(message: OutboundMessage, attempt_id: str) -> dict[str, str]:

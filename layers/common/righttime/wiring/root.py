@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from righttime.stages.feedback import FeedbackRules
     from righttime.stages.ports import DeadLetters, EventQueue, Keys, Mailer, Schedules, Store
     from righttime.stages.send import MailIdentity
+    from righttime.stages.unsubscribe import UnsubscribeKeys
     from righttime.wiring.content import Content
 
 
@@ -49,8 +50,10 @@ class Root:
         max_receive_count: Callable[[], int],
         feedback: Callable[[], FeedbackRules] | None = None,
         recovery: Callable[[], RecoveryTimings] | None = None,
+        unsubscribe_keys: Callable[[], UnsubscribeKeys] | None = None,
     ) -> None:
         self.clock = clock
+        self._unsubscribe_keys = unsubscribe_keys or (lambda: signing_keys(settings.UnsubscribeSettings()))
         self._feedback = feedback or (lambda: feedback_rules(settings.FeedbackSettings()))
         self._recovery = recovery or (lambda: recovery_timings(settings.SweepSettings()))
         self._store, self._queue, self._dead_letters = store, queue, dead_letters
@@ -88,6 +91,11 @@ class Root:
     @cached_property
     def mail(self) -> MailIdentity:
         return self._mail()
+
+    @cached_property
+    def unsubscribe_keys(self) -> UnsubscribeKeys:
+        """The keys that sign and check one-click unsubscribe links (checked when called)."""
+        return self._unsubscribe_keys()
 
     @cached_property
     def max_receive_count(self) -> int:
@@ -169,10 +177,13 @@ def from_environment(
         mailer=mailer,
         keys=lambda: api_keys(settings.load(settings.KeySettings, env), lambda: aws().ssm()),
         content=lambda: content_from(settings.load(settings.ContentSettings, env)),
-        mail=lambda: mail_identity(env),
+        mail=lambda: mail_identity(env, lambda: aws().ssm()),
         max_receive_count=lambda: settings.load(settings.DeadLetterSettings, env).max_receive_count,
         feedback=lambda: feedback_rules(settings.load(settings.FeedbackSettings, env)),
         recovery=lambda: recovery_timings(settings.load(settings.SweepSettings, env)),
+        unsubscribe_keys=lambda: signing_keys(
+            settings.load(settings.UnsubscribeSettings, env), lambda: aws().ssm()
+        ),
     )
 
 
@@ -224,11 +235,45 @@ def api_keys(config: settings.KeySettings, ssm: Callable[[], SSMClient] | None =
     )
 
 
-def mail_identity(env: Mapping[str, str]) -> MailIdentity:
+def mail_identity(env: Mapping[str, str], ssm: Callable[[], SSMClient] | None = None) -> MailIdentity:
     from righttime.stages.send import MailIdentity
+    from righttime.stages.unsubscribe import OneClick
 
     config = settings.load(settings.MailSettings, env)
-    return MailIdentity(config.sender_address, config.sender_name, config.unsubscribe_mailto)
+    unsubscribe = settings.load(settings.UnsubscribeSettings, env)
+    # An empty UNSUBSCRIBE_URL (a simulation) turns the links off.
+    one_click = OneClick(unsubscribe.url, signing_keys(unsubscribe, ssm)) if unsubscribe.url else None
+    return MailIdentity(config.sender_address, config.sender_name, config.unsubscribe_mailto, one_click)
+
+
+def signing_keys(
+    config: settings.UnsubscribeSettings, ssm: Callable[[], SSMClient] | None = None
+) -> UnsubscribeKeys:
+    """The one-click unsubscribe keys, from SSM (through `ssm`'s client) when a parameter is named, else from
+    the inline setting; a missing or malformed set fails when a link is made or checked, naming the
+    setting."""
+    from righttime.adapters.keys import KeySource, missing_keys, split_keys, ssm_keys, static_keys
+    from righttime.core.unsubscribe import SigningKey, parse_keys
+
+    source: KeySource
+    if config.keys_parameter and ssm is not None:
+        source = ssm_keys(ssm(), config.keys_parameter, "unsubscribe", config.cache_seconds)
+    elif config.keys_parameter:
+        source = missing_keys("UNSUBSCRIBE_KEYS_PARAMETER is set, but nothing here reads SSM")
+    elif config.keys:
+        source = static_keys(split_keys(config.keys, "RIGHTTIME_UNSUBSCRIBE_KEYS"))
+    else:
+        source = missing_keys(
+            "no unsubscribe keys: set UNSUBSCRIBE_KEYS_PARAMETER (AWS) or RIGHTTIME_UNSUBSCRIBE_KEYS (local)"
+        )
+
+    def keys() -> list[SigningKey]:
+        try:
+            return parse_keys(",".join(source()))
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from exc
+
+    return keys
 
 
 def content_from(config: settings.ContentSettings) -> Content:

@@ -67,6 +67,16 @@ class MailSettings(_EnvModel):
     unsubscribe_mailto: str | None = Field(alias="UNSUBSCRIBE_MAILTO", default=None)
 
 
+class UnsubscribeSettings(_EnvModel):
+    #: the API's one-click unsubscribe URL (`https://.../v1/unsubscribe`): promotional messages carry it
+    url: str | None = Field(alias="UNSUBSCRIBE_URL", default=None, pattern=r"^(https?://.+)?$")
+    # In AWS the signing keys live in an SSM SecureString (`id:secret,...`, the first signs)...
+    keys_parameter: str | None = Field(alias="UNSUBSCRIBE_KEYS_PARAMETER", default=None)
+    # ...in local mode they come straight from the environment.
+    keys: str | None = Field(alias="RIGHTTIME_UNSUBSCRIBE_KEYS", default=None)
+    cache_seconds: int = Field(alias="KEYS_CACHE_SECONDS", default=300, ge=0)
+
+
 class SweepSettings(_EnvModel):
     #: how long an unknown send outcome waits for SES's events before the sweeper resends it (once)
     unknown_timeout_minutes: int = Field(alias="UNKNOWN_TIMEOUT_MINUTES", default=30, ge=5, le=1440)

@@ -1,0 +1,83 @@
+"""One-click unsubscribe (RFC 8058): the link a promotional e-mail carries, the `POST` that unsubscribes at
+once, and the page a `GET` shows (docs/operations.md, "One-click unsubscribe")."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+from righttime.core.profiles import ConsentChange, record_consent
+from righttime.core.unsubscribe import TOKEN_LIFETIME, Claims, SigningKey, sign, verify
+from righttime.stages.ports import Store
+
+#: where the keys come from: called when a link is made or checked, so a cache belongs inside it
+UnsubscribeKeys = Callable[[], Sequence[SigningKey]]
+
+
+@dataclass(frozen=True)
+class OneClick:
+    """Makes the `List-Unsubscribe` URL of a promotional message: `url` (the API's `/v1/unsubscribe`) with a
+    token signed by the first key."""
+
+    url: str
+    keys: UnsubscribeKeys
+
+    def link(self, customer_id: str, message_id: str, sent_at: datetime) -> str:
+        key = self.keys()[0]
+        token = sign(key, customer_id, message_id, sent_at + TOKEN_LIFETIME)
+        return f"{self.url}?t={quote(token, safe='')}"
+
+
+def unsubscribe(token: str, keys: Sequence[SigningKey], store: Store, now: datetime) -> Claims:
+    """Unsubscribe the customer the token names from promotional mail, at once, recording when and how. Raises
+    InvalidToken (and changes nothing) for a forged, tampered, expired or damaged token. Idempotent: a second
+    POST (a mail client's retry) changes nothing more."""
+    claims = verify(token, list(keys), now)
+    change = ConsentChange(at=now, subscribed=False, how="one_click", message_id=claims.message_id)
+    store.apply_to_profile(claims.customer_id, lambda profile: record_consent(profile, change))
+    return claims
+
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222}}
+button{{font-size:1rem;padding:.6rem 1.2rem}}</style>
+</head>
+<body>
+<main>
+<h1>{title}</h1>
+{body}
+</main>
+</body>
+</html>
+"""
+
+
+def page(title: str, body_html: str) -> str:
+    return _PAGE.format(title=html.escape(title), body=body_html)
+
+
+def confirm_page(token: str) -> str:
+    """What a `GET` of the link shows: a button to POST; a GET never unsubscribes (scanners follow links)."""
+    return page(
+        "Unsubscribe",
+        "<p>Stop receiving our marketing e-mail? Order confirmations and other messages about your account "
+        "will still reach you.</p>\n"
+        f'<form method="post" action="?t={html.escape(quote(token, safe=""))}">'
+        '<button type="submit">Unsubscribe from all marketing e-mail</button></form>',
+    )
+
+
+def done_page() -> str:
+    return page("You are unsubscribed", "<p>You will not receive our marketing e-mail any more.</p>")
+
+
+def refused_page(message: str) -> str:
+    return page("This link does not work", f"<p>{html.escape(message)}. Nothing was changed.</p>")
