@@ -118,3 +118,40 @@ def _has_decision(local: LocalRighttime, user: str) -> bool:
     from righttime.wiring.root import root
 
     return bool(list(root().store.decisions(user)))
+
+
+def test_a_one_click_unsubscribe_over_http_stops_the_next_promotion(local: LocalRighttime):
+    # Given a customer who got a cart reminder through local mode
+    track = {"userId": "una", "event": "Product Added", "properties": {"product_id": "mug", "price": 9}}
+    identify = {"userId": "una", "traits": {"email": "una@example.com"}}
+    assert post_json(f"{local.url}/v1/identify", identify, WRITE_KEY)[0] == 200
+    assert post_json(f"{local.url}/v1/track", track, WRITE_KEY)[0] == 200
+    assert wait_for(lambda: len(local.pipeline.sent) == 1)
+    message = email.message_from_bytes(local.pipeline.sent[0].raw, policy=default_policy)
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = message["List-Unsubscribe"].strip("<>")
+    assert link.startswith(f"{local.url}/v1/unsubscribe?t=")
+
+    # When the mail client POSTs the link over HTTP, as RFC 8058 says
+    request = urllib.request.Request(
+        link,
+        data=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200 and "text/html" in response.headers["Content-Type"]
+
+    # Then a new cart gets no reminder: the decision says the customer unsubscribed
+    from righttime.wiring.root import root
+
+    assert post_json(f"{local.url}/v1/track", {**track, "messageId": "second-cart"}, WRITE_KEY)[0] == 200
+
+    def refused() -> bool:
+        return any(
+            d.outcome.value == "suppressed" and "unsubscribed" in d.reason_codes
+            for d in root().store.decisions("una", "cart_abandonment")
+        )
+
+    assert wait_for(refused)
+    assert len(local.pipeline.sent) == 1
