@@ -260,3 +260,54 @@ def test_until_says_how_long_time_goes_on_after_the_last_event(capsys: pytest.Ca
     for until in ("2026-11-01", "soon"):
         assert main(["simulate", str(journey), "--until", until, "--template", str(TEMPLATE)]) == 1
         assert "--until" in capsys.readouterr().err
+
+
+def test_the_summary_credits_orders_to_campaigns_and_to_their_holdout(tmp_path: Path):
+    # Given the shipped campaigns with a 50% holdout on the cart reminder
+    campaigns = tmp_path / "campaigns"
+    shutil.copytree(ROOT / "campaigns", campaigns)
+    cart = campaigns / "cart_abandonment.yaml"
+    cart.write_text(cart.read_text() + "holdout: 50%\n")
+    # And 40 customers who leave a cart in the morning and buy it (for 30) the next day
+    lines: list[dict[str, Any]] = []
+    for n in range(40):
+        user = f"shopper-{n}"
+        lines += [
+            {
+                "type": "identify",
+                "userId": user,
+                "timestamp": "2026-11-02T08:00:00Z",
+                "traits": {"email": f"{user}@example.com"},
+            },
+            {
+                "type": "track",
+                "userId": user,
+                "timestamp": "2026-11-02T09:00:00Z",
+                "event": "Product Added",
+                "properties": {"product_id": "p", "price": 30},
+            },
+            {
+                "type": "track",
+                "userId": user,
+                "timestamp": "2026-11-03T12:00:00Z",
+                "event": "Order Completed",
+                "properties": {"order_id": f"o-{n}", "revenue": 30, "channel": "pos"},
+            },
+        ]
+    journey = _write(tmp_path / "carts.jsonl", lines)
+    # When the history is simulated
+    result = simulate(
+        journey, template=TEMPLATE, campaigns=campaigns, templates=ROOT / "templates", until="10d"
+    )
+    # Then each customer is sent the reminder or held out, and each order is credited to one of the two
+    summary = next(
+        line for line in result.lines if line["type"] == "campaign" and line["campaign"] == "cart_abandonment"
+    )
+    sent, held_out = summary["sent"], summary["other_outcomes"].get("held_out", 0)
+    assert sent + held_out == 40 and sent > 0 and held_out > 0
+    assert summary["attributed"] == {
+        "orders": sent,
+        "revenue": str(30 * sent),
+        "held_out_orders": held_out,
+        "held_out_revenue": str(30 * held_out),
+    }

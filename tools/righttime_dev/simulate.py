@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -174,6 +175,11 @@ class CampaignTally:
     deferred: Counter[str] = field(default_factory=Counter)
     #: sends by the hour of day where the customer was (the decision's time zone)
     sends_by_local_hour: Counter[str] = field(default_factory=Counter)
+    #: orders credited to its messages and to its holdout, their revenue net of refunds (docs/reporting.md)
+    orders: int = 0
+    revenue: Decimal = Decimal(0)
+    held_out_orders: int = 0
+    held_out_revenue: Decimal = Decimal(0)
 
     def merge(self, other: CampaignTally) -> None:
         self.triggered += other.triggered
@@ -181,6 +187,21 @@ class CampaignTally:
         self.suppressed += other.suppressed
         self.deferred += other.deferred
         self.sends_by_local_hour += other.sends_by_local_hour
+        self.orders += other.orders
+        self.revenue += other.revenue
+        self.held_out_orders += other.held_out_orders
+        self.held_out_revenue += other.held_out_revenue
+
+    def credit(self, reason: dict[str, Any]) -> None:
+        """An `attributed` decision's reason: an order credited, or a refund taking a credit back."""
+        count = -1 if reason["code"] == "credit_refunded" else 1
+        amount = Decimal(str(reason["revenue"]))
+        if reason.get("held_out"):
+            self.held_out_orders += count
+            self.held_out_revenue += amount
+        else:
+            self.orders += count
+            self.revenue += amount
 
     def figures(self) -> dict[str, int]:
         """Every count under one flat name, for comparing two runs."""
@@ -190,6 +211,10 @@ class CampaignTally:
             **{f"suppressed:{reason}": n for reason, n in self.suppressed.items()},
             **{f"deferred:{reason}": n for reason, n in self.deferred.items()},
             **{f"sent at local hour {hour}": n for hour, n in self.sends_by_local_hour.items()},
+            "orders credited": self.orders,
+            "revenue credited (cents)": int(self.revenue * 100),
+            "held-out orders": self.held_out_orders,
+            "held-out revenue (cents)": int(self.held_out_revenue * 100),
         }
         return dict(sorted(found.items()))
 
@@ -228,6 +253,8 @@ class Tally:
         elif outcome == Outcome.SENT.value:
             local = datetime.fromisoformat(line["at"]).astimezone(_zone(line.get("timezone")))
             campaign.sends_by_local_hour[f"{local.hour:02d}"] += 1
+        elif outcome == Outcome.ATTRIBUTED.value:
+            campaign.credit(line["reasons"][0])
 
     def merge(self, other: Tally) -> None:
         self.events += other.events
@@ -255,6 +282,12 @@ class Tally:
                         k: n for k, n in sorted(campaign.outcomes.items()) if k not in _MAIN_OUTCOMES
                     },
                     "sends_by_local_hour": dict(sorted(campaign.sends_by_local_hour.items())),
+                    "attributed": {
+                        "orders": campaign.orders,
+                        "revenue": str(campaign.revenue),
+                        "held_out_orders": campaign.held_out_orders,
+                        "held_out_revenue": str(campaign.held_out_revenue),
+                    },
                 }
             )
         lines.append(
