@@ -1,11 +1,13 @@
 """Read API: explains decisions. `GET /v1/profiles/{userId}/decisions[?campaign=ID]`, with an admin key.
 
 And one-click unsubscribe (RFC 8058), with the signed token a promotional e-mail's `List-Unsubscribe` URL
-carries: `POST /v1/unsubscribe?t=TOKEN` unsubscribes at once; `GET` shows a page with a button that POSTs."""
+carries: `POST /v1/unsubscribe?t=TOKEN` unsubscribes at once; `GET` shows the preference page (a checkbox per
+topic, saved by `POST /v1/preferences?t=TOKEN`, and a button to unsubscribe from everything)."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
@@ -33,11 +35,26 @@ def decisions(user_id: str) -> dict[str, Any]:
 
 
 @app.get("/v1/unsubscribe")
-def unsubscribe_page() -> Response[str]:
+def preference_page() -> Response[str]:
     token = app.current_event.get_query_string_value("t") or ""
     parts = root()
-    verify(token, list(parts.unsubscribe_keys()), parts.clock.now())  # a bad link says so before any button
-    return _html(200, unsubscribe.confirm_page(token))
+    claims = verify(token, list(parts.unsubscribe_keys()), parts.clock.now())  # a bad link says so first
+    profile = parts.store.get_profile(claims.customer_id)
+    return _html(200, unsubscribe.preference_page(token, profile, parts.content.policy.topics))
+
+
+@app.post("/v1/preferences")
+def save_preferences() -> Response[str]:
+    event = app.current_event
+    token = event.get_query_string_value("t") or ""
+    kept = set(parse_qs(event.decoded_body or "").get("topic", []))
+    parts = root()
+    topics = parts.content.policy.topics
+    unsubscribe.save_preferences(
+        token, parts.unsubscribe_keys(), parts.store, parts.clock.now(), kept, topics
+    )
+    metrics.add_metric(name="PreferencesSaved", unit=MetricUnit.Count, value=1)
+    return _html(200, unsubscribe.saved_page())
 
 
 @app.post("/v1/unsubscribe")

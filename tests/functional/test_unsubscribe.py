@@ -85,7 +85,7 @@ def test_a_message_already_scheduled_is_suppressed_after_a_one_click_unsubscribe
     assert (last.outcome.value, last.reason_codes) == ("suppressed", ["unsubscribed"])
 
 
-def test_a_get_shows_a_page_whose_button_posts_and_unsubscribes_nobody_by_itself(
+def test_a_get_shows_the_preference_page_and_unsubscribes_nobody_by_itself(
     pipeline: Pipeline, clock: VirtualClock
 ):
     # Given a valid link
@@ -93,12 +93,67 @@ def test_a_get_shows_a_page_whose_button_posts_and_unsubscribes_nobody_by_itself
     token = sign(SigningKey("k2", b"s" * 40), "ana", "m-1", clock.now() + timedelta(days=30))
     # When a link scanner (or the customer) GETs it
     status, page = _unsubscribe(pipeline, token, "GET")
-    # Then it is a small page in English with a heading and a form that POSTs the same token
+    # Then it is a small page in English: a labelled, ticked checkbox per topic of policy.yaml, a form that
+    # saves them, and one that unsubscribes from everything, both carrying the same token
     assert status == 200
-    assert '<html lang="en">' in page and "<h1>Unsubscribe</h1>" in page
-    assert '<form method="post"' in page and token in page
+    assert '<html lang="en">' in page and "<h1>Your e-mail preferences</h1>" in page
+    for topic in ("reminders", "offers", "recommendations"):
+        assert (
+            f'value="{topic}" id="topic-{topic}" checked>' in page and f'<label for="topic-{topic}">' in page
+        )
+    assert f'action="preferences?t={token}"' in page and f'action="unsubscribe?t={token}"' in page
     # And nobody was unsubscribed by the GET
     assert not root().store.get_profile("ana").unsubscribed
+
+
+def test_opting_out_of_a_topic_stops_its_messages_and_keeps_the_others(
+    pipeline: Pipeline, clock: VirtualClock
+):
+    # Given a customer with a cart reminder (topic: reminders) scheduled
+    _customer_with_a_reminder(pipeline)
+    token = sign(SigningKey("k2", b"s" * 40), "ana", "m-1", clock.now() + timedelta(days=30))
+    # When they keep only offers on the preference page
+    status, _, page = pipeline.http(
+        "POST",
+        "/v1/preferences",
+        {"content-type": "application/x-www-form-urlencoded"},
+        b"topic=offers&topic=not-a-topic",
+        {"t": token},
+    )
+    # Then the choice is saved, with one recorded change per topic they left
+    assert status == 200 and "Your choices are saved" in page.decode()
+    profile = root().store.get_profile("ana")
+    assert sorted(profile.topic_opt_outs) == ["recommendations", "reminders"] and not profile.unsubscribed
+    assert sorted((c.topic, c.subscribed, c.how) for c in profile.consent_history) == [
+        ("recommendations", False, "preference_page"),
+        ("reminders", False, "preference_page"),
+    ]
+    # And the cart reminder is suppressed when it fires, naming the topic
+    clock.advance(timedelta(hours=2))
+    pipeline.run_until_idle()
+    assert pipeline.sent == []
+    last = list(root().store.decisions("ana", "cart_abandonment"))[-1]
+    assert (last.outcome.value, last.reason_codes) == ("suppressed", ["topic_opted_out"])
+    assert last.reasons[0].detail == {"topic": "reminders"}
+
+
+def test_keeping_a_topic_after_unsubscribing_from_everything_subscribes_again(
+    pipeline: Pipeline, clock: VirtualClock
+):
+    # Given a customer who unsubscribed from everything with their link
+    _customer_with_a_reminder(pipeline)
+    token = sign(SigningKey("k2", b"s" * 40), "ana", "m-1", clock.now() + timedelta(days=30))
+    assert _unsubscribe(pipeline, token)[0] == 200
+    # When they come back to the page and keep reminders
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    assert pipeline.http("POST", "/v1/preferences", form, b"topic=reminders", {"t": token})[0] == 200
+    # Then they are subscribed again, to reminders only, and both steps are on record
+    profile = root().store.get_profile("ana")
+    assert not profile.unsubscribed and sorted(profile.topic_opt_outs) == ["offers", "recommendations"]
+    assert [(c.how, c.topic, c.subscribed) for c in profile.consent_history][:2] == [
+        ("one_click", None, False),
+        ("preference_page", None, True),
+    ]
 
 
 def test_a_forged_tampered_expired_or_retired_link_is_refused_and_changes_nothing(

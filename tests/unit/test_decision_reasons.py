@@ -282,6 +282,7 @@ EXPECTED: list[tuple[Reason, ReasonCode, dict[str, Any]]] = [
         ReasonCode.CREDIT_REFUNDED,
         {"order_id": "o-1", "revenue": "-49.90", "currency": "EUR", "held_out": False},
     ),
+    (Reason.topic_opted_out("offers"), ReasonCode.TOPIC_OPTED_OUT, {"topic": "offers"}),
     (
         Reason.holdout("cart_abandonment", Decimal("2.5")),
         ReasonCode.HOLDOUT,

@@ -10,7 +10,7 @@ from typing import Any
 from righttime.core.campaigns import Campaign, CampaignError, load_campaigns
 from righttime.core.conditions import Op
 from righttime.core.global_policy import PolicyError, load_policy
-from righttime.core.programs import Program, clashes, load_programs, step_campaigns
+from righttime.core.programs import Program, clashes, load_programs, step_campaigns, undeclared_topics
 from righttime.stages.rendering import Renderer, RenderError, template_context
 from righttime_dev.samples import sample_profile
 
@@ -57,7 +57,7 @@ def validate_content(campaigns_dir: Path, templates_dir: Path) -> tuple[list[str
             problems += exc.problems
     problems += clashes(campaigns, programs)
     try:
-        load_policy(campaigns_dir)
+        problems += undeclared_topics(campaigns, programs, load_policy(campaigns_dir).topics)
     except PolicyError as exc:
         problems += exc.problems
     renderer = Renderer(templates_dir)

@@ -23,7 +23,7 @@ from righttime.core.calendar import Window, parse_wall_time
 from righttime.core.conditions import Condition, lookup
 from righttime.core.durations import Duration
 from righttime.core.errors import RighttimeError
-from righttime.core.global_policy import POLICY_FILE
+from righttime.core.global_policy import POLICY_FILE, TOPIC_PATTERN
 from righttime.core.holdout import Percent
 
 CAMPAIGN_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,47}$"
@@ -155,11 +155,15 @@ class Campaign(_Strict):
     variables: dict[str, JsonValue] = Field(default_factory=dict)
     #: the share of customers never sent it, to measure it against (righttime.core.holdout)
     holdout: Percent | None = None
+    #: the topic (policy.yaml's `topics`) a customer can opt out of to stop it, and messages like it
+    topic: str | None = Field(default=None, pattern=TOPIC_PATTERN)
 
     @model_validator(mode="after")
     def _promotions_only_held_out(self) -> Campaign:
         if self.holdout is not None and self.kind is Kind.TRANSACTIONAL:
             raise ValueError("holdout: a transactional message (a receipt) is never held out")
+        if self.topic is not None and self.kind is Kind.TRANSACTIONAL:
+            raise ValueError("topic: a transactional message (a receipt) is never stopped by a topic")
         return self
 
     def is_triggered_by(self, event_name: str, properties: dict[str, Any]) -> bool:

@@ -103,6 +103,7 @@ class ReasonCode(StrEnum):
     CONVERTED_DURING_SEND = "converted_during_send"
 
     HOLDOUT = "holdout"
+    TOPIC_OPTED_OUT = "topic_opted_out"
     ORDER_CREDITED = "order_credited"
     CREDIT_REFUNDED = "credit_refunded"
     # programs and lifecycle stages
@@ -534,6 +535,11 @@ class Reason(BaseModel):
             code=ReasonCode.SES_OUTCOME_UNKNOWN,
             detail={"unknown_since": unknown_since.isoformat(), "resends": resends, "gave_up": True},
         )
+
+    @classmethod
+    def topic_opted_out(cls, topic: str) -> Reason:
+        """The customer opted out of the message's topic (on the preference page)."""
+        return cls._unchecked(code=ReasonCode.TOPIC_OPTED_OUT, detail={"topic": topic})
 
     @classmethod
     def holdout(cls, group: str, percent: Decimal) -> Reason:

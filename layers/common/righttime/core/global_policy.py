@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +17,8 @@ from righttime.core.holdout import Percent
 from righttime.core.lifecycle import Lifecycle
 
 POLICY_FILE = "policy.yaml"
+#: what a topic id looks like (policy.yaml's `topics`, a campaign's or program's `topic`)
+TOPIC_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 
 
 class FrequencyCap(BaseModel):
@@ -85,6 +88,18 @@ class GlobalPolicy(BaseModel):
     control_group: Percent | None = None
     #: conversion attribution (righttime.core.attribution)
     attribution: Attribution = Field(default_factory=Attribution)
+    #: the topics customers may opt out of one by one, id -> the label the preference page shows
+    topics: dict[str, str] = Field(default_factory=dict, max_length=20)
+
+    @field_validator("topics")
+    @classmethod
+    def _topic_ids(cls, value: dict[str, str]) -> dict[str, str]:
+        for topic, label in value.items():
+            if not re.fullmatch(TOPIC_PATTERN, topic):
+                raise ValueError(f"topic {topic!r}: ids are 1-40 lower-case letters, digits, _ or -")
+            if not 0 < len(label) <= 80:
+                raise ValueError(f"topic {topic!r}: its label is 1-80 characters")
+        return value
 
     @field_validator("release_spread")
     @classmethod

@@ -64,6 +64,8 @@ MAX_HOLDOUTS = 50
 MAX_CREDITS = 50
 #: consent changes kept as audit evidence, newest last
 MAX_CONSENT_CHANGES = 20
+#: topics a customer may have opted out of (policy.yaml declares at most this many)
+MAX_TOPICS = 20
 
 
 class CartItem(BaseModel):
@@ -222,14 +224,23 @@ class ConsentChange(BaseModel):
     how: str
     #: the message whose link was used (one_click, preference_page, complaint)
     message_id: str | None = None
+    #: the topic the change is about (policy.yaml's `topics`); None: all promotional mail
+    topic: str | None = None
 
 
 def record_consent(profile: Profile, change: ConsentChange) -> bool:
     """Apply a consent change and keep it as evidence; False (and no change) when it changes nothing, so a
     repeated click or a retried write is recorded once."""
-    if profile.unsubscribed is (not change.subscribed):
-        return False
-    profile.unsubscribed = not change.subscribed
+    if change.topic is None:
+        if profile.unsubscribed is (not change.subscribed):
+            return False
+        profile.unsubscribed = not change.subscribed
+    else:
+        opted_out = change.topic in profile.topic_opt_outs
+        if opted_out is (not change.subscribed):
+            return False
+        others = [t for t in profile.topic_opt_outs if t != change.topic]
+        profile.topic_opt_outs = others if change.subscribed else [*others, change.topic][-MAX_TOPICS:]
     profile.consent_history = [*profile.consent_history, change][-MAX_CONSENT_CHANGES:]
     return True
 
@@ -304,6 +315,8 @@ class Profile(BaseModel):
     credits: list[Credit] = Field(default_factory=list)
     #: how and when consent to promotional mail changed, newest last, at most MAX_CONSENT_CHANGES
     consent_history: list[ConsentChange] = Field(default_factory=list)
+    #: the topics (policy.yaml's `topics`) the customer opted out of
+    topic_opt_outs: list[str] = Field(default_factory=list)
     #: optimistic-locking counter: every write expects the version it read
     version: int = 0
 

@@ -53,7 +53,7 @@ from righttime.core.campaigns import (
 )
 from righttime.core.conditions import Condition
 from righttime.core.durations import Duration
-from righttime.core.global_policy import POLICY_FILE
+from righttime.core.global_policy import POLICY_FILE, TOPIC_PATTERN
 from righttime.core.holdout import Percent
 from righttime.core.lifecycle import Stage
 from righttime.core.recurrence import Every
@@ -421,6 +421,8 @@ class Program(_Strict):
     reentry: Reentry = Field(default_factory=lambda: Reentry(mode=ReentryMode.ONCE))
     #: the share of customers who are held out: they never enter, and are counted to measure the program
     holdout: Percent | None = None
+    #: the topic (policy.yaml's `topics`) whose opt-out stops the program's promotional steps
+    topic: str | None = Field(default=None, pattern=TOPIC_PATTERN)
     steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
 
     @model_validator(mode="after")
@@ -579,6 +581,8 @@ def step_campaigns(program: Program) -> list[Campaign]:
                 cross_sell=step.cross_sell,
                 template=step.send,
                 variables=step.variables,
+                holdout=None,
+                topic=program.topic if (step.kind or program.kind) is Kind.PROMOTIONAL else None,
             )
         )
     return made
@@ -666,6 +670,19 @@ def _where(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:
             continue
         parts.append(str(part))
     return ".".join(parts) or "(program)"
+
+
+def undeclared_topics(
+    campaigns: list[Campaign], programs: list[Program], topics: dict[str, str]
+) -> list[str]:
+    """Problems, one line each, when a campaign or program names a topic policy.yaml does not declare."""
+    named = [(c.id, c.topic) for c in campaigns] + [(p.id, p.topic) for p in programs]
+    declared = ", ".join(sorted(topics)) or "none"
+    return [
+        f"{owner}: topic: {topic!r} is not one of policy.yaml's topics ({declared})"
+        for owner, topic in named
+        if topic is not None and topic not in topics
+    ]
 
 
 def clashes(campaigns: list[Campaign], programs: list[Program]) -> list[str]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-from righttime.core.profiles import ConsentChange, record_consent
+from righttime.core.profiles import ConsentChange, Profile, record_consent
 from righttime.core.unsubscribe import TOKEN_LIFETIME, Claims, SigningKey, sign, verify
 from righttime.stages.ports import Store
 
@@ -39,6 +39,38 @@ def unsubscribe(token: str, keys: Sequence[SigningKey], store: Store, now: datet
     change = ConsentChange(at=now, subscribed=False, how="one_click", message_id=claims.message_id)
     store.apply_to_profile(claims.customer_id, lambda profile: record_consent(profile, change))
     return claims
+
+
+def save_preferences(
+    token: str,
+    keys: Sequence[SigningKey],
+    store: Store,
+    now: datetime,
+    kept: set[str],
+    topics: dict[str, str],
+) -> Claims:
+    """The preference page's choices: the customer keeps the topics in `kept` (of the deployment's `topics`;
+    any other name is ignored) and opts out of the rest. Keeping any topic after unsubscribing from
+    everything subscribes them again: their own choice, through their own signed link. Each change is recorded
+    with when and how. Raises InvalidToken, changing nothing, as `unsubscribe` does."""
+    claims = verify(token, list(keys), now)
+
+    def choose(profile: Profile) -> bool:
+        changed = False
+        if profile.unsubscribed and kept & set(topics):
+            changed |= record_consent(profile, _change(now, True, claims, None))
+        for topic in topics:
+            changed |= record_consent(profile, _change(now, topic in kept, claims, topic))
+        return changed
+
+    store.apply_to_profile(claims.customer_id, choose)
+    return claims
+
+
+def _change(now: datetime, subscribed: bool, claims: Claims, topic: str | None) -> ConsentChange:
+    return ConsentChange(
+        at=now, subscribed=subscribed, how="preference_page", message_id=claims.message_id, topic=topic
+    )
 
 
 _PAGE = """<!doctype html>
@@ -73,6 +105,33 @@ def confirm_page(token: str) -> str:
         f'<form method="post" action="?t={html.escape(quote(token, safe=""))}">'
         '<button type="submit">Unsubscribe from all marketing e-mail</button></form>',
     )
+
+
+def preference_page(token: str, profile: Profile, topics: dict[str, str]) -> str:
+    """The preference page: a checkbox per topic (ticked when the customer still gets it), a button to save,
+    and one to unsubscribe from everything; with no topics declared, the one-button confirmation."""
+    if not topics:
+        return confirm_page(token)
+    query = html.escape(quote(token, safe=""))
+    boxes = "\n".join(
+        f'<p><input type="checkbox" name="topic" value="{html.escape(topic)}" id="topic-{html.escape(topic)}"'
+        f"{'' if profile.unsubscribed or topic in profile.topic_opt_outs else ' checked'}>"
+        f' <label for="topic-{html.escape(topic)}">{html.escape(label)}</label></p>'
+        for topic, label in topics.items()
+    )
+    return page(
+        "Your e-mail preferences",
+        "<p>Choose what you want to hear about. Order confirmations and other messages about your account "
+        "will still reach you.</p>\n"
+        f'<form method="post" action="preferences?t={query}">\n<fieldset><legend>Send me</legend>\n'
+        f'{boxes}\n</fieldset>\n<button type="submit">Save my choices</button></form>\n'
+        f'<form method="post" action="unsubscribe?t={query}">'
+        '<button type="submit">Unsubscribe from everything</button></form>',
+    )
+
+
+def saved_page() -> str:
+    return page("Your choices are saved", "<p>We will only write to you about what you chose.</p>")
 
 
 def done_page() -> str:

@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from righttime.core.campaigns import Campaign, load_campaigns
 from righttime.core.global_policy import POLICY_FILE, GlobalPolicy, load_policy
-from righttime.core.programs import Program, ProgramError, clashes, load_programs, step_campaigns
+from righttime.core.programs import (
+    Program,
+    ProgramError,
+    clashes,
+    load_programs,
+    step_campaigns,
+    undeclared_topics,
+)
 
 if TYPE_CHECKING:  # only the sender renders: evaluate must not pay for importing Jinja2
     from righttime.stages.rendering import Renderer
@@ -53,12 +60,16 @@ def compile_content(campaigns_dir: Path) -> Path:
     """Validate the campaigns, programs and policy in `campaigns_dir` and write `COMPILED_FILE` there (the
     build step). Raises CampaignError or PolicyError, as loading does, when the YAML is not valid."""
     campaigns, programs = load_content(campaigns_dir)
+    policy = load_policy(campaigns_dir)
+    problems = undeclared_topics(campaigns, programs, policy.topics)
+    if problems:
+        raise ProgramError(problems)
     document = {
         "format": _FORMAT,
         "sources_sha256": sources_digest(campaigns_dir),
         "campaigns": [c.model_dump(mode="json") for c in campaigns],
         "programs": [p.model_dump(mode="json", by_alias=True) for p in programs],
-        "policy": load_policy(campaigns_dir).model_dump(mode="json"),
+        "policy": policy.model_dump(mode="json"),
     }
     target = campaigns_dir / COMPILED_FILE
     target.write_text(json.dumps(document, separators=(",", ":")) + "\n", encoding="utf-8")

@@ -60,6 +60,8 @@ def eligibility(
         reasons.append(Reason.address_suppressed(suppressed))
     if campaign.kind is Kind.PROMOTIONAL and profile.unsubscribed:
         reasons.append(_UNSUBSCRIBED)
+    elif campaign.topic is not None and campaign.topic in profile.topic_opt_outs:
+        reasons.append(Reason.topic_opted_out(campaign.topic))
     if campaign.audience:
         if audience is None:
             audience = Audience.of(campaign.audience)

@@ -611,6 +611,8 @@ def _enter(
     else:
         if program.kind is Kind.PROMOTIONAL and profile.unsubscribed:
             blockers.append(Reason.unsubscribed())
+        elif program.topic is not None and program.topic in profile.topic_opt_outs:
+            blockers.append(Reason.topic_opted_out(program.topic))
         refusal = Audience.of(program.audience).refusal(ctx.known) if program.audience else None
         if refusal is not None:
             blockers.append(refusal)
