@@ -269,7 +269,8 @@ def _mix(customers: int, campaign_count: int, mature: bool) -> dict[str, Any]:
 
 def _campaign_dir(count: int, scratch: Path) -> Path:
     """The default campaigns, or `count` campaigns made from them: one order confirmation, and variants of
-    the four promotional ones, each with its own id, priority and price threshold on its trigger."""
+    the three promotional ones, each with its own id, priority and price threshold on its trigger; the shipped
+    programs beside them, unchanged."""
     import yaml
 
     if count == 5:
@@ -277,8 +278,11 @@ def _campaign_dir(count: int, scratch: Path) -> Path:
     rng = random.Random(count)
     defaults = {p.stem: yaml.safe_load(p.read_text()) for p in (ROOT / "campaigns").glob("*.yaml")}
     (scratch / "policy.yaml").write_text((ROOT / "campaigns" / "policy.yaml").read_text())
-    promotional = [c for n, c in sorted(defaults.items()) if n != "policy" and c.get("kind") == "promotional"]
+    campaigns = {n: c for n, c in defaults.items() if n != "policy" and "steps" not in c}
+    promotional = [c for _, c in sorted(campaigns.items()) if c.get("kind") == "promotional"]
     (scratch / "order_confirmation.yaml").write_text(yaml.safe_dump(defaults["order_confirmation"]))
+    for name in sorted(set(defaults) - set(campaigns) - {"policy"}):  # the programs, as shipped
+        (scratch / f"{name}.yaml").write_text((ROOT / "campaigns" / f"{name}.yaml").read_text())
     for index in range(count - 1):
         spec = dict(promotional[index % len(promotional)])
         spec["id"] = f"{spec['id']}_{index:03d}"
