@@ -257,9 +257,6 @@ class ProgramTrigger(_Strict):
             return [AnyTrigger(events=self.events, where=self.where, trait=self.trait, stage=self.stage)]
         return []
 
-    def as_event_trigger(self) -> Trigger | None:
-        return Trigger(events=self.events, where=self.where) if self.events else None
-
 
 # --- steps --------------------------------------------------------------------------------------------------
 

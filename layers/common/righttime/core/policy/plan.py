@@ -41,7 +41,6 @@ from righttime.core.profiles import (
     Credit,
     PendingRef,
     Profile,
-    facts,
     pending_key,
 )
 from righttime.core.programs import STEP_TRIGGER, Program
@@ -181,7 +180,7 @@ def plan_event(
     plan.decisions += advanced.decisions
     _close_ended(plan, advanced, zone, now, event)
     candidates: dict[str, _Candidate] = {}
-    known = facts(plan.profile, now)  # planning changes only `pending`, which no condition reads
+    known = advanced.known  # planning changes only `pending`, which no condition reads
     for send in advanced.sends:
         candidate = _trigger(plan, send.compiled, policy, _StepTrigger.of(send), zone, now, known)
         if candidate is not None:

@@ -95,10 +95,6 @@ class ProgramSet:
         )
 
     @property
-    def step_campaigns(self) -> list[Campaign]:
-        return [compiled.campaign for compiled in self.steps.values()]
-
-    @property
     def step_by_id(self) -> dict[str, Campaign]:
         return {campaign_id: compiled.campaign for campaign_id, compiled in self.steps.items()}
 
@@ -138,6 +134,8 @@ class ProgramPlan:
     #: messages are cancelled (step campaign id prefix, reason). A run that completes or reaches an exit step
     #: is not here: what it planned still goes.
     ended: list[tuple[str, Reason]] = field(default_factory=list)
+    #: the customer's facts at now, with the stage this evaluation recorded (what conditions read)
+    known: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -190,8 +188,9 @@ def advance(
 ) -> ProgramPlan:
     """Advance `profile` (as it is after `event`; `before` as it was) through its lifecycle stage and programs
     to `now`, changing it in place (its stage, `programs`, `program_memory` and `due_at`)."""
-    result = ProgramPlan()
     entered_stage = _update_stage(profile, policy, now)
+    # Taken once, after the stage: nothing else `advance` changes is a fact conditions read.
+    result = ProgramPlan(known=facts(profile, now))
     ctx = _Context(
         profile,
         programs,
@@ -199,7 +198,7 @@ def advance(
         now,
         result,
         event,
-        facts(profile, now),
+        result.known,
         now,
         policy.control_group,
         policy.attribution.window,
