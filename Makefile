@@ -12,7 +12,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # SAM CLI asks before sending telemetry; never on CI or in make.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv sam-venv lock lock-upgrade lock-check demo local test lint typecheck template unit functional e2e contract bench fuzz build deploy clean
+.PHONY: help venv sam-venv browser lock lock-upgrade lock-check demo local test lint typecheck template unit functional e2e contract bench fuzz build deploy clean
 
 help:
 	@echo "make demo      set up, start local mode with a fast clock, replay a journey, show the email"
@@ -20,6 +20,7 @@ help:
 	@echo "make test      set up, then lint, type-check, validate the template and run every test"
 	@echo "make bench     set up, then measure cold start, AWS calls and cost, policy speed, simulation and a 1M-event back-test (about an hour)"
 	@echo "make fuzz      set up, then send 10,000 generated hostile requests to local mode; fails on any 5xx or drop"
+	@echo "make browser   install Debian's chromium and chromium-driver for the browser tests, when missing"
 	@echo "make lock      regenerate the lock files after changing dependencies in pyproject.toml or requirements/sam.in"
 	@echo "make build     sam build (needs python3.13 on PATH, the Lambda runtime's version)"
 	@echo "make deploy    sam deploy --guided"
@@ -44,6 +45,18 @@ $(SAM): requirements/sam.txt
 	@touch $@
 
 sam-venv: $(SAM)
+
+# The browser tests (tests/e2e/browser) drive Debian's chromium through its chromedriver; installed only when
+# missing, with apt-get as root (CI) or through sudo. Screenshots land in test-artifacts/screenshots.
+BROWSER_PACKAGES := chromium chromium-driver
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; else \
+	  echo "make browser: the browser tests need the Debian packages $(BROWSER_PACKAGES); as root, run: apt-get install $(BROWSER_PACKAGES)" >&2; exit 1; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "make browser: no apt-get here; install Chromium and its chromedriver (Debian: $(BROWSER_PACKAGES)) so both are on PATH" >&2; exit 1; fi; \
+	echo "make browser: installing $(BROWSER_PACKAGES) with apt-get"; \
+	$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES)
 
 # Locks are generated from pyproject.toml and requirements/sam.in by requirements/lock.py; never edit them.
 # `make lock` keeps the current pins where they still fit, `make lock-upgrade` moves all to the newest.
@@ -79,14 +92,14 @@ unit: venv
 functional: venv
 	$(BIN)/pytest tests/functional -q
 
-e2e: venv
+e2e: venv browser
 	$(BIN)/pytest tests/e2e -q
 
 # The in-memory and moto engines must agree on every journey (about two minutes: moto is the slow half).
 contract: venv
 	$(BIN)/pytest tests/contract -q
 
-test: lock-check lint typecheck template
+test: lock-check lint typecheck template browser
 	$(BIN)/righttime validate campaigns --templates templates
 	$(BIN)/pytest -q
 
