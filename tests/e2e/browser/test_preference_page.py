@@ -52,13 +52,24 @@ def test_a_customer_unticks_a_topic_by_keyboard_and_its_reminders_stop(
         assert label.text == TOPICS[str(box.get_attribute("value"))]
         assert box.accessible_name == label.text  # what a screen reader announces
         assert box.is_selected()
+    # And each box is big enough to hit with a finger (WCAG 2.5.8: 24 by 24 CSS pixels), and the two buttons
+    # stand apart, so "Unsubscribe from everything" is not pressed when aiming at "Save my choices"
+    for box in boxes:
+        assert box.size["width"] >= 24 and box.size["height"] >= 24, box.size
+    save, everything = chrome.find_elements(By.TAG_NAME, "button")
+    assert (save.text, everything.text) == ("Save my choices", "Unsubscribe from everything")
+    assert everything.rect["y"] - (save.rect["y"] + save.rect["height"]) >= 8
     save_screenshot(chrome, "preference-page")
 
     # When, with the keyboard only, they tab to the first topic, untick it with SPACE, tab on to
     # "Save my choices" and press ENTER
     keys = ActionChains(chrome)
     keys.send_keys(Keys.TAB).perform()
-    assert chrome.switch_to.active_element.get_attribute("id") == "topic-reminders"
+    focused = chrome.switch_to.active_element
+    assert focused.get_attribute("id") == "topic-reminders"
+    # (and they can see where the focus is: an outline at least 2 pixels wide)
+    assert focused.value_of_css_property("outline-style") not in ("none", "")
+    assert float(focused.value_of_css_property("outline-width").removesuffix("px")) >= 2
     keys.send_keys(Keys.SPACE).perform()
     assert not chrome.find_element(By.ID, "topic-reminders").is_selected()
     for _ in range(3):  # past the two other topics
@@ -105,6 +116,15 @@ def test_unsubscribe_from_everything_shows_the_done_page_and_stops_promotions(
     assert chrome.find_element(By.TAG_NAME, "h1").text == "You are unsubscribed"
     assert "will not receive our marketing e-mail" in chrome.find_element(By.TAG_NAME, "main").text
     save_screenshot(chrome, "unsubscribe-done-page")
+
+    # And when they open the link again, the page says they are unsubscribed, with every topic unticked
+    chrome.back()
+    chrome.refresh()
+    assert (
+        "You are unsubscribed from all our marketing e-mail" in chrome.find_element(By.TAG_NAME, "main").text
+    )
+    assert [box.is_selected() for box in chrome.find_elements(By.NAME, "topic")] == [False, False, False]
+    save_screenshot(chrome, "preference-page-unsubscribed")
 
     # And the next promotional message to them is suppressed: the read API says they unsubscribed
     _add_to_cart(local, "ugo", "second-cart")

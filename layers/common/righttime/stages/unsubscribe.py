@@ -80,7 +80,10 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222}}
-button{{font-size:1rem;padding:.6rem 1.2rem}}</style>
+button{{font:inherit;padding:.6rem 1.2rem;margin-top:1rem}}
+input[type=checkbox]{{width:1.5rem;height:1.5rem;margin:0 .5rem 0 0;vertical-align:middle}}
+label{{cursor:pointer}}
+:focus-visible{{outline:3px solid #1a5fb4;outline-offset:2px}}</style>
 </head>
 <body>
 <main>
@@ -109,10 +112,18 @@ def confirm_page(token: str) -> str:
 
 def preference_page(token: str, profile: Profile, topics: dict[str, str]) -> str:
     """The preference page: a checkbox per topic (ticked when the customer still gets it), a button to save,
-    and one to unsubscribe from everything; with no topics declared, the one-button confirmation."""
+    and one to unsubscribe from everything; with no topics declared, the one-button confirmation. A customer
+    who unsubscribed from everything is told so, since every box is then unticked. Large boxes, a visible
+    focus and buttons apart: tests/e2e/browser/test_preference_page.py checks them in a real browser."""
     if not topics:
         return confirm_page(token)
     query = html.escape(quote(token, safe=""))
+    status = (
+        "<p><strong>You are unsubscribed from all our marketing e-mail.</strong> Tick what you want "
+        "to receive again, then save.</p>\n"
+        if profile.unsubscribed
+        else ""
+    )
     boxes = "\n".join(
         f'<p><input type="checkbox" name="topic" value="{html.escape(topic)}" id="topic-{html.escape(topic)}"'
         f"{'' if profile.unsubscribed or topic in profile.topic_opt_outs else ' checked'}>"
@@ -121,8 +132,8 @@ def preference_page(token: str, profile: Profile, topics: dict[str, str]) -> str
     )
     return page(
         "Your e-mail preferences",
-        "<p>Choose what you want to hear about. Order confirmations and other messages about your account "
-        "will still reach you.</p>\n"
+        f"{status}<p>Choose what you want to hear about. Order confirmations and other messages about your "
+        "account will still reach you.</p>\n"
         f'<form method="post" action="preferences?t={query}">\n<fieldset><legend>Send me</legend>\n'
         f'{boxes}\n</fieldset>\n<button type="submit">Save my choices</button></form>\n'
         f'<form method="post" action="unsubscribe?t={query}">'
