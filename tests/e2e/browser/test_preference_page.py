@@ -107,6 +107,10 @@ def test_unsubscribe_from_everything_shows_the_done_page_and_stops_promotions(
     # Given a customer who opened the unsubscribe link of a cart reminder in a browser
     chrome.get(_reminder_link(local, "ugo"))
     assert chrome.title == "Your e-mail preferences"
+    # (on a phone 320 pixels wide, the page reflows: nothing to scroll sideways, WCAG 1.4.10)
+    chrome.set_window_size(320, 720)
+    assert chrome.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    save_screenshot(chrome, "preference-page-phone")
 
     # When they press "Unsubscribe from everything"
     chrome.find_element(By.XPATH, "//button[normalize-space()='Unsubscribe from everything']").click()

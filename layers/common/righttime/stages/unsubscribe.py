@@ -81,7 +81,8 @@ _PAGE = """<!doctype html>
 <title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222}}
 button{{font:inherit;padding:.6rem 1.2rem;margin-top:1rem}}
-input[type=checkbox]{{width:1.5rem;height:1.5rem;margin:0 .5rem 0 0;vertical-align:middle}}
+fieldset p{{display:flex;align-items:center;gap:.6rem}}
+input[type=checkbox]{{flex:none;width:1.5rem;height:1.5rem;margin:0}}
 label{{cursor:pointer}}
 :focus-visible{{outline:3px solid #1a5fb4;outline-offset:2px}}</style>
 </head>
