@@ -1,4 +1,5 @@
-"""Read API: explains decisions. `GET /v1/profiles/{userId}/decisions[?campaign=ID]`, with an admin key.
+"""Read API, with an admin key: explains decisions, `GET /v1/profiles/{userId}/decisions[?campaign=ID]`; and
+reports per campaign, `GET /v1/reports/campaigns[?from=YYYY-MM-DD&to=YYYY-MM-DD]` (docs/reporting.md).
 
 And one-click unsubscribe (RFC 8058), with the signed token a promotional e-mail's `List-Unsubscribe` URL
 carries: `POST /v1/unsubscribe?t=TOKEN` unsubscribes at once; `GET` shows the preference page (a checkbox per
@@ -6,22 +7,27 @@ topic, saved by `POST /v1/preferences?t=TOKEN`, and a button to unsubscribe from
 
 from __future__ import annotations
 
+from datetime import UTC, date, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from righttime.core.errors import ConfigurationError, UnauthorizedError
 from righttime.core.unsubscribe import InvalidToken, verify
-from righttime.stages import explain, unsubscribe
+from righttime.stages import explain, report, unsubscribe
+from righttime.stages.ports import CountersUnavailable
 from righttime.wiring.http_errors import json_error, misconfigured
 from righttime.wiring.observability import logger, metrics
 from righttime.wiring.root import root, warm
 
 app = APIGatewayHttpResolver()
+#: the period a report covers when `from` is not given: the 30 days ending with `to`
+DEFAULT_PERIOD = timedelta(days=29)
 # Built during INIT in Lambda, not in the first call: the clients and content every invocation uses.
 warm("keys", "store")
 
@@ -32,6 +38,31 @@ def decisions(user_id: str) -> dict[str, Any]:
     explain.authorize(event.headers.get("authorization"), root().keys.is_admin_key)
     campaign = event.get_query_string_value("campaign")
     return explain.decisions_document(root().store, user_id, campaign)
+
+
+@app.get("/v1/reports/campaigns")
+def campaign_report() -> dict[str, Any]:
+    event = app.current_event
+    explain.authorize(event.headers.get("authorization"), root().keys.is_admin_key)
+    parts = root()
+    now = parts.clock.now()
+    last = _day(event.get_query_string_value("to"), "to", now.astimezone(UTC).date())
+    first = _day(event.get_query_string_value("from"), "from", last - DEFAULT_PERIOD)
+    programs = {program.id for program in parts.content.programs}
+    try:
+        found = report.campaign_report(parts.counters, first, last, now, programs)
+    except ValueError as exc:
+        raise BadRequestError(str(exc)) from exc
+    return found.document()
+
+
+def _day(text: str | None, name: str, default: date) -> date:
+    if text is None:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadRequestError(f"'{name}' must be a UTC day as YYYY-MM-DD, not {text[:40]!r}") from None
 
 
 @app.get("/v1/unsubscribe")
@@ -85,6 +116,12 @@ def _html(status: int, page: str) -> Response[str]:
 @app.exception_handler(UnauthorizedError)
 def _unauthorized(exc: UnauthorizedError) -> Response[Any]:
     return json_error(401, {"message": str(exc)}, {"WWW-Authenticate": 'Bearer realm="righttime-admin"'})
+
+
+@app.exception_handler(CountersUnavailable)
+def _counters_unavailable(exc: CountersUnavailable) -> Response[Any]:
+    logger.warning("report counters unavailable", extra={"error": str(exc)})
+    return json_error(503, {"message": "the report counters cannot be read just now; try again"})
 
 
 @app.exception_handler(ConfigurationError)

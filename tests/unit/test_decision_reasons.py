@@ -332,6 +332,7 @@ EXPECTED: list[tuple[Reason, ReasonCode, dict[str, Any]]] = [
         ReasonCode.NO_DATE,
         {"step": "remind", "date": "renewal_date"},
     ),
+    (Reason.one_click(), ReasonCode.ONE_CLICK, {}),
 ]
 
 

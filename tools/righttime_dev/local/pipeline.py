@@ -36,7 +36,15 @@ from righttime.wiring.observability import metrics
 from righttime.wiring.root import from_environment, install
 from righttime_dev.local import moto_fixes
 from righttime_dev.local.provision import ACCOUNT, REGION, Stack, provision
-from righttime_dev.local.ses_events import Fate, events_for, matches, recipient, simulator_fate
+from righttime_dev.local.ses_events import (
+    DEFAULT_LINK,
+    ENGAGEMENT,
+    Fate,
+    events_for,
+    matches,
+    recipient,
+    simulator_fate,
+)
 
 Handler = Callable[[dict[str, Any], Any], Any]
 #: Functions that only put events on the queue: their requests run beside the pumps, as on AWS, instead of
@@ -348,13 +356,14 @@ class Driver:
             metrics.clear_metrics()
 
     # -- SES's events (moto publishes none) ----------------------------------------------------------------
-    def simulate_ses(self, address: str, fate: Fate) -> str | None:
+    def simulate_ses(self, address: str, fate: Fate, link: str = DEFAULT_LINK) -> str | None:
         """From now on SES treats mail to `address` as `fate` (bounce, soft-bounce, complaint, deliver, ...);
-        if mail already went to it, SES reports the fate of the latest such message now. Returns the SES id
-        of that message, or None."""
+        if mail already went to it, SES reports the fate of the latest such message now. `open` and `click`
+        (following `link`) happen to the latest message only. Returns the SES id of that message, or None."""
         wanted = normalise_address(address)
         with self.lock:
-            self.ses_fates[wanted] = fate
+            if fate not in ENGAGEMENT:
+                self.ses_fates[wanted] = fate
             latest = next(
                 (s for s in reversed(self.sent) if normalise_address(recipient(s.raw)) == wanted), None
             )
@@ -367,6 +376,7 @@ class Driver:
                 self.clock.now(),
                 self._configuration_set(),
                 already_sent=True,
+                link=link,
             )
             return latest.ses_message_id
 
@@ -409,7 +419,7 @@ class Driver:
         address = query.get("address", "").strip()
         if "@" not in address:
             return 400, reply, json.dumps({"message": "address: give the recipient as ?address=…"}).encode()
-        ses_message_id = self.simulate_ses(address, fate)
+        ses_message_id = self.simulate_ses(address, fate, query.get("link") or DEFAULT_LINK)
         body = {"fate": fate.value, "address_key": address_key(address), "reported_for": ses_message_id}
         return 202, reply, json.dumps(body).encode()
 
@@ -565,6 +575,17 @@ class Pipeline(Driver):
             self._schedules_changed = True
             if (result or {}).get("batchItemFailures"):
                 raise RuntimeError(f"scheduler failed stream records: {result}")
+        # The reports function's filter: new decisions only.
+        decisions = [
+            self._stream_record(r, arn)
+            for r in raw
+            if r["eventName"] == "INSERT" and r["dynamodb"]["Keys"]["sk"]["S"].startswith("DEC#")
+        ]
+        if decisions and "ReportsFunction" in self.stack.functions:
+            with self.lock:
+                result = self._invoke("ReportsFunction", {"Records": decisions})
+            if (result or {}).get("batchItemFailures"):
+                raise RuntimeError(f"reports function failed stream records: {result}")
         return len(raw)
 
     def _new_stream_records(self) -> list[dict[str, Any]]:

@@ -8,7 +8,9 @@ What happens to a message is its recipient's *fate*:
   `suppressionlist@…` bounces as on the account's suppression list (a `+label` is allowed before the `@`);
 * any address can be given a fate (`Driver.simulate_ses`, or `POST /local/ses/{fate}?address=…` on the
   local server): it applies to the latest message already sent to it, and to every later one;
-* every other address is delivered.
+* every other address is delivered;
+* `open` and `click` make the recipient open, or click a link in, the latest message sent to an address
+  (`POST /local/ses/click?address=…&link=…`): once, not for later mail.
 
 The event records follow SES's event publishing (docs/architecture.md, "SES events"). Local mail carries no
 SES tags (moto keeps none), so the events name the message through the headers the sender writes, which SES
@@ -44,6 +46,16 @@ class Fate(StrEnum):
     COMPLAINT = "complaint"
     #: the address is on the account's suppression list: SES bounces it without trying
     SUPPRESSION_LIST = "suppression-list"
+    #: the recipient opens, or clicks a link in, the latest message sent to the address (once: not a fate
+    #: of later mail)
+    OPEN = "open"
+    CLICK = "click"
+
+
+#: what a recipient does with a message, rather than what SES does with it: they happen once
+ENGAGEMENT = frozenset({Fate.OPEN, Fate.CLICK})
+#: the link a simulated click follows when none is given
+DEFAULT_LINK = "https://shop.example/"
 
 
 #: the mailbox simulator's local parts
@@ -82,11 +94,13 @@ def events_for(
     configuration_set: str,
     *,
     already_sent: bool = False,
+    link: str = DEFAULT_LINK,
 ) -> list[dict[str, Any]]:
     """The EventBridge events SES would publish for one message with `fate`, in order. `already_sent`: the
-    message's Send (and Delivery) were published before, so only the fate's own event follows."""
+    message's Send (and Delivery) were published before, so only the fate's own event follows. `link`: the
+    link a click follows."""
     return events_for_headers(
-        fate, _parse(raw), ses_message_id, at, configuration_set, already_sent=already_sent
+        fate, _parse(raw), ses_message_id, at, configuration_set, already_sent=already_sent, link=link
     )
 
 
@@ -98,6 +112,7 @@ def events_for_headers(
     configuration_set: str,
     *,
     already_sent: bool = False,
+    link: str = DEFAULT_LINK,
 ) -> list[dict[str, Any]]:
     """`events_for` from a message's headers (parsed, or as built before any serialisation)."""
     mail = _mail(headers, ses_message_id, at, configuration_set)
@@ -106,7 +121,7 @@ def events_for_headers(
     bodies: list[tuple[SesEventType, dict[str, Any]]] = []
     if not already_sent:
         bodies.append((SesEventType.SEND, {}))
-        if fate in (Fate.DELIVER, Fate.COMPLAINT):
+        if fate in (Fate.DELIVER, Fate.COMPLAINT, *ENGAGEMENT):
             bodies.append((SesEventType.DELIVERY, _delivery(to, later)))
     match fate:
         case Fate.BOUNCE:
@@ -125,6 +140,10 @@ def events_for_headers(
                 "complaintFeedbackType": "abuse",
             }
             bodies.append((SesEventType.COMPLAINT, complaint))
+        case Fate.OPEN:
+            bodies.append((SesEventType.OPEN, _engagement(later)))
+        case Fate.CLICK:
+            bodies.append((SesEventType.CLICK, {**_engagement(later), "link": link, "linkTags": {}}))
         case Fate.DELIVER:
             pass
     return [
@@ -138,6 +157,8 @@ _KEY = {
     SesEventType.DELIVERY: "delivery",
     SesEventType.BOUNCE: "bounce",
     SesEventType.COMPLAINT: "complaint",
+    SesEventType.OPEN: "open",
+    SesEventType.CLICK: "click",
 }
 
 
@@ -182,6 +203,10 @@ def _bounce(kind: str, sub_type: str, status: str, to: str, at: datetime) -> dic
         "feedbackId": _feedback_id(),
         "reportingMTA": "dns; local.righttime",
     }
+
+
+def _engagement(at: datetime) -> dict[str, Any]:
+    return {"timestamp": isoformat(at), "ipAddress": "192.0.2.1", "userAgent": "righttime local mode"}
 
 
 def _feedback_id() -> str:

@@ -181,6 +181,7 @@ FEEDBACK_FIELDS = (
     "delayed_at",
     "opened_at",
     "clicked_at",
+    "unsubscribed_at",
 )
 #: the version slot of feedback decisions: after every decision the pipeline made in the same instant
 _FEEDBACK_VERSION = 10**12 - 1

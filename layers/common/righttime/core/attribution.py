@@ -21,6 +21,7 @@ The rules, last touch:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -71,14 +72,21 @@ def last_touch(
 
 
 def order_revenue(properties: Mapping[str, object]) -> Decimal:
-    """An order's revenue as Segment's e-commerce spec names it (`revenue`, else `total`), 0 when absent."""
+    """An order's revenue as Segment's e-commerce spec names it (`revenue`, else `total`), 0 when absent. The
+    spec says a number; a decimal in a string (`"49.90"`, as some apps send money) is taken too."""
     for key in ("revenue", "total"):
         value = properties.get(key)
+        if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
+            return Decimal(value.strip())
         if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
             amount = Decimal(str(value))
             if amount.is_finite():
                 return amount
     return Decimal(0)
+
+
+#: a decimal amount written out: digits, an optional fraction, an optional sign; no exponent, no grouping
+_DECIMAL = re.compile(r"-?\d{1,15}(\.\d{1,6})?")
 
 
 def remember_holdout(profile: Profile, campaign_id: str, group: str, at: datetime, keep: timedelta) -> None:

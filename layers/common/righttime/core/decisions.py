@@ -51,6 +51,8 @@ class Outcome(StrEnum):
     HELD_OUT = "held_out"
     #: an order was credited to the campaign or program step (or taken back by a refund): docs/reporting.md
     ATTRIBUTED = "attributed"
+    #: the customer unsubscribed from promotional mail through this message's link (one-click or the page)
+    UNSUBSCRIBED = "unsubscribed"
     # Programs and lifecycle stages (docs/programs.md):
     #: the customer entered a program
     ENTERED = "entered"
@@ -104,6 +106,7 @@ class ReasonCode(StrEnum):
 
     HOLDOUT = "holdout"
     TOPIC_OPTED_OUT = "topic_opted_out"
+    ONE_CLICK = "one_click"
     ORDER_CREDITED = "order_credited"
     CREDIT_REFUNDED = "credit_refunded"
     # programs and lifecycle stages
@@ -746,6 +749,12 @@ class Reason(BaseModel):
         """The recipient clicked a link in the message for the first time (`link` without its query)."""
         return cls(code=ReasonCode.CLICKED, detail={"link": link})
 
+    @classmethod
+    def one_click(cls) -> Reason:
+        """The customer unsubscribed from all promotional mail with the message's signed link: the RFC 8058
+        POST a mail client makes, or the preference page's "unsubscribe from everything"."""
+        return cls._unchecked(code=ReasonCode.ONE_CLICK)
+
 
 class DecidingZone(Protocol):
     """The customer's zone as a decision records it (`righttime.core.policy.CustomerZone`)."""
@@ -911,6 +920,8 @@ class OutboundMessage(BaseModel):
     delayed_at: AwareDatetime | None = None
     opened_at: AwareDatetime | None = None
     clicked_at: AwareDatetime | None = None
+    #: when the customer unsubscribed with this message's signed link (written once, by the read API)
+    unsubscribed_at: AwareDatetime | None = None
     #: copies sent by the sweeper after an outcome stayed unknown (at most one)
     resends: int = 0
     #: while the message is in flight: when the sweeper should look at it (the in-flight index's sort key;

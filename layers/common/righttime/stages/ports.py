@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from email.message import EmailMessage
 from enum import StrEnum
 from typing import Protocol
@@ -290,3 +291,31 @@ class Keys(Protocol):
     def is_write_key(self, candidate: str) -> bool: ...
 
     def is_admin_key(self, candidate: str) -> bool: ...
+
+
+# -- report counters -----------------------------------------------------------------------------------------
+
+#: one counter row's additions: counter name -> amount (an int, or a Decimal of revenue)
+CounterRow = dict[str, int | Decimal]
+
+
+class CountersUnavailable(Exception):
+    """The counters could not be written or read just now (throttled, unreachable): try again later."""
+
+
+class Counters(Protocol):
+    """The report's counters: one row per (UTC day, campaign), added to atomically (docs/reporting.md)."""
+
+    def add(self, batch: str, through: str, rows: dict[tuple[str, str], CounterRow], now: datetime) -> bool:
+        """Add `rows` to the counters and record batch `batch` as added, `through` the position of its last
+        record, all or nothing. False, adding nothing, when `batch` was added before. Raises
+        CountersUnavailable."""
+        ...
+
+    def added_through(self, batch: str) -> str | None:
+        """The position of the last record batch `batch` added, or None if it was never added."""
+        ...
+
+    def rows(self, day: str) -> Iterator[tuple[str, CounterRow]]:
+        """(campaign, counters) of every campaign counted on UTC `day`. Raises CountersUnavailable."""
+        ...

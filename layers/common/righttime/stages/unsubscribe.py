@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
+from righttime.core.decisions import Decision, Outcome, Reason
 from righttime.core.profiles import ConsentChange, Profile, record_consent
 from righttime.core.unsubscribe import TOKEN_LIFETIME, Claims, SigningKey, sign, verify
 from righttime.stages.ports import Store
@@ -37,8 +38,26 @@ def unsubscribe(token: str, keys: Sequence[SigningKey], store: Store, now: datet
     POST (a mail client's retry) changes nothing more."""
     claims = verify(token, list(keys), now)
     change = ConsentChange(at=now, subscribed=False, how="one_click", message_id=claims.message_id)
-    store.apply_to_profile(claims.customer_id, lambda profile: record_consent(profile, change))
+    changed: list[bool] = []
+
+    def unsubscribe_once(profile: Profile) -> bool:
+        changed[:] = [record_consent(profile, change)]
+        return changed[0]
+
+    store.apply_to_profile(claims.customer_id, unsubscribe_once)
+    if changed and changed[0]:
+        _count_against(store, claims, now)
     return claims
+
+
+def _count_against(store: Store, claims: Claims, now: datetime) -> None:
+    """An `unsubscribed` decision on the campaign of the message whose link was used, once per message, for
+    the report. A message past its retention (the link outlives it) has no campaign left to count against."""
+    message = store.get_message(claims.customer_id, claims.message_id)
+    if message is None:
+        return
+    decision = Decision.about(message, Outcome.UNSUBSCRIBED, [Reason.one_click()], at=now)
+    store.record_feedback(message, "unsubscribed_at", now, decision)
 
 
 def save_preferences(

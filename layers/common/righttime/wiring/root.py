@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from righttime.adapters.clients import Clients
     from righttime.core.recovery import RecoveryTimings
     from righttime.stages.feedback import FeedbackRules
-    from righttime.stages.ports import DeadLetters, EventQueue, Keys, Mailer, Schedules, Store
+    from righttime.stages.ports import Counters, DeadLetters, EventQueue, Keys, Mailer, Schedules, Store
     from righttime.stages.send import MailIdentity
     from righttime.stages.unsubscribe import UnsubscribeKeys
     from righttime.wiring.content import Content
@@ -51,8 +51,12 @@ class Root:
         feedback: Callable[[], FeedbackRules] | None = None,
         recovery: Callable[[], RecoveryTimings] | None = None,
         unsubscribe_keys: Callable[[], UnsubscribeKeys] | None = None,
+        counters: Callable[[], Counters] | None = None,
+        campaign_metrics: Callable[[], bool] | None = None,
     ) -> None:
         self.clock = clock
+        self._counters = counters or _no_counters
+        self._campaign_metrics = campaign_metrics or (lambda: False)
         self._unsubscribe_keys = unsubscribe_keys or (lambda: signing_keys(settings.UnsubscribeSettings()))
         self._feedback = feedback or (lambda: feedback_rules(settings.FeedbackSettings()))
         self._recovery = recovery or (lambda: recovery_timings(settings.SweepSettings()))
@@ -96,6 +100,16 @@ class Root:
     def unsubscribe_keys(self) -> UnsubscribeKeys:
         """The keys that sign and check one-click unsubscribe links (checked when called)."""
         return self._unsubscribe_keys()
+
+    @cached_property
+    def counters(self) -> Counters:
+        """The report's counters (the reports table)."""
+        return self._counters()
+
+    @cached_property
+    def campaign_metrics(self) -> bool:
+        """Whether the reports function publishes the funnel per campaign (CAMPAIGN_METRICS)."""
+        return self._campaign_metrics()
 
     @cached_property
     def max_receive_count(self) -> int:
@@ -163,6 +177,11 @@ def from_environment(
         )
         return EventBridgeSchedules(aws().scheduler(), target)
 
+    def counters() -> Counters:
+        from righttime.adapters.reports import DynamoCounters
+
+        return DynamoCounters(aws().dynamodb(), settings.load(settings.ReportSettings, env).reports_table)
+
     def mailer() -> Mailer:
         from righttime.adapters.mailer import SesMailer
 
@@ -184,7 +203,13 @@ def from_environment(
         unsubscribe_keys=lambda: signing_keys(
             settings.load(settings.UnsubscribeSettings, env), lambda: aws().ssm()
         ),
+        counters=counters,
+        campaign_metrics=lambda: settings.load(settings.CampaignMetricSettings, env).campaign_metrics,
     )
+
+
+def _no_counters() -> Counters:
+    raise ConfigurationError("this process keeps no report counters: set REPORTS_TABLE")
 
 
 def recovery_timings(config: settings.SweepSettings) -> RecoveryTimings:

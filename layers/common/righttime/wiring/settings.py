@@ -29,6 +29,15 @@ class TableSettings(_EnvModel):
     retention_days: int = Field(alias="RETENTION_DAYS", default=90, ge=7, le=3650)
 
 
+class ReportSettings(_EnvModel):
+    reports_table: str = Field(alias="REPORTS_TABLE", min_length=1)
+
+
+class CampaignMetricSettings(_EnvModel):
+    #: publish the funnel per campaign as CloudWatch metrics (each campaign's metrics are billed)
+    campaign_metrics: bool = Field(alias="CAMPAIGN_METRICS", default=True)
+
+
 class IngestSettings(_EnvModel):
     events_queue_url: str = Field(alias="EVENTS_QUEUE_URL", min_length=1)
 
