@@ -50,10 +50,13 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "rescheduled": ("Rescheduled", "planned messages moved to a new send time"),
     "suppressed": ("Suppressed", "messages not sent because a rule forbade it (by reason below)"),
     "deferred": ("Deferred", "messages moved to a later time, for example out of quiet hours (by reason)"),
-    "cancelled": ("Cancelled", "planned messages called off before their send time"),
-    "expired": ("Expired", "planned messages no longer worth sending by the time they were due"),
+    "cancelled": (
+        "Cancelled",
+        "planned messages called off: the customer ordered, an exit event, or superseded",
+    ),
+    "expired": ("Expired", "planned messages that couldn't go out before their send-by deadline"),
     "sent": ("Sent", "messages handed to the e-mail provider"),
-    "failed": ("Failed", "messages the e-mail provider would not take"),
+    "failed": ("Failed", "messages that couldn't be sent: a template error, or refused for good"),
     "delivered": ("Delivered", "sent messages the recipient's mail server accepted"),
     "opened": ("Opened", "opens reported for the messages (images loaded: an undercount)"),
     "clicked": ("Clicked", "clicks on tracked links in the messages"),
@@ -67,7 +70,7 @@ MEANINGS: dict[str, tuple[str, str]] = {
         "orders by held-out customers, credited to the holdout the same way",
     ),
     "held_out_refunded": ("Held-out refunded", "held-out customers' credited orders later refunded"),
-    "exited": ("Exited", "customers who left the program early (for example, once they bought)"),
+    "exited": ("Exited", "customers who left the program before its end (an exit event, condition or step)"),
     "completed": ("Completed", "customers who reached the end of the program"),
 }
 # The counters' tables: what the engine decided, what became of the messages, the orders, a program's path.
