@@ -106,7 +106,7 @@ PRICE_DROP = _line(
     "campaign",
     _counts(triggered=320, scheduled=310, sent=300, delivered=296, converted=12),
     _lift(300, 12, 0, 0, conclusion="no_holdout", summary="No holdout: declare `holdout: N%` to measure it."),
-    revenue={"EUR": "-15.00"},
+    revenue={"EUR": "-15.00", "XXX": "20.00"},
 )
 WE_MISS_YOU = _line(
     "win_back--v1--we_miss_you",
@@ -317,6 +317,9 @@ def test_figures_read_as_a_marketer_expects() -> None:
     assert shown["cart_abandonment:triggered"] == "12,345"
     assert shown["cart_abandonment:revenue.EUR"] == "51,234.50 EUR"
     assert shown["price_drop:revenue.EUR"] == "-15.00 EUR"
+    # And revenue of orders that named no currency is kept apart, and said to be so
+    assert shown["price_drop:revenue.XXX"] == "20.00 XXX"
+    assert "XXX (no currency)" in _Page(render_html(REPORT)).section_text["price_drop"]
     assert shown["cart_abandonment:lift.exposed_rate"] == "10.00%"
     assert shown["cart_abandonment:lift.held_out_rate"] == "6.00%"
     assert shown["cart_abandonment:lift.difference"] == "+4.0 pp"

@@ -27,6 +27,8 @@ from decimal import Decimal, InvalidOperation
 from html import escape
 from typing import Any
 
+from righttime.core.report import NO_CURRENCY
+
 NOT_AVAILABLE = "n/a"
 TOTALS = "@totals"
 REPORT = "@report"
@@ -530,7 +532,7 @@ def _revenue_table(owner: str, revenue: Mapping[str, str], held_out: Mapping[str
         return _figure(owner, f"{field}.{currency}", text, tag="td", attrs=' class="num"')
 
     rows = "".join(
-        f'<tr><th scope="row">{_text(currency or "(no currency)")}</th>'
+        f'<tr><th scope="row">{_text(_currency_name(currency))}</th>'
         + cell("revenue", revenue, currency)
         + cell("held_out_revenue", held_out, currency)
         + "</tr>"
@@ -542,6 +544,11 @@ def _revenue_table(owner: str, revenue: Mapping[str, str], held_out: Mapping[str
         '<th scope="col" class="num">Held out</th></tr></thead>'
         f"<tbody>{rows}</tbody></table>"
     )
+
+
+def _currency_name(currency: str) -> str:
+    """A currency as a row names it: `XXX`, ISO 4217's "no currency", holds orders that named none."""
+    return f"{currency} (no currency)" if currency in (NO_CURRENCY, "") else currency
 
 
 def _legend() -> str:

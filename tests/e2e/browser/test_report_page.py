@@ -102,7 +102,7 @@ def report() -> dict[str, Any]:
         datetime(2026, 11, 8, 6, tzinfo=UTC),
         programs=["win_back"],
     )
-    return built.model_dump(mode="json", by_alias=True)
+    return built.document()
 
 
 def test_every_figure_on_the_page_equals_the_report_json(
