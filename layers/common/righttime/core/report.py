@@ -277,6 +277,7 @@ def build_report(
         own = summed.get(campaign, {})
         if campaign in steps or campaign in known_programs or own.get("entered"):
             step_lines = [_line(step, "step", summed[step]) for step in sorted(steps.get(campaign, []))]
+            step_lines = [_measured_on_the_program(step) for step in step_lines]
             program_counters = dict(own)
             for step in steps.get(campaign, []):
                 for name, amount in summed[step].items():
@@ -326,6 +327,14 @@ def _line(
         ),
         steps=steps or [],
     )
+
+
+def _measured_on_the_program(step: CampaignReport) -> CampaignReport:
+    """A program holds out at its entry, so a step has no holdout of its own: its lift says where to look."""
+    if step.lift.conclusion != "no_holdout":
+        return step
+    summary = "A program holds out customers at its entry: see the program's lift."
+    return step.model_copy(update={"lift": step.lift.model_copy(update={"summary": summary})})
 
 
 def _prefixed(counters: Mapping[str, Amount], prefix: str, convert: Callable[[Amount], _T]) -> dict[str, _T]:
