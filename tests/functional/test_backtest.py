@@ -311,3 +311,30 @@ def test_the_summary_credits_orders_to_campaigns_and_to_their_holdout(tmp_path: 
         "held_out_orders": held_out,
         "held_out_revenue": str(30 * held_out),
     }
+
+
+def test_a_back_test_writes_the_campaign_report_the_api_would_serve(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # Given a journey through the cart reminder, its order and its receipt
+    journey = JOURNEYS / "cart-abandonment.jsonl"
+    command = ["simulate", str(journey), "--until", "10d", "--template", str(TEMPLATE)]
+    # When it is simulated with a JSON report, and with an HTML one
+    assert main([*command, "--report", str(tmp_path / "report.json")]) == 0
+    assert main([*command, "--report", str(tmp_path / "report.html")]) == 0
+    # Then the JSON report counts what the run's summary line counts, campaign by campaign
+    report = json.loads((tmp_path / "report.json").read_text())
+    summary = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"type": "campaign"' in line
+    ]
+    for line in summary:
+        counts = next(c for c in report["campaigns"] if c["id"] == line["campaign"])["counts"]
+        assert (counts["sent"], counts["suppressed"]) == (line["sent"], line["suppressed"])
+    # And the HTML report is one page naming the period
+    page = (tmp_path / "report.html").read_text()
+    assert (
+        page.lower().startswith("<!doctype html>") and report["from"] in page and "cart_abandonment" in page
+    )
+    # And a report file of another kind is refused before anything runs
+    assert main([*command, "--report", str(tmp_path / "report.txt")]) == 2
+    assert "name a .html or a .json file" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from righttime.core.decisions import Decision, Outcome, Reason
-from righttime.core.report import build_report, currency_of, lift, ticks
+from righttime.core.report import build_report, currency_of, days, lift, ticks
 from righttime.stages import report
 from righttime.stages.ports import CounterRow, CountersUnavailable
 
@@ -133,7 +133,8 @@ def test_lift_says_plainly_what_the_sample_can_and_cannot_show(
 
 
 def test_the_interval_is_the_textbook_one():
-    # 15 % of 2,000 against 7.5 % of 2,000: difference 7.5 points, standard error sqrt(.15 × .85 / 2000 + .075 × .925 / 2000) = 0.00992
+    # 15 % of 2,000 against 7.5 % of 2,000: a difference of 7.5 points, with a standard error of
+    # sqrt(.15 * .85 / 2000 + .075 * .925 / 2000) = 0.00992
     found = lift(2000, 300, 2000, 150)
     assert found.ci95 is not None
     assert found.ci95[0] == pytest.approx(0.075 - 1.959964 * 0.0099216, abs=1e-5)
@@ -146,7 +147,7 @@ def test_the_interval_is_the_textbook_one():
 )
 def test_a_period_the_report_cannot_cover_is_refused_with_the_reason(first: date, last: date, message: str):
     with pytest.raises(ValueError, match=message):
-        build_report([], first, last, AT)
+        days(first, last)
 
 
 # -- counting a stream batch, exactly once -------------------------------------------------------------------

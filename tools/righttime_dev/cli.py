@@ -14,6 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
@@ -92,6 +93,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         "400d or 26w (default 400d)",
     )
 
+    simulate.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the campaign report of the run, as `righttime report` would show it: FILE.html (one "
+        "self-contained page) or FILE.json",
+    )
+
+    report = commands.add_parser(
+        "report", help="the campaign report: funnel, revenue and lift against the holdout, per campaign"
+    )
+    report.add_argument("--url", default="http://127.0.0.1:3000", help="the API (default %(default)s)")
+    report.add_argument("--admin-key", default=os.environ.get(ADMIN_KEY_ENV))
+    report.add_argument("--from", dest="first", default=None, metavar="YYYY-MM-DD", help="first UTC day")
+    report.add_argument(
+        "--to", dest="last", default=None, metavar="YYYY-MM-DD", help="last UTC day (default: today)"
+    )
+    report.add_argument(
+        "--html", type=Path, default=None, metavar="FILE", help="write the report as one page"
+    )
+    report.add_argument("--json", action="store_true", help="print the API's JSON instead of lines")
+
     explain = commands.add_parser("explain", help="why did (or didn't) a customer get a message?")
     explain.add_argument("user_id")
     explain.add_argument("--campaign", default=None)
@@ -112,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "replay": _run_replay,
         "simulate": _run_simulate,
         "explain": _run_explain,
+        "report": _run_report,
         "validate": _run_validate,
     }
     return handlers[args.command](args)
@@ -277,6 +302,12 @@ def _run_simulate(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         print("error: --jobs must be at least 1", file=sys.stderr)
         return 2
+    if args.report is not None and args.report.suffix not in (".html", ".json"):
+        print(f"error: --report {args.report}: name a .html or a .json file", file=sys.stderr)
+        return 2
+    if args.report is not None and args.compare is not None:
+        print("error: --report writes one run's report: leave out --compare", file=sys.stderr)
+        return 2
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
     bar = ProgressBar(sys.stderr) if show_progress else None
     template = args.template or _find_template()
@@ -300,7 +331,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
             def emit(text: str) -> None:
                 out.write(text + "\n")
 
-            simulate(
+            result = simulate(
                 args.journey,
                 template=template,
                 campaigns=args.campaigns,
@@ -314,6 +345,10 @@ def _run_simulate(args: argparse.Namespace) -> int:
                 until=args.until,
             )
             out.flush()
+            if args.report is not None:
+                _write_report(
+                    args.report, result.tally.report(datetime.now(UTC), _program_ids(args.campaigns))
+                )
     except JourneyError as exc:
         if bar is not None:
             bar.close()
@@ -322,6 +357,23 @@ def _run_simulate(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     return 0
+
+
+def _write_report(path: Path, report: Any) -> None:
+    from righttime_dev.report_html import render_html
+
+    document = report.document()
+    if path.suffix == ".html":
+        path.write_text(render_html(document), encoding="utf-8")
+    else:
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote the campaign report to {path}", file=sys.stderr)
+
+
+def _program_ids(campaigns: Path) -> set[str]:
+    from righttime.core.programs import load_programs
+
+    return {program.id for program in load_programs(campaigns)}
 
 
 def _run_explain(args: argparse.Namespace) -> int:
@@ -346,6 +398,56 @@ def _run_explain(args: argparse.Namespace) -> int:
     else:
         print("\n".join(describe(document["decisions"])))
     return 0
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from righttime_dev.report_html import render_html
+
+    if not args.admin_key:
+        print(f"an admin key is needed: --admin-key or ${ADMIN_KEY_ENV}", file=sys.stderr)
+        return 2
+    query = urllib.parse.urlencode({k: v for k, v in (("from", args.first), ("to", args.last)) if v})
+    status, body = get_json(
+        f"{args.url}/v1/reports/campaigns" + (f"?{query}" if query else ""), args.admin_key
+    )
+    if status != 200:
+        print(f"HTTP {status}: {body}", file=sys.stderr)
+        return 1
+    document = json.loads(body)
+    if args.html is not None:
+        args.html.write_text(render_html(document), encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(document, indent=2))
+    elif args.html is None:
+        print("\n".join(report_lines(document)))
+    return 0
+
+
+def report_lines(document: dict[str, Any]) -> list[str]:
+    """The report as lines a terminal shows: one per campaign (steps indented under their program)."""
+    lines = [f"campaign report {document['from']} to {document['to']} (UTC days)"]
+    columns = ("triggered", "held_out", "sent", "delivered", "opened", "clicked", "unsubscribed", "converted")
+    lines.append(f"{'':<44}" + "".join(f"{name:>13}" for name in columns) + "  revenue")
+
+    def line(campaign: dict[str, Any], indent: str) -> None:
+        counts = campaign["counts"]
+        revenue = ", ".join(f"{amount} {currency}" for currency, amount in campaign["revenue"].items()) or "-"
+        lines.append(
+            f"{indent + campaign['id']:<44}"
+            + "".join(f"{counts[name]:>13}" for name in columns)
+            + f"  {revenue}"
+        )
+        if campaign["kind"] != "step":
+            lines.append(f"{indent}  lift: {campaign['lift']['summary']}")
+        for step in campaign["steps"]:
+            line(step, indent + "  ")
+
+    for campaign in document["campaigns"]:
+        line(campaign, "")
+    if not document["campaigns"]:
+        lines.append("nothing counted in this period")
+    return lines
 
 
 def get_json(url: str, admin_key: str) -> tuple[int, str]:

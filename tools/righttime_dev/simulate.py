@@ -24,10 +24,10 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -40,6 +40,7 @@ from righttime.core.clock import VirtualClock
 from righttime.core.decisions import Decision, Outcome
 from righttime.core.durations import parse_duration
 from righttime.core.errors import InvalidRequestError
+from righttime.core.report import Amount, Report, build_report, ticks
 from righttime.stages.explain import decision_json
 from righttime.stages.ingest import parse
 from righttime.wiring.root import install
@@ -234,6 +235,25 @@ class Tally:
     events: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     campaigns: dict[str, CampaignTally] = field(default_factory=dict)
+    #: the report's counters, per (UTC day, campaign), as the reports function keeps them (docs/reporting.md)
+    rows: dict[tuple[str, str], dict[str, Amount]] = field(default_factory=dict)
+
+    def count(self, decision: Decision) -> None:
+        """Add `decision` to the report's counters."""
+        for tick in ticks(decision):
+            row = self.rows.setdefault((tick.day, tick.campaign_id), {})
+            row[tick.name] = row.get(tick.name, 0) + tick.amount
+
+    def report(self, generated_at: datetime, programs: Iterable[str] = ()) -> Report:
+        """The campaign report of the whole run: every day a decision was made on."""
+        if not self.rows:
+            day = generated_at.astimezone(UTC).date()
+            return build_report([], day, day, generated_at, programs)
+        found = sorted(day for day, _ in self.rows)
+        rows = [(day, campaign, row) for (day, campaign), row in self.rows.items()]
+        return build_report(
+            rows, date.fromisoformat(found[0]), date.fromisoformat(found[-1]), generated_at, programs
+        )
 
     def add(self, line: dict[str, Any]) -> None:
         if line["type"] != "decision":
@@ -259,6 +279,10 @@ class Tally:
     def merge(self, other: Tally) -> None:
         self.events += other.events
         self.outcomes += other.outcomes
+        for key, row in other.rows.items():
+            into = self.rows.setdefault(key, {})
+            for name, amount in row.items():
+                into[name] = into.get(name, 0) + amount
         for name, campaign in other.campaigns.items():
             self.campaigns.setdefault(name, CampaignTally()).merge(campaign)
 
@@ -445,6 +469,7 @@ def _run_shard(
         waiting: dict[str, Envelope] = {}
 
         def record(decision: Decision) -> None:
+            tally.count(decision)
             ordered.add(decision.customer_id, {"type": "decision", **_public(decision)})
             if decision.outcome is Outcome.SENT:
                 for accepted in pipeline.collect_envelopes():

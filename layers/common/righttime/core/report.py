@@ -230,7 +230,8 @@ class Report(BaseModel):
 
 
 def days(first: date, last: date) -> list[str]:
-    """The UTC days from `first` to `last`, inclusive. Raises ValueError for a period the report refuses."""
+    """The UTC days from `first` to `last`, inclusive: the partitions a report reads. Raises ValueError for a
+    period backwards or longer than MAX_DAYS."""
     if last < first:
         raise ValueError(f"'to' ({last}) is before 'from' ({first})")
     count = (last - first).days + 1
@@ -257,10 +258,12 @@ def build_report(
     """The report of the counter rows (day, campaign, counters) in [first, last]; rows outside are ignored.
     Steps are listed under their program, whose counters add up its steps' and its own; `programs` names the
     deployed programs, so a program with no step counted yet is still reported as one."""
-    wanted = set(days(first, last))
+    if last < first:
+        raise ValueError(f"'to' ({last}) is before 'from' ({first})")
+    low, high = first.isoformat(), last.isoformat()
     summed: dict[str, dict[str, Amount]] = {}
     for day, campaign, counters in rows:
-        if day not in wanted:
+        if not low <= day <= high:
             continue
         into = summed.setdefault(campaign, {})
         for name, amount in counters.items():
