@@ -55,6 +55,7 @@ LAMBDA_MEMORY_GB: dict[str, float] = {
     "scheduler": 0.25,
     "sender": 0.5,
     "feedback": 0.25,
+    "reports": 0.25,
 }
 LAMBDA_SECONDS_PER_INVOCATION: dict[str, float] = {
     "ingest": 0.03,
@@ -62,8 +63,12 @@ LAMBDA_SECONDS_PER_INVOCATION: dict[str, float] = {
     "scheduler": 0.05,
     "sender": 0.15,
     "feedback": 0.05,
+    "reports": 0.2,
 }
 EVENTS_PER_API_REQUEST = 1
+#: decisions items per invocation of the reports function on AWS: its event source gathers up to 1,000
+#: records for up to 10 s, so any traffic worth pricing per million events fills batches of 100 or more
+REPORT_BATCH = 100
 SQS_BATCH_SIZE = 10
 #: Lambda's own START, END and REPORT lines (about 90 + 60 + 230 bytes) and one Powertools metrics (EMF) line
 #: of about 400 bytes, per invocation: local runs publish no metrics, so these are estimates
@@ -80,8 +85,12 @@ ASSUMPTIONS = {
     "lambda_duration_seconds_per_invocation": LAMBDA_SECONDS_PER_INVOCATION,
     "events_per_api_request": EVENTS_PER_API_REQUEST,
     "sqs_batch_size_seen_by_evaluate": SQS_BATCH_SIZE,
+    "decisions_items_per_reports_invocation": REPORT_BATCH,
     "note": "SQS polling by the Lambda event source mapping is counted as one ReceiveMessage and one "
-    "DeleteMessageBatch per batch; DynamoDB stream reads by Lambda are free; SES is excluded.",
+    "DeleteMessageBatch per batch; DynamoDB stream reads by Lambda are free; SES is excluded. The reports "
+    "function's counter writes are priced as its adapter would make them for batches of "
+    "decisions_items_per_reports_invocation records (local mode hands it a few records at a time), and the "
+    "CloudWatch campaign metrics (a monthly cost per campaign, not per event) are left out.",
 }
 
 
@@ -112,6 +121,7 @@ FUNCTION_NAMES = {
     "FeedbackFunction": "feedback",
     "SweeperFunction": "sweeper",
     "DueFunction": "due",
+    "ReportsFunction": "reports",
 }
 
 
@@ -193,12 +203,15 @@ def _mix(customers: int, campaign_count: int, mature: bool) -> dict[str, Any]:
             meter = Meter(boto3.client("dynamodb", region_name="us-east-1"), current)
             add_meter(meter.watch)
             invocations: Counter[str] = Counter()
+            decisions_items: list[dict[str, Any]] = []
             for logical_id, handler in list(pipeline.handlers.items()):
 
                 def wrapped(
                     event: Any, context: Any, _h: Any = handler, _n: str = FUNCTION_NAMES[logical_id]
                 ) -> Any:
                     current[0], invocations[_n] = _n, invocations[_n] + 1
+                    if _n == "reports":
+                        decisions_items.extend(event["Records"])
                     try:
                         return _h(event, context)
                     finally:
@@ -226,7 +239,7 @@ def _mix(customers: int, campaign_count: int, mature: bool) -> dict[str, Any]:
     units = {"sender": ("message fired", fired), "feedback": ("SES event", invocations["feedback"])}
     units["sweeper"] = ("sweeper run", invocations["sweeper"])
     units["due"] = ("due sweep run", invocations["due"])
-    for function in ("ingest", "evaluate", "scheduler", "sender", "feedback", "sweeper", "due"):
+    for function in ("ingest", "evaluate", "scheduler", "sender", "feedback", "sweeper", "due", "reports"):
         calls = {f"{service}:{op}": n for (fn, service, op), n in sorted(counts.items()) if fn == function}
         unit, divisor = units.get(function, ("event", len(events)))
         divisor = max(divisor, 1)
@@ -262,9 +275,29 @@ def _mix(customers: int, campaign_count: int, mature: bool) -> dict[str, Any]:
         "total_calls_per_event": round(total_calls / len(events), 3),
         "item_sizes_bytes": {k: round(statistics.mean(v)) for k, v in sorted(meter.sizes.items())},
         "application_log_bytes": log_bytes.total,
+        "reports_batched": _report_writes(decisions_items),
     }
     result["cost"] = _cost(result, counts, meter)
     return result
+
+
+def _report_writes(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the reports function writes on AWS for these decisions items handed over REPORT_BATCH at a time:
+    per batch, one transaction of a marker and one counter row per (day, campaign) the batch touches, each
+    item under 1 KB (2 write units in a transaction), as `righttime.stages.report.count` groups them."""
+    from righttime.adapters.dynamodb import decisions_from_item
+    from righttime.core.report import add_up, ticks
+    from righttime.stages.report import ROWS_PER_GROUP
+
+    batches, units = 0, 0
+    for start in range(0, len(records), REPORT_BATCH):
+        batch = records[start : start + REPORT_BATCH]
+        decisions = [d for r in batch for d in decisions_from_item(r["dynamodb"]["NewImage"])]
+        rows = len(add_up(tick for decision in decisions for tick in ticks(decision)))
+        transactions = max(1, math.ceil(rows / ROWS_PER_GROUP))
+        batches += 1
+        units += 2 * (rows + transactions)
+    return {"decisions_items": len(records), "invocations": batches, "write_units": units}
 
 
 def _campaign_dir(count: int, scratch: Path) -> Path:
@@ -424,7 +457,10 @@ def _cost(
         ingest_calls = invocations["ingest"] / per_request
         sqs_sends = ingest_calls * math.ceil(per_request / 10)
         logs_bytes = result["application_log_bytes"] + LOG_BYTES_PER_INVOCATION * (
-            sum(invocations.values()) - invocations["ingest"] + ingest_calls
+            sum(invocations.values())
+            - invocations["ingest"]
+            + ingest_calls
+            + result["reports_batched"]["invocations"]
         )
         return {
             "api_gateway_http": per_event(ingest_calls) * PRICES["api_gateway_http_per_million_requests"],
@@ -441,6 +477,9 @@ def _cost(
                 for fn in ("evaluate", "sender", "feedback", "scheduler")
             },
             "dynamodb_storage": storage,
+            "lambda_reports": lambda_line("reports", result["reports_batched"]["invocations"]),
+            "dynamodb_reports": per_event(result["reports_batched"]["write_units"])
+            * PRICES["dynamodb_on_demand_per_million_write_units"],
             "eventbridge_scheduler": per_event(result["messages_fired"])
             * PRICES["eventbridge_scheduler_per_million_invocations"],
             "cloudwatch_logs": per_event(logs_bytes)
@@ -793,7 +832,7 @@ def report(results: dict[str, Any]) -> list[str]:
             "evaluate": ("<= 1 read + 1 write", 1, 1),
             "sender": ("<= 1 read + 2 writes + 1 SES", 1, 2),
         }
-        for name in ("ingest", "evaluate", "scheduler", "sender", "feedback", "sweeper", "due"):
+        for name in ("ingest", "evaluate", "scheduler", "sender", "feedback", "sweeper", "due", "reports"):
             figure = calls["per_handler"][name]
             value = f"{figure['dynamodb_reads']}R {figure['dynamodb_writes']}W " + " ".join(
                 f"{k.split(':')[1]}={v}" for k, v in figure["other"].items()

@@ -90,9 +90,13 @@ def save_preferences() -> Response[str]:
 
 @app.post("/v1/unsubscribe")
 def one_click_unsubscribe() -> Response[str]:
-    token = app.current_event.get_query_string_value("t") or ""
+    event = app.current_event
+    token = event.get_query_string_value("t") or ""
+    # A mail client POSTs `List-Unsubscribe=One-Click` (RFC 8058); the pages' buttons say they are the page.
+    from_page = parse_qs(event.decoded_body or "").get("source") == ["page"]
+    how = "preference_page" if from_page else "one_click"
     parts = root()
-    claims = unsubscribe.unsubscribe(token, parts.unsubscribe_keys(), parts.store, parts.clock.now())
+    claims = unsubscribe.unsubscribe(token, parts.unsubscribe_keys(), parts.store, parts.clock.now(), how)
     logger.info("unsubscribed by one-click link", extra={"message_id": claims.message_id})
     metrics.add_metric(name="OneClickUnsubscribes", unit=MetricUnit.Count, value=1)
     return _html(200, unsubscribe.done_page())

@@ -195,6 +195,29 @@ def test_scheduler_creates_the_schedule_for_a_new_pending_message(pipeline: Pipe
     assert schedule["ScheduleExpression"] == "at(2026-11-20T10:14:00)"
 
 
+def test_reports_counts_the_sample_decisions_once_even_when_handed_over_twice(pipeline: Pipeline):
+    from datetime import date
+
+    from righttime.stages.report import campaign_report
+    from righttime.wiring.root import root
+
+    # Given the sample stream batch: a cart reminder sent, and an order credited to it
+    event = sample_event("reports-stream.json")
+    # When the reports function gets it, and Lambda hands it over again
+    assert _invoke(pipeline, "ReportsFunction", event) == {"batchItemFailures": []}
+    assert _invoke(pipeline, "ReportsFunction", event) == {"batchItemFailures": []}
+    # Then the report of that day counts each decision once, with the order's revenue
+    day = date(2026, 11, 20)
+    report = campaign_report(root().counters, day, day, pipeline.clock.now())
+    (line,) = report.campaigns
+    assert (line.id, line.counts["sent"], line.counts["converted"], line.revenue) == (
+        "cart_abandonment",
+        1,
+        1,
+        {"EUR": "49.90"},
+    )
+
+
 def test_sender_ignores_a_message_it_does_not_know(pipeline: Pipeline):
     response = _invoke(pipeline, "SenderFunction", sample_event("sender-schedule.json"))
     assert response["status"] == "unknown_message"

@@ -188,7 +188,7 @@ def _start_local(args: argparse.Namespace) -> Any:
     stack.pipeline.on_sent.append(_print_sent)
     print(f"righttime local on {stack.url}  (clock x{args.speed:g}, outbox {args.outbox})")
     print(f"  write key: {options.write_key}")
-    print(f"  admin key: {options.admin_key}   (righttime explain USER_ID --admin-key ...)")
+    print(f"  admin key: {options.admin_key}   (righttime explain USER_ID, righttime report: --admin-key)")
     print(
         f"  try: curl -u {options.write_key}: {stack.url}/v1/track -H 'Content-Type: application/json' "
         '-d \'{"userId": "u1", "event": "Product Added", "properties": {"product_id": "p1"}}\''

@@ -134,7 +134,10 @@ def test_unsubscribe_from_everything_shows_the_done_page_and_stops_promotions(
     _add_to_cart(local, "ugo", "second-cart")
     assert wait_for(lambda: _suppressed(local, "ugo", "unsubscribed") is not None)
     assert len(local.pipeline.sent) == 1
-    assert root().store.get_profile("ugo").unsubscribed
+    profile = root().store.get_profile("ugo")
+    assert profile.unsubscribed
+    # And the consent history says it was done on the page, not by a mail client's one-click POST
+    assert [(c.subscribed, c.how) for c in profile.consent_history] == [(False, "preference_page")]
 
 
 def _reminder_link(local: LocalRighttime, user: str) -> str:

@@ -7,6 +7,7 @@ headless Chromium shows the same numbers as the JSON."""
 from __future__ import annotations
 
 import email
+import email.utils
 import json
 import shutil
 import urllib.parse
@@ -67,6 +68,10 @@ def _send(local: LocalRighttime, message: dict[str, Any]) -> None:
     assert post_json(f"{local.url}/v1/batch", {"batch": [message]}, WRITE_KEY)[0] == 200
 
 
+def _to(raw: bytes) -> str:
+    return email.utils.parseaddr(str(email.message_from_bytes(raw)["To"]))[1]
+
+
 def _outcomes(user: str) -> list[tuple[str, list[str]]]:
     return [(d.outcome.value, d.reason_codes) for d in root().store.decisions(user, CAMPAIGN)]
 
@@ -98,6 +103,8 @@ def test_send_open_click_order_holdout_and_unsubscribe_add_up_in_the_report_a_br
     assert wait_for(lambda: any(o == "sent" for o, _ in _outcomes(mailed)), timeout=60)
     assert wait_for(lambda: any(o == "held_out" for o, _ in _outcomes(held)))
 
+    assert wait_for(lambda: any(_to(s.raw) == f"{mailed}@example.com" for s in local.pipeline.sent))
+
     # When the mailed customer opens the reminder and clicks it (SES's events, played by local mode)
     for fate in ("open", "click"):
         query = urllib.parse.urlencode(
@@ -105,7 +112,7 @@ def test_send_open_click_order_holdout_and_unsubscribe_add_up_in_the_report_a_br
         )
         request = urllib.request.Request(f"{local.url}/local/ses/{fate}?{query}", method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 202
+            assert response.status == 202 and json.loads(response.read())["reported_for"] is not None
     # And both customers order
     for user, revenue in ((mailed, "49.90"), (held, "20.00")):
         order = {"order_id": f"order-{user}", "revenue": revenue, "currency": "EUR"}
@@ -155,9 +162,11 @@ def test_send_open_click_order_holdout_and_unsubscribe_add_up_in_the_report_a_br
         "held_out_converted": 1,
         "unsubscribed": 1,
     }
-    assert wait_for(lambda: {k: _line(_report(local))["counts"].get(k) for k in wanted} == wanted), _line(
-        _report(local)
-    )
+
+    def counted() -> dict[str, int]:
+        return {k: _line(_report(local))["counts"].get(k) for k in wanted}
+
+    assert wait_for(lambda: counted() == wanted), counted()
     line = _line(_report(local))
     assert line["revenue"] == {"EUR": "49.90"} and line["held_out_revenue"] == {"EUR": "20.00"}
     assert line["suppressed_by_reason"].get("unsubscribed", 0) >= 1

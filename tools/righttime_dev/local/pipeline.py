@@ -420,6 +420,9 @@ class Driver:
         if "@" not in address:
             return 400, reply, json.dumps({"message": "address: give the recipient as ?address=…"}).encode()
         ses_message_id = self.simulate_ses(address, fate, query.get("link") or DEFAULT_LINK)
+        if ses_message_id is None and fate in ENGAGEMENT:
+            message = f"no mail has reached {address[:80]!r} yet: nothing to {fate.value}"
+            return 409, reply, json.dumps({"message": message}).encode()
         body = {"fate": fate.value, "address_key": address_key(address), "reported_for": ses_message_id}
         return 202, reply, json.dumps(body).encode()
 

@@ -32,12 +32,18 @@ class OneClick:
         return f"{self.url}?t={quote(token, safe='')}"
 
 
-def unsubscribe(token: str, keys: Sequence[SigningKey], store: Store, now: datetime) -> Claims:
+#: the field the pages' own unsubscribe buttons send, so that their POST is told from a mail client's
+PAGE_FIELD = '<input type="hidden" name="source" value="page">'
+
+
+def unsubscribe(
+    token: str, keys: Sequence[SigningKey], store: Store, now: datetime, how: str = "one_click"
+) -> Claims:
     """Unsubscribe the customer the token names from promotional mail, at once, recording when and how. Raises
     InvalidToken (and changes nothing) for a forged, tampered, expired or damaged token. Idempotent: a second
     POST (a mail client's retry) changes nothing more."""
     claims = verify(token, list(keys), now)
-    change = ConsentChange(at=now, subscribed=False, how="one_click", message_id=claims.message_id)
+    change = ConsentChange(at=now, subscribed=False, how=how, message_id=claims.message_id)
     changed: list[bool] = []
 
     def unsubscribe_once(profile: Profile) -> bool:
@@ -125,7 +131,7 @@ def confirm_page(token: str) -> str:
         "Unsubscribe",
         "<p>Stop receiving our marketing e-mail? Order confirmations and other messages about your account "
         "will still reach you.</p>\n"
-        f'<form method="post" action="?t={html.escape(quote(token, safe=""))}">'
+        f'<form method="post" action="?t={html.escape(quote(token, safe=""))}">{PAGE_FIELD}'
         '<button type="submit">Unsubscribe from all marketing e-mail</button></form>',
     )
 
@@ -156,7 +162,7 @@ def preference_page(token: str, profile: Profile, topics: dict[str, str]) -> str
         "account will still reach you.</p>\n"
         f'<form method="post" action="preferences?t={query}">\n<fieldset><legend>Send me</legend>\n'
         f'{boxes}\n</fieldset>\n<button type="submit">Save my choices</button></form>\n'
-        f'<form method="post" action="unsubscribe?t={query}">'
+        f'<form method="post" action="unsubscribe?t={query}">{PAGE_FIELD}'
         '<button type="submit">Unsubscribe from everything</button></form>',
     )
 
