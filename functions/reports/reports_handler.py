@@ -80,7 +80,7 @@ def publish(added: dict[tuple[str, str], CounterRow]) -> None:
     for campaign, figures in sorted(per_campaign.items()):
         if not figures:
             continue
-        emitter = EphemeralMetrics()
+        emitter = EphemeralMetrics(namespace=metrics.namespace, service=metrics.service)
         emitter.add_dimension(name="Campaign", value=campaign)
         for name, value in figures.items():
             emitter.add_metric(name=name, unit=MetricUnit.Count, value=value)
