@@ -402,7 +402,6 @@ def _lift(owner: str, lift: dict[str, Any], kind: str, program: dict[str, Any] |
             '<div class="lift no-holdout" data-conclusion="no_holdout">'
             "<p><strong>No holdout group is configured</strong>, so lift can't be measured: declare "
             "<code>holdout: N%</code> to compare with customers who were not mailed.</p>"
-            + summary
             + _lift_figures(owner, lift, exposed_label)
             + "</div>"
         )
