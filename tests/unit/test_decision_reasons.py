@@ -193,6 +193,18 @@ EXPECTED: list[tuple[Reason, ReasonCode, dict[str, Any]]] = [
         {"spread": "5m", "offset_seconds": 137},
     ),
     (
+        Reason.send_time_optimised(19, 12, "customer", "Europe/Paris", timedelta(hours=24), AT),
+        ReasonCode.SEND_TIME_OPTIMISED,
+        {
+            "hour": 19,
+            "evidence": 12,
+            "fallback": "customer",
+            "timezone": "Europe/Paris",
+            "max_delay": "1d",
+            "until": AT.isoformat(),
+        },
+    ),
+    (
         Reason.lease_expired("attempt-1", AT, None),
         ReasonCode.LEASE_EXPIRED,
         {

@@ -25,6 +25,7 @@ from righttime.core.durations import Duration
 from righttime.core.errors import RighttimeError
 from righttime.core.global_policy import POLICY_FILE, TOPIC_PATTERN
 from righttime.core.holdout import Percent
+from righttime.core.send_time import SendTime
 
 CAMPAIGN_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,47}$"
 TEMPLATE_PATTERN = r"^[A-Za-z0-9_-]+$"
@@ -83,6 +84,8 @@ class Timing(_Strict):
     outside_window: OutsideWindow = OutsideWindow.DEFER
     #: a message that cannot go out within this long after its trigger expires
     send_by: Duration | None = None
+    #: `optimal`: at the customer's most engaged hour, up to `max_delay` later (righttime.core.send_time)
+    send_time: SendTime | None = None
 
     @field_validator("delay")
     @classmethod
@@ -95,6 +98,8 @@ class Timing(_Strict):
     def _send_by_after_delay(self) -> Timing:
         if self.send_by is not None and self.send_by < self.delay:
             raise ValueError("send_by must not be shorter than delay")
+        if self.send_time is not None and self.at_local_time is not None:
+            raise ValueError("send_time: optimal picks the hour itself; remove at_local_time, or send_time")
         return self
 
 
@@ -164,6 +169,8 @@ class Campaign(_Strict):
             raise ValueError("holdout: a transactional message (a receipt) is never held out")
         if self.topic is not None and self.kind is Kind.TRANSACTIONAL:
             raise ValueError("topic: a transactional message (a receipt) is never stopped by a topic")
+        if self.timing.send_time is not None and self.kind is Kind.TRANSACTIONAL:
+            raise ValueError("timing.send_time: a transactional message (a receipt) goes at once, never later")
         return self
 
     def is_triggered_by(self, event_name: str, properties: dict[str, Any]) -> bool:

@@ -101,6 +101,7 @@ class ReasonCode(StrEnum):
     INVOCATION_DEADLINE = "invocation_deadline"
     LEASE_EXPIRED = "lease_expired"
     RELEASE_SPREAD = "release_spread"
+    SEND_TIME_OPTIMISED = "send_time_optimised"
     SCHEDULE_MISSING = "schedule_missing"
     CONVERTED_DURING_SEND = "converted_during_send"
 
@@ -309,6 +310,31 @@ class Reason(BaseModel):
         return cls._unchecked(
             code=ReasonCode.RELEASE_SPREAD,
             detail={"spread": format_duration(spread), "offset_seconds": int(offset.total_seconds())},
+        )
+
+    @classmethod
+    def send_time_optimised(
+        cls,
+        hour: int,
+        evidence: int,
+        fallback: str,
+        zone_name: str,
+        max_delay: timedelta,
+        until: datetime,
+    ) -> Reason:
+        """`send_time: optimal` put the message at `until`, in local `hour`, the most engaged hour within
+        `max_delay` that the window and quiet hours allow, read from `evidence` opens and clicks: the
+        customer's own, or (`fallback`) the population's; `none`: too few of either, the time is unchanged."""
+        return cls._unchecked(
+            code=ReasonCode.SEND_TIME_OPTIMISED,
+            detail={
+                "hour": hour,
+                "evidence": evidence,
+                "fallback": fallback,
+                "timezone": zone_name,
+                "max_delay": format_duration(max_delay),
+                "until": _iso(until),
+            },
         )
 
     @classmethod
@@ -901,6 +927,8 @@ class OutboundMessage(BaseModel):
     attempts: int = 0
     #: the trigger event's properties, for templates (an order confirmation lists the order's products)
     trigger_properties: dict[str, JsonValue] = Field(default_factory=dict)
+    #: the customer's zone when it was planned: the local hour its opens and clicks count in
+    timezone: str | None = None
     #: bumped whenever send_at moves: each generation has its own schedule, so a schedule that is firing
     #: while the message moves can never delete or overwrite the new one
     generation: int = 0
@@ -952,6 +980,7 @@ class OutboundMessage(BaseModel):
         category: str | None,
         trigger_properties: dict[str, JsonValue],
         reasons: list[Reason],
+        timezone: str | None = None,
     ) -> OutboundMessage:
         """The message `cls(...)` validates with these fields, without validating them: the planner makes
         them from values of these types already (its own aware instants, the campaign's, the trigger
@@ -979,6 +1008,8 @@ class OutboundMessage(BaseModel):
             "trigger_properties": trigger_properties,
             "reasons": reasons,
         }
+        if timezone is not None:
+            given["timezone"] = timezone
         fields = dict(_message_defaults())
         fields.update(given)  # in the order the fields are declared, as validating would
         return _unvalidated(cls, fields, set(given))

@@ -57,6 +57,7 @@ from righttime.core.global_policy import POLICY_FILE, TOPIC_PATTERN
 from righttime.core.holdout import Percent
 from righttime.core.lifecycle import Stage
 from righttime.core.recurrence import Every
+from righttime.core.send_time import SendTime
 
 PROGRAM_ID_PATTERN = r"^[a-z0-9][a-z0-9_]{0,39}$"
 STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9_]{0,31}$"
@@ -270,6 +271,14 @@ class StepTiming(_Strict):
     window: Window | None = None
     outside_window: OutsideWindow = OutsideWindow.DEFER
     send_by: Duration | None = None
+    #: `optimal`: at the customer's most engaged hour, up to `max_delay` later (as a campaign's)
+    send_time: SendTime | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_pick_the_hour(self) -> StepTiming:
+        if self.send_time is not None and self.at_local_time is not None:
+            raise ValueError("send_time: optimal picks the hour itself; remove at_local_time, or send_time")
+        return self
 
 
 class SendStep(_Strict):
@@ -435,6 +444,12 @@ class Program(_Strict):
             if step.id in seen:
                 raise FieldProblem(_at(step, index, "id"), f"step id {step.id!r} is used twice")
             seen.add(step.id)
+            if isinstance(step, SendStep) and step.timing.send_time is not None:
+                if (step.kind or self.kind) is Kind.TRANSACTIONAL:
+                    raise FieldProblem(
+                        _at(step, index, "timing", "send_time"),
+                        "a transactional message (a receipt) goes at once, never later",
+                    )
         for index, step in enumerate(self.steps):
             for field_name, target in _targets(step):
                 if target not in seen:
@@ -568,6 +583,7 @@ def step_campaigns(program: Program) -> list[Campaign]:
                     window=timing.window,
                     outside_window=timing.outside_window,
                     send_by=timing.send_by,
+                    send_time=timing.send_time,
                 ),
                 exit=Exit(events=program.exit.events, conditions=program.exit.conditions),
                 reentry=Reentry(mode=ReentryMode.EVERY_TIME),
