@@ -41,7 +41,7 @@ class SendTimeMode(StrEnum):
 
 
 class SendTime(BaseModel):
-    """`send_time: optimal` (up to DEFAULT_MAX_DELAY later), or `send_time: {mode: optimal, max_delay: 12h}`."""
+    """`send_time: optimal` (up to DEFAULT_MAX_DELAY later), or `{mode: optimal, max_delay: 12h}`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -3,7 +3,7 @@ again in priority order, so caps are shared by priority and never by arrival ord
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,9 +44,24 @@ from righttime.core.profiles import (
     pending_key,
 )
 from righttime.core.programs import STEP_TRIGGER, Program
+from righttime.core.send_time import (
+    MIN_CUSTOMER_EVIDENCE,
+    HourCounts,
+    choose_send_time,
+    customer_hours,
+    evidence,
+)
 
 ORDER_COMPLETED = "Order Completed"
 ORDER_REFUNDED = "Order Refunded"
+
+
+#: the population's engagement hours, asked for only when a campaign with `send_time: optimal` is planned
+PopulationHours = Callable[[], HourCounts | None]
+
+
+def no_population() -> HourCounts | None:
+    return None
 
 
 #: a message due within this much of now is sent now rather than deferred (Scheduler fires within a minute),
@@ -154,6 +169,7 @@ def plan_event(
     now: datetime,
     programs: Sequence[Program] = (),
     before: Profile | None = None,
+    population: PopulationHours = no_population,
 ) -> Plan:
     """Decide what `event` means for every campaign and program, given `profile` as it is *after* the event
     (and `before` as it was, which trait and threshold triggers compare with).
@@ -161,7 +177,8 @@ def plan_event(
     Exits first (a purchase cancels the pending cart reminder), then the lifecycle stage and the programs
     (`programs.advance`), then triggers; then every pending promotional message, campaigns' and program
     steps' alike, is placed again in priority order, so caps are shared by priority and never by whichever
-    event happened to be processed first.
+    event happened to be processed first. `population` gives every customer's engagement hours, for
+    `send_time: optimal` when the customer's own are too few (righttime.core.send_time).
     """
     # Planning replaces whole entries of `pending` and of the program state: copies of those keep the input
     # untouched.
@@ -182,13 +199,14 @@ def plan_event(
     candidates: dict[str, _Candidate] = {}
     known = advanced.known  # planning changes only `pending`, which no condition reads
     for send in advanced.sends:
-        candidate = _trigger(plan, send.compiled, policy, _StepTrigger.of(send), zone, now, known)
+        candidate = _trigger(plan, send.compiled, policy, _StepTrigger.of(send), zone, now, known, population)
         if candidate is not None:
             candidates[candidate.ref.key] = candidate
     if track is not None:
         for compiled in index.triggered_by(track.event):
             if compiled.matches(track.properties):
-                candidate = _trigger(plan, compiled, policy, _EventTrigger.of(event, track), zone, now, known)
+                trigger = _EventTrigger.of(event, track)
+                candidate = _trigger(plan, compiled, policy, trigger, zone, now, known, population)
                 if candidate is not None:
                     candidates[candidate.ref.key] = candidate
     _allocate(plan, by_id, policy, zone, now, candidates)
@@ -352,6 +370,7 @@ def _trigger(
     zone: CustomerZone,
     now: datetime,
     known_facts: dict[str, Any],
+    population: PopulationHours = no_population,
 ) -> _Candidate | None:
     profile, campaign = plan.profile, compiled.campaign
 
@@ -424,7 +443,9 @@ def _trigger(
         del profile.pending[pending.key]
         pending = None
 
-    send_by = trigger_at + campaign.timing.send_by if campaign.timing.send_by is not None else None
+    desired, send_by, rules = _desired(
+        profile, campaign, policy, zone, earliest.at, trigger_at, now, population, rules
+    )
     if pending is not None and repeated:
         message_id, generation = pending.message_id, pending.generation
     else:
@@ -433,9 +454,9 @@ def _trigger(
     ref = _Planned(
         campaign_id=campaign.id,
         message_id=message_id,
-        send_at=earliest.at,
+        send_at=desired,
         trigger_at=trigger_at,
-        desired_at=earliest.at,
+        desired_at=desired,
         send_by=send_by,
         priority=campaign.priority,
         promotional=promotional,
@@ -453,6 +474,34 @@ def _trigger(
         event_name=source.name,
         event_message_id=source.message_id,
     )
+
+
+def _desired(
+    profile: Profile,
+    campaign: Campaign,
+    policy: GlobalPolicy,
+    zone: CustomerZone,
+    base: datetime,
+    trigger_at: datetime,
+    now: datetime,
+    population: PopulationHours,
+    rules: list[Reason],
+) -> tuple[datetime, datetime | None, list[Reason]]:
+    """The time the message wants before caps, its send-by deadline, and the reasons that moved it: `base`,
+    the time the campaign's own timing gave it, unless `send_time: optimal` moves it to the customer's most
+    engaged allowed hour within `max_delay` (righttime.core.send_time)."""
+    send_by = trigger_at + campaign.timing.send_by if campaign.timing.send_by is not None else None
+    send_time = campaign.timing.send_time
+    if send_time is None or campaign.kind is not Kind.PROMOTIONAL:
+        return base, send_by, rules
+    own = customer_hours((e.at for e in profile.engagement), zone.tz, now)
+    found = evidence(own, population() if own.total < MIN_CUSTOMER_EVIDENCE else None)
+    window, quiet = campaign.timing.window, policy.quiet_hours
+    choice = choose_send_time(base, send_time.max_delay, zone.tz, window, quiet, send_by, found)
+    reason = Reason.send_time_optimised(
+        choice.hour, found.count, found.fallback, zone.name, send_time.max_delay, choice.at
+    )
+    return choice.at, send_by, [*rules, reason]
 
 
 def _holdout(customer_id: str, campaign: Campaign, policy: GlobalPolicy) -> Reason | None:
@@ -587,6 +636,7 @@ def _record_placement(
                 category=draft.category,
                 trigger_properties=draft.properties,
                 reasons=reasons,
+                timezone=zone.name,
             )
         )
         assert isinstance(ref, _Planned)
