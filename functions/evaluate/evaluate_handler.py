@@ -12,10 +12,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from righttime.core.events import QueuedEvent
+from righttime.core.send_time import HourCounts
 from righttime.stages.evaluate import evaluate
 from righttime.stages.ports import TooManyWrites
 from righttime.wiring.observability import logger, metrics
-from righttime.wiring.root import root, warm
+from righttime.wiring.root import Root, root, warm
 
 # One failing customer must not hold back the others in the batch; its own later events wait behind it.
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
@@ -34,7 +35,13 @@ def record_handler(record: SQSRecord) -> None:
     try:
         content = parts.content
         result = evaluate(
-            event, parts.store, content.campaigns, content.policy, parts.clock.now(), content.programs
+            event,
+            parts.store,
+            content.campaigns,
+            content.policy,
+            parts.clock.now(),
+            content.programs,
+            population=lambda: _population(parts),
         )
     except TooManyWrites as exc:
         # The same event would fail the same way each time: dead-letter it now, with its reason.
@@ -78,6 +85,18 @@ def record_handler(record: SQSRecord) -> None:
                 "message_id": decision.message_id,
             },
         )
+
+
+def _population(parts: Root) -> HourCounts | None:
+    """Every customer's engagement hours, read at most once per 15 minutes, for `send_time: optimal` when a
+    customer's own are too few. A failed read leaves planning to the customer's own hours, or none (the
+    decision says which), and is logged here."""
+    hours = parts.population_hours
+    found = hours()
+    if hours.error is not None:
+        logger.warning("engagement hours unavailable; read again soon", extra={"error": hours.error})
+        metrics.add_metric(name="EngagementHoursUnavailable", unit=MetricUnit.Count, value=1)
+    return found
 
 
 def _describe(exc: Exception) -> str:

@@ -44,7 +44,10 @@ from righttime.core.events import QueuedEvent
 from righttime.core.policy import Move, Plan
 from righttime.core.profiles import Profile
 from righttime.core.recovery import inflight_shard, watch_at
+from righttime.core.report import engagement_hour_ticks, hour_counts
+from righttime.core.send_time import HourCounts
 from righttime.stages.ports import Claim, Conflict, SesAcceptance, TooManyWrites
+from righttime.stages.send_time import PopulationHours
 from righttime.wiring import settings
 from righttime.wiring.root import (
     Root,
@@ -783,6 +786,23 @@ class MemoryMailer:
         return ses_message_id
 
 
+class MemoryEngagementHours:
+    """The `EngagementHours` port in memory: every decision the pipeline records adds its engagement hour
+    (core.report.engagement_hour_ticks), as the reports function adds it to the reports table."""
+
+    def __init__(self) -> None:
+        #: `hours#<month>` -> counter -> count
+        self.rows: dict[str, dict[str, int]] = {}
+
+    def count(self, decision: Decision) -> None:
+        for tick in engagement_hour_ticks(decision):
+            row = self.rows.setdefault(tick.day, {})
+            row[tick.name] = row.get(tick.name, 0) + int(tick.amount)
+
+    def population_hours(self, months: Sequence[str]) -> HourCounts:
+        return hour_counts(self.rows.get(month, {}) for month in months)
+
+
 class MemoryPipeline(Driver):
     """The real handlers on the in-memory adapters, driven as AWS would drive them."""
 
@@ -829,6 +849,7 @@ class MemoryPipeline(Driver):
         queue, dead_letters = MemoryQueue(clock), MemoryDeadLetters()
         schedules, mailer = MemorySchedules(), MemoryMailer(serialise=serialise_mail or outbox is not None)
         max_receive_count = settings.load(settings.DeadLetterSettings, env).max_receive_count
+        hours = MemoryEngagementHours()
         root = Root(
             clock=clock,
             store=lambda: store,
@@ -842,9 +863,10 @@ class MemoryPipeline(Driver):
             max_receive_count=lambda: max_receive_count,
             feedback=lambda: feedback_rules(settings.load(settings.FeedbackSettings, env)),
             recovery=lambda: recovery_timings(settings.load(settings.SweepSettings, env)),
+            population_hours=lambda clock: PopulationHours(hours, clock),
         )
         install(root)
-        return cls(
+        pipeline = cls(
             stack,
             clock,
             outbox,
@@ -855,6 +877,8 @@ class MemoryPipeline(Driver):
             mailer=mailer,
             max_receive_count=max_receive_count,
         )
+        pipeline.on_decision.append(hours.count)
+        return pipeline
 
     def pump_queue(self) -> int:
         """Deliver up to ten waiting events to evaluate as one SQS batch; failed ones wait again, and after

@@ -1,20 +1,24 @@
 """The `Counters` port on DynamoDB: the reports table (docs/data-model.md, "Reports").
 
 A counter row is one item, `pk` = the UTC day (`2026-11-28`), `sk` = the campaign id, one Number attribute per
-counter, added to with `UpdateItem ADD`. A batch marker is an item of its own partition, `pk` =
+counter, added to with `UpdateItem ADD`. The population's engagement hours are a row of the same kind per UTC
+month, `pk` = `hours#2026-11`, `sk` = `population`, counters `h00` to `h23` (send-time optimisation).
+A batch marker is an item of its own partition, `pk` =
 `batch#<first record's sequence number>`, `sk` = `batch`, with `through` and a TTL a week on (a stream keeps
 records 24 hours, so no batch is handed over again after that).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from righttime.core.report import POPULATION, hour_counts
+from righttime.core.send_time import HourCounts
 from righttime.stages.ports import CounterRow, CountersUnavailable
 
 if TYPE_CHECKING:
@@ -104,6 +108,20 @@ class DynamoCounters:
             if "LastEvaluatedKey" not in page:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def population_hours(self, months: Sequence[str]) -> HourCounts:
+        """The population's engagement hours of `months`: one GetItem each (a month's row is one item)."""
+        rows: list[CounterRow] = []
+        for month in months:
+            try:
+                found = self.client.get_item(
+                    TableName=self.table, Key={"pk": {"S": month}, "sk": {"S": POPULATION}}
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise CountersUnavailable(f"cannot read the engagement hours of {month}: {exc}") from exc
+            item = found.get("Item") or {}
+            rows.append({name: _number(value["N"]) for name, value in item.items() if "N" in value})
+        return hour_counts(rows)
 
 
 def _number(text: str) -> int | Decimal:

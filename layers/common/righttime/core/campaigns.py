@@ -170,7 +170,7 @@ class Campaign(_Strict):
         if self.topic is not None and self.kind is Kind.TRANSACTIONAL:
             raise ValueError("topic: a transactional message (a receipt) is never stopped by a topic")
         if self.timing.send_time is not None and self.kind is Kind.TRANSACTIONAL:
-            raise ValueError("timing.send_time: a transactional message (a receipt) goes at once, never later")
+            raise ValueError("timing.send_time: a transactional message (a receipt) goes at once")
         return self
 
     def is_triggered_by(self, event_name: str, properties: dict[str, Any]) -> bool:

@@ -444,12 +444,15 @@ class Program(_Strict):
             if step.id in seen:
                 raise FieldProblem(_at(step, index, "id"), f"step id {step.id!r} is used twice")
             seen.add(step.id)
-            if isinstance(step, SendStep) and step.timing.send_time is not None:
-                if (step.kind or self.kind) is Kind.TRANSACTIONAL:
-                    raise FieldProblem(
-                        _at(step, index, "timing", "send_time"),
-                        "a transactional message (a receipt) goes at once, never later",
-                    )
+            if (
+                isinstance(step, SendStep)
+                and step.timing.send_time is not None
+                and (step.kind or self.kind) is Kind.TRANSACTIONAL
+            ):
+                raise FieldProblem(
+                    _at(step, index, "timing", "send_time"),
+                    "a transactional message (a receipt) goes at once, never later",
+                )
         for index, step in enumerate(self.steps):
             for field_name, target in _targets(step):
                 if target not in seen:

@@ -18,8 +18,10 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from righttime.core import calendar
 from righttime.core.decisions import Decision, Outcome, ReasonCode
 from righttime.core.programs import STEP_SEPARATOR
+from righttime.core.send_time import HOURS, HourCounts
 
 #: every counter a campaign has, in the order a report lists them. Each is a count of decisions (messages,
 #: orders, customers entering a program): docs/reporting.md says what each one means.
@@ -150,6 +152,52 @@ def currency_of(value: object) -> str:
     """The currency a revenue counter is kept in: the order's, as three capital letters, else `XXX`."""
     text = str(value).strip().upper() if value is not None else ""
     return text if _CURRENCY.fullmatch(text) else NO_CURRENCY
+
+
+# -- the population's engagement hours (send-time optimisation) ----------------------------------------------
+
+#: every customer's first open and first click of each message, by hour on their clock, one row per UTC month:
+#: `pk` = `hours#<YYYY-MM>`, `sk` = POPULATION, counters `h00` to `h23` (righttime.core.send_time)
+HOURS_PREFIX = "hours#"
+POPULATION = "population"
+#: the months the population's hours are read from: this one and the two before (60 to 90 days)
+POPULATION_MONTHS = 3
+
+
+def hours_row(month: date) -> str:
+    """The partition of `month`'s engagement hours."""
+    return f"{HOURS_PREFIX}{month:%Y-%m}"
+
+
+def recent_months(now: datetime, count: int = POPULATION_MONTHS) -> list[str]:
+    """The partitions of the `count` UTC months up to `now`'s, latest first."""
+    year, month = now.astimezone(UTC).year, now.astimezone(UTC).month
+    found = []
+    for _ in range(count):
+        found.append(hours_row(date(year, month, 1)))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return found
+
+
+def engagement_hour_ticks(decision: Decision) -> list[Tick]:
+    """An `opened` or `clicked` decision adds one to its local hour in its UTC month's population row; one
+    that names no zone (a message planned before messages kept theirs) adds nothing."""
+    if decision.outcome not in (Outcome.OPENED, Outcome.CLICKED):
+        return []
+    tz = calendar.zone(decision.timezone)
+    if tz is None:
+        return []
+    at = decision.decided_at
+    return [Tick(hours_row(at.astimezone(UTC).date()), POPULATION, f"h{at.astimezone(tz).hour:02d}")]
+
+
+def hour_counts(rows: Iterable[Mapping[str, Amount]]) -> HourCounts:
+    """The population rows' counters `h00` to `h23`, summed."""
+    counts = [0] * HOURS
+    for row in rows:
+        for hour in range(HOURS):
+            counts[hour] += int(row.get(f"h{hour:02d}", 0))
+    return HourCounts(tuple(counts))
 
 
 def add_up(found: Iterable[Tick]) -> dict[tuple[str, str], dict[str, Amount]]:

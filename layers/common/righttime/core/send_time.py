@@ -161,21 +161,29 @@ def hour_slots(
     """The first allowed instant of each local hour after `base`'s own, up to `base` + `max_delay` and
     `send_by`: the instants an optimal send time chooses from, with `base`."""
     limit = base + max_delay if send_by is None else min(base + max_delay, send_by)
-    local = base.astimezone(tz)
-    # Local hours begin whole hours apart, clock changes included; the hour check below keeps a slot honest
-    # in the rare zone whose clock moves by half an hour.
-    start = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
-    hour = timedelta(hours=1)
+    # Every zone's offset, and every clock change, is a whole number of quarter hours: a local hour begins on
+    # a UTC quarter hour. An hour can last 30 or 90 minutes where the clock moves by half an hour.
+    at = base + (-(base - _EPOCH) % _QUARTER)
+    previous: int | None = base.astimezone(tz).hour
     slots: list[datetime] = []
-    step = 1
-    while (hour_start := start + step * hour) <= limit:
-        first = calendar.next_allowed(hour_start, tz, window, quiet)
-        if first is None or first > limit:
-            break  # never allowed again, or not in time
-        if first - hour_start < hour and first.astimezone(tz).hour == hour_start.astimezone(tz).hour:
-            slots.append(first)
-            step += 1
-        else:
-            # Refused until `first`: go on from the hour it is in, skipping the refused ones.
-            step = max(step + 1, (first - start) // hour)
+    while at <= limit:
+        hour = at.astimezone(tz).hour
+        if hour != previous:
+            first = calendar.next_allowed(at, tz, window, quiet)
+            if first is None or first > limit:
+                break  # never allowed again, or not in time
+            if first.astimezone(tz).hour == hour and first - at < _LONGEST_HOUR:
+                slots.append(first)
+            else:
+                # Refused until `first`: go on from its quarter hour, skipping the refused ones.
+                at, previous = first - (first - _EPOCH) % _QUARTER, None
+                continue
+        previous = hour
+        at += _QUARTER
     return slots
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_QUARTER = timedelta(minutes=15)
+#: an hour and a half, and a little more: no local hour lasts longer, whatever the clock does
+_LONGEST_HOUR = timedelta(hours=2)

@@ -11,6 +11,7 @@ from righttime.core.decisions import Decision
 from righttime.core.events import QueuedEvent
 from righttime.core.global_policy import GlobalPolicy
 from righttime.core.policy import plan_event
+from righttime.core.policy.plan import PopulationHours, no_population
 from righttime.core.profiles import Profile, apply_event
 from righttime.core.programs import Program
 from righttime.stages.ports import Conflict, Store
@@ -41,12 +42,16 @@ def evaluate(
     policy: GlobalPolicy,
     now: datetime,
     programs: Sequence[Program] = (),
+    population: PopulationHours = no_population,
 ) -> Evaluation:
     """Apply `event` to its customer's profile, decide every matching campaign and commit it all at once.
 
     A messageId the profile remembers (one of its last MAX_RECENT_EVENTS) has no effect: the profile that
     records it is written in the same commit as everything the event decided. If another writer changed the
     profile (the sender settling a message) the event is planned again from fresh state.
+
+    `population` gives every customer's engagement hours, asked for only by `send_time: optimal` when the
+    customer's own are too few (stages.send_time.PopulationHours caches them).
     """
     settled: set[str] = set()
     for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -54,7 +59,9 @@ def evaluate(
         if stored.has_processed(event.message_id):
             return Evaluation(duplicate=True, attempts=attempt)
         profile = _forget(apply_event(stored, event), settled)
-        plan = plan_event(profile, event, campaigns, policy, now, programs, before=stored)
+        plan = plan_event(
+            profile, event, campaigns, policy, now, programs, before=stored, population=population
+        )
         try:
             store.commit_plan(plan, stored.version, now)
         except Conflict as conflict:

@@ -249,15 +249,37 @@ def _engagement(event: SesEvent, message: OutboundMessage, store: Store) -> Deci
         kind=kind, at=at, message_id=message.message_id, campaign_id=message.campaign_id, link=link
     )
     store.apply_to_profile(message.customer_id, lambda p: record_engagement(p, seen))
-    return _record(store, message, field, outcome, [reason], at)
+    # In the zone it was planned in: the reports function counts it by local hour (send-time optimisation).
+    zone = PlannedZone(message.timezone) if message.timezone else None
+    return _record(store, message, field, outcome, [reason], at, zone)
+
+
+@dataclass(frozen=True)
+class PlannedZone:
+    """The customer's zone when the message was planned (`OutboundMessage.timezone`), as decisions name it."""
+
+    name: str
+    source: str = "planned"
 
 
 def _record(
-    store: Store, message: OutboundMessage, field: str, outcome: Outcome, reasons: list[Reason], at: datetime
+    store: Store,
+    message: OutboundMessage,
+    field: str,
+    outcome: Outcome,
+    reasons: list[Reason],
+    at: datetime,
+    zone: PlannedZone | None = None,
 ) -> Decision | None:
-    decision = _decision(message, outcome, reasons, at)
+    decision = _decision(message, outcome, reasons, at, zone)
     return decision if store.record_feedback(message, field, at, decision) else None
 
 
-def _decision(message: OutboundMessage, outcome: Outcome, reasons: list[Reason], at: datetime) -> Decision:
-    return Decision.about(message, outcome, reasons, at=at)
+def _decision(
+    message: OutboundMessage,
+    outcome: Outcome,
+    reasons: list[Reason],
+    at: datetime,
+    zone: PlannedZone | None = None,
+) -> Decision:
+    return Decision.about(message, outcome, reasons, at=at, zone=zone)

@@ -19,6 +19,7 @@ from righttime.core.decisions import Decision, MessageStatus, OutboundMessage
 from righttime.core.events import QueuedEvent
 from righttime.core.policy import Move, Plan
 from righttime.core.profiles import Profile
+from righttime.core.send_time import HourCounts
 
 # -- storage -----------------------------------------------------------------------------------------------
 
@@ -318,4 +319,16 @@ class Counters(Protocol):
 
     def rows(self, day: str) -> Iterator[tuple[str, CounterRow]]:
         """(campaign, counters) of every campaign counted on UTC `day`. Raises CountersUnavailable."""
+        ...
+
+
+# -- the population's engagement hours (send-time optimisation) ----------------------------------------------
+
+
+class EngagementHours(Protocol):
+    """Every customer's opens and clicks by hour on their clock, kept beside the report's counters
+    (righttime.core.report, `hours#<month>`)."""
+
+    def population_hours(self, months: Sequence[str]) -> HourCounts:
+        """The counts of the `months` partitions (`hours#2026-11`), summed. Raises CountersUnavailable."""
         ...

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from righttime.core.decisions import Decision
-from righttime.core.report import Report, add_up, build_report, days, ticks
+from righttime.core.report import Report, add_up, build_report, days, engagement_hour_ticks, ticks
 from righttime.stages.ports import CounterRow, Counters, CountersUnavailable
 
 #: rows one transaction adds: DynamoDB's 100 actions, less the marker
@@ -107,7 +107,9 @@ def _after(records: Sequence[StreamRecord], start: int, through: str | None) -> 
 
 
 def _rows_of(decisions: Iterable[Decision]) -> dict[tuple[str, str], CounterRow]:
-    return add_up(tick for decision in decisions for tick in ticks(decision))
+    return add_up(
+        tick for decision in decisions for tick in [*ticks(decision), *engagement_hour_ticks(decision)]
+    )
 
 
 def _merge(into: dict[tuple[str, str], CounterRow], rows: dict[tuple[str, str], CounterRow]) -> None:

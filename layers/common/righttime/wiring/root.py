@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from righttime.stages.feedback import FeedbackRules
     from righttime.stages.ports import Counters, DeadLetters, EventQueue, Keys, Mailer, Schedules, Store
     from righttime.stages.send import MailIdentity
+    from righttime.stages.send_time import PopulationHours
     from righttime.stages.unsubscribe import UnsubscribeKeys
     from righttime.wiring.content import Content
 
@@ -53,9 +54,11 @@ class Root:
         unsubscribe_keys: Callable[[], UnsubscribeKeys] | None = None,
         counters: Callable[[], Counters] | None = None,
         campaign_metrics: Callable[[], bool] | None = None,
+        population_hours: Callable[[Clock], PopulationHours] | None = None,
     ) -> None:
         self.clock = clock
         self._counters = counters or _no_counters
+        self._population_hours = population_hours or _no_population_hours
         self._campaign_metrics = campaign_metrics or (lambda: False)
         self._unsubscribe_keys = unsubscribe_keys or (lambda: signing_keys(settings.UnsubscribeSettings()))
         self._feedback = feedback or (lambda: feedback_rules(settings.FeedbackSettings()))
@@ -105,6 +108,11 @@ class Root:
     def counters(self) -> Counters:
         """The report's counters (the reports table)."""
         return self._counters()
+
+    @cached_property
+    def population_hours(self) -> PopulationHours:
+        """Every customer's engagement hours, for `send_time: optimal`: read at most once per 15 minutes."""
+        return self._population_hours(self.clock)
 
     @cached_property
     def campaign_metrics(self) -> bool:
@@ -182,6 +190,13 @@ def from_environment(
 
         return DynamoCounters(aws().dynamodb(), settings.load(settings.ReportSettings, env).reports_table)
 
+    def population_hours(clock: Clock) -> PopulationHours:
+        from righttime.adapters.reports import DynamoCounters
+        from righttime.stages.send_time import PopulationHours
+
+        table = settings.load(settings.ReportSettings, env).reports_table
+        return PopulationHours(DynamoCounters(aws().dynamodb(), table), clock)
+
     def mailer() -> Mailer:
         from righttime.adapters.mailer import SesMailer
 
@@ -204,8 +219,13 @@ def from_environment(
             settings.load(settings.UnsubscribeSettings, env), lambda: aws().ssm()
         ),
         counters=counters,
+        population_hours=population_hours,
         campaign_metrics=lambda: settings.load(settings.CampaignMetricSettings, env).campaign_metrics,
     )
+
+
+def _no_population_hours(_clock: Clock) -> PopulationHours:
+    raise ConfigurationError("this process reads no engagement hours: set REPORTS_TABLE")
 
 
 def _no_counters() -> Counters:
