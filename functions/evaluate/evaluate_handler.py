@@ -11,8 +11,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from righttime.core.catalog import CatalogError, is_catalog_event
 from righttime.core.events import QueuedEvent
 from righttime.core.send_time import HourCounts
+from righttime.stages.catalog import update_product
 from righttime.stages.evaluate import evaluate
 from righttime.stages.ports import TooManyWrites
 from righttime.wiring.observability import logger, metrics
@@ -32,8 +34,12 @@ def record_handler(record: SQSRecord) -> None:
         _dead_letter(record, f"unreadable event: {_describe(exc)}", "ValidationError")
         return
     parts = root()
+    if is_catalog_event(event):
+        _update_product(record, event)
+        return
     try:
         content = parts.content
+        catalog = parts.catalog if content.listens_to_catalog else None
         result = evaluate(
             event,
             parts.store,
@@ -41,6 +47,7 @@ def record_handler(record: SQSRecord) -> None:
             content.policy,
             parts.clock.now(),
             content.programs,
+            catalog,
             population=lambda: _population(parts),
         )
     except TooManyWrites as exc:
@@ -85,6 +92,38 @@ def record_handler(record: SQSRecord) -> None:
                 "message_id": decision.message_id,
             },
         )
+
+
+def _update_product(record: SQSRecord, event: QueuedEvent) -> None:
+    """A catalog feed's `Product Updated`: the product's item, and the customers to tell of its changes."""
+    parts = root()
+    try:
+        result = update_product(event, parts.catalog, parts.queue, parts.content.policy.catalog)
+    except CatalogError as exc:
+        _dead_letter(record, str(exc), type(exc).__name__)
+        return
+    except Exception as exc:
+        if int(record.attributes.approximate_receive_count) < parts.max_receive_count:
+            logger.warning(
+                "product update failed; SQS will deliver it again", extra={"reason": _describe(exc)}
+            )
+            raise
+        _dead_letter(record, _describe(exc), type(exc).__name__)
+        return
+    metrics.add_metric(name=f"ProductUpdate_{result.status}", unit=MetricUnit.Count, value=1)
+    for kind, count in result.notified.items():
+        metrics.add_metric(name=f"Notified_{kind}", unit=MetricUnit.Count, value=count)
+    if result.truncated:
+        # Past the bound, the least recently interested customers are not told: docs/content.md.
+        logger.warning(
+            "more interested customers than catalog.max_notified; the most recent were told",
+            extra={"product_id": result.product_id, "changes": result.truncated},
+        )
+        metrics.add_metric(name="NotifiedTruncated", unit=MetricUnit.Count, value=len(result.truncated))
+    logger.info(
+        "product updated",
+        extra={"product_id": result.product_id, "status": result.status, "notified": result.notified},
+    )
 
 
 def _population(parts: Root) -> HourCounts | None:

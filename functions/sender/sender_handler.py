@@ -45,6 +45,7 @@ def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str,
         attempt_id=uuid.uuid4().hex,
         address_key=event.address_key,
         seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
+        catalog=parts.catalog,
     )
     metrics.add_metric(name=f"Send_{result.status}", unit=MetricUnit.Count, value=1)
     logger.info(

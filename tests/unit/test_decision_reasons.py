@@ -345,6 +345,8 @@ EXPECTED: list[tuple[Reason, ReasonCode, dict[str, Any]]] = [
         {"step": "remind", "date": "renewal_date"},
     ),
     (Reason.one_click(), ReasonCode.ONE_CLICK, {}),
+    (Reason.out_of_stock(["lamp"]), ReasonCode.OUT_OF_STOCK, {"product_ids": ["lamp"]}),
+    (Reason.out_of_stock_removed(["mug"]), ReasonCode.OUT_OF_STOCK_REMOVED, {"product_ids": ["mug"]}),
 ]
 
 

@@ -37,6 +37,7 @@ from righttime.adapters.items import from_item, to_item, to_values
 from righttime.adapters.queue import dedupe_id, group_id
 from righttime.adapters.schedules import at_expression, schedule_name, target_input
 from righttime.core.addresses import address_key, normalise_address
+from righttime.core.catalog import Interest, Product
 from righttime.core.clock import Clock, isoformat
 from righttime.core.decisions import Decision, MessageStatus, OutboundMessage
 from righttime.core.due import DUE_SHARDS, due_at_from_value, due_at_value
@@ -707,7 +708,7 @@ class MemoryQueue:
                 QueuedRecord(
                     f"memory-{next(self._ids):012d}",
                     event.model_dump_json(),
-                    group_id(event.customer_id),
+                    group_id(event.group_key),
                     dedupe,
                     now,
                 )
@@ -786,6 +787,49 @@ class MemoryMailer:
         return ses_message_id
 
 
+class MemoryCatalog:
+    """The `Catalog` port in memory: the same conditions as DynamoCatalog, and its index's order."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.items: dict[str, Product] = {}
+        #: product id -> customer id -> (interest, expires at)
+        self.interest: dict[str, dict[str, tuple[Interest, datetime]]] = {}
+
+    def product(self, product_id: str) -> Product | None:
+        found = self.items.get(product_id)
+        return found.model_copy(deep=True) if found is not None else None
+
+    def products(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        wanted = list(dict.fromkeys(product_ids))
+        if len(wanted) > 100:
+            raise ValueError(f"at most 100 products at a time, not {len(wanted)}")
+        return {p: found for p in wanted if (found := self.product(p)) is not None}
+
+    def put_product(self, product: Product, replaces: Product | None) -> bool:
+        stored = self.items.get(product.product_id)
+        if (stored is None) != (replaces is None):
+            return False
+        if stored is not None and replaces is not None and stored.updated_at != replaces.updated_at:
+            return False
+        self.items[product.product_id] = product.model_copy(deep=True)
+        return True
+
+    def add_interest(self, interest: Interest, expires_at: datetime) -> None:
+        held = self.interest.setdefault(interest.product_id, {})
+        old = held.get(interest.customer_id)
+        if old is None or old[0].at <= interest.at:
+            held[interest.customer_id] = (interest, expires_at)
+
+    def interested(self, product_id: str, since: datetime, limit: int) -> list[Interest]:
+        now = self.clock.now()
+        held = self.interest.get(product_id, {})
+        for customer in [c for c, (_, expires) in held.items() if expires <= now]:
+            del held[customer]  # what TTL would have deleted
+        found = sorted((i for i, _ in held.values() if i.at >= since), key=lambda i: i.at, reverse=True)
+        return found[:limit]
+
+
 class MemoryEngagementHours:
     """The `EngagementHours` port in memory: every decision the pipeline records adds its engagement hour
     (core.report.engagement_hour_ticks), as the reports function adds it to the reports table."""
@@ -848,6 +892,7 @@ class MemoryPipeline(Driver):
         store = MemoryStore(timedelta(days=tables.retention_days))
         queue, dead_letters = MemoryQueue(clock), MemoryDeadLetters()
         schedules, mailer = MemorySchedules(), MemoryMailer(serialise=serialise_mail or outbox is not None)
+        catalog = MemoryCatalog(clock)
         max_receive_count = settings.load(settings.DeadLetterSettings, env).max_receive_count
         hours = MemoryEngagementHours()
         root = Root(
@@ -864,6 +909,7 @@ class MemoryPipeline(Driver):
             feedback=lambda: feedback_rules(settings.load(settings.FeedbackSettings, env)),
             recovery=lambda: recovery_timings(settings.load(settings.SweepSettings, env)),
             population_hours=lambda clock: PopulationHours(hours, clock),
+            catalog=lambda: catalog,
         )
         install(root)
         pipeline = cls(

@@ -173,8 +173,9 @@ def _create_table(client: Any, stack: Stack, logical_id: str, props: dict[str, A
         "AttributeDefinitions": props["AttributeDefinitions"],
         "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
     }
-    if "GlobalSecondaryIndexes" in props:
-        request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    for indexes in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        if indexes in props:
+            request[indexes] = props[indexes]
     if "StreamSpecification" in props:
         request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     table = client.create_table(**request)["TableDescription"]

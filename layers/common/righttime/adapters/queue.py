@@ -50,7 +50,7 @@ class SqsEventQueue:
                 {
                     "Id": str(i),
                     "MessageBody": body,
-                    "MessageGroupId": group_id(event.customer_id),
+                    "MessageGroupId": group_id(event.group_key),
                     "MessageDeduplicationId": dedupe_id(event.customer_id, event.message_id),
                 }
                 for i, (event, body) in enumerate(chunk)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -162,6 +162,9 @@ class Campaign(_Strict):
     holdout: Percent | None = None
     #: the topic (policy.yaml's `topics`) a customer can opt out of to stop it, and messages like it
     topic: str | None = Field(default=None, pattern=TOPIC_PATTERN)
+    #: the products the message shows, checked against the catalog when it is sent (docs/content.md):
+    #: `cart` (the customer's cart lines) or `trigger` (the product its trigger event names)
+    products: Literal["cart", "trigger"] | None = None
 
     @model_validator(mode="after")
     def _promotions_only_held_out(self) -> Campaign:

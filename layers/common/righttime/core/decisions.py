@@ -108,6 +108,9 @@ class ReasonCode(StrEnum):
     HOLDOUT = "holdout"
     TOPIC_OPTED_OUT = "topic_opted_out"
     ONE_CLICK = "one_click"
+    # The catalog (docs/content.md):
+    OUT_OF_STOCK = "out_of_stock"
+    OUT_OF_STOCK_REMOVED = "out_of_stock_removed"
     ORDER_CREDITED = "order_credited"
     CREDIT_REFUNDED = "credit_refunded"
     # programs and lifecycle stages
@@ -780,6 +783,16 @@ class Reason(BaseModel):
         """The customer unsubscribed from all promotional mail with the message's signed link: the RFC 8058
         POST a mail client makes, or the preference page's "unsubscribe from everything"."""
         return cls._unchecked(code=ReasonCode.ONE_CLICK)
+
+    @classmethod
+    def out_of_stock(cls, product_ids: Sequence[str]) -> Reason:
+        """Every product the message would show is out of stock, as the catalog stands when it is sent."""
+        return cls._unchecked(code=ReasonCode.OUT_OF_STOCK, detail={"product_ids": list(product_ids)})
+
+    @classmethod
+    def out_of_stock_removed(cls, product_ids: Sequence[str]) -> Reason:
+        """The message is sent without these products: they ran out since it was planned."""
+        return cls._unchecked(code=ReasonCode.OUT_OF_STOCK_REMOVED, detail={"product_ids": list(product_ids)})
 
 
 class DecidingZone(Protocol):

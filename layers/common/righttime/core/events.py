@@ -21,6 +21,8 @@ IDENTITY_REQUIRED = "either userId or anonymousId is required"
 DUE_EVENT = "righttime:due"
 #: the prefix of the events righttime makes itself (the due event, a program step's trigger)
 RESERVED_EVENT_PREFIX = "righttime:"
+#: a catalog feed's event, one per product (core/catalog.py): queued by product, not by customer
+PRODUCT_UPDATED = "Product Updated"
 
 
 class EventContext(BaseModel):
@@ -126,6 +128,17 @@ class QueuedEvent(BaseModel):
     @property
     def message_id(self) -> str:
         return self.message.messageId or ""
+
+    @property
+    def group_key(self) -> str:
+        """What the queue orders events by: the customer, or for a catalog update its product, so that a
+        product's updates apply one at a time and in order."""
+        message = self.message
+        if isinstance(message, TrackMessage) and message.event == PRODUCT_UPDATED:
+            product = message.properties.get("product_id")
+            if isinstance(product, str | int) and not isinstance(product, bool) and str(product).strip():
+                return f"product:{str(product).strip()}"
+        return self.customer_id
 
 
 def corrected_timestamp(message: _Message, received_at: datetime) -> datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,6 +70,28 @@ class Attribution(BaseModel):
         return value
 
 
+class CatalogPolicy(BaseModel):
+    """How the catalog's changes reach customers (docs/content.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: a carted product with this many units or fewer left is "running low" in templates
+    low_stock: int = Field(default=5, ge=0, le=1000)
+    #: a price drop is at least this many percent off the previous price
+    price_drop_min: Decimal = Field(default=Decimal(5), gt=0, le=90)
+    #: how long a customer's view or cart of a product keeps them interested in its changes
+    interest: Duration = timedelta(days=30)
+    #: at most this many interested customers are told of one change (the most recent interest first)
+    max_notified: int = Field(default=1000, ge=1, le=100_000)
+
+    @field_validator("interest")
+    @classmethod
+    def _interest_bounded(cls, value: timedelta) -> timedelta:
+        if not timedelta(days=1) <= value <= timedelta(days=365):
+            raise ValueError("interest is between 1d and 365d")
+        return value
+
+
 class GlobalPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -90,6 +113,8 @@ class GlobalPolicy(BaseModel):
     attribution: Attribution = Field(default_factory=Attribution)
     #: the topics customers may opt out of one by one, id -> the label the preference page shows
     topics: dict[str, str] = Field(default_factory=dict, max_length=20)
+    #: back in stock, price drops and stock in templates
+    catalog: CatalogPolicy = Field(default_factory=CatalogPolicy)
 
     @field_validator("topics")
     @classmethod

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, fie
 
 from righttime.core.addresses import usable_address
 from righttime.core.events import (
-    DUE_EVENT,
+    RESERVED_EVENT_PREFIX,
     AliasMessage,
     GroupMessage,
     IdentifyMessage,
@@ -372,8 +372,8 @@ def apply_event(profile: Profile, event: QueuedEvent) -> Profile:
     updated.recent_events = [*updated.recent_events, event_fingerprint(event.message_id)][-MAX_RECENT_EVENTS:]
     message = event.message
     at = event.occurred_at
-    if isinstance(message, TrackMessage) and message.event == DUE_EVENT:
-        return updated  # time passing is not the customer's activity
+    if isinstance(message, TrackMessage) and message.event.startswith(RESERVED_EVENT_PREFIX):
+        return updated  # time passing, or a product's change, is not the customer's activity
     updated.first_seen_at = min(filter(None, [updated.first_seen_at, at]))
     updated.last_seen_at = max(filter(None, [updated.last_seen_at, at]))
     if message.context.timezone and _is_zone(message.context.timezone):

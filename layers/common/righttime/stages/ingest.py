@@ -23,11 +23,13 @@ from typing import Any, Literal
 from pydantic import TypeAdapter, ValidationError
 
 from righttime.core.addresses import parse_address
+from righttime.core.catalog import CatalogError, product_fields
 from righttime.core.errors import FieldError, InvalidRequestError, UnauthorizedError
 from righttime.core.events import (
     IDENTITY_REQUIRED,
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
+    PRODUCT_UPDATED,
     RESERVED_EVENT_PREFIX,
     BatchRequest,
     IdentifyMessage,
@@ -299,7 +301,21 @@ def _content_errors(raw_messages: Any, endpoint: Endpoint, prefix: str) -> list[
             and isinstance(properties, dict)
         ):
             errors += _cart_errors(properties, f"{where}properties")
+        if kind == "track" and event == PRODUCT_UPDATED:
+            errors += _product_errors(properties, where)
     return errors
+
+
+def _product_errors(properties: Any, where: str) -> list[FieldError]:
+    """A catalog update must describe a product: its id, and fields of the right types and sizes."""
+    if not isinstance(properties, dict):
+        return [FieldError(f"{where}properties", "a Product Updated event needs properties, with product_id")]
+    try:
+        product_fields(properties)
+    except CatalogError as exc:
+        field, _, problem = str(exc).partition(": ")
+        return [FieldError(f"{where}{field}", problem)]
+    return []
 
 
 def _trait_errors(traits: dict[str, Any], where: str) -> list[FieldError]:

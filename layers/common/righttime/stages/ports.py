@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from enum import StrEnum
 from typing import Protocol
 
+from righttime.core.catalog import Interest, Product
 from righttime.core.decisions import Decision, MessageStatus, OutboundMessage
 from righttime.core.events import QueuedEvent
 from righttime.core.policy import Move, Plan
@@ -319,6 +320,34 @@ class Counters(Protocol):
 
     def rows(self, day: str) -> Iterator[tuple[str, CounterRow]]:
         """(campaign, counters) of every campaign counted on UTC `day`. Raises CountersUnavailable."""
+        ...
+
+
+# -- the product catalog -------------------------------------------------------------------------------------
+
+
+class Catalog(Protocol):
+    """Products, and the customers interested in each (docs/content.md)."""
+
+    def product(self, product_id: str) -> Product | None:
+        """The product as stored (a consistent read), or None."""
+        ...
+
+    def products(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        """The stored products among `product_ids` (at most 100), by id; unknown ids are left out."""
+        ...
+
+    def put_product(self, product: Product, replaces: Product | None) -> bool:
+        """Store `product` if the stored one is still `replaces` (None: there is none). False otherwise."""
+        ...
+
+    def add_interest(self, interest: Interest, expires_at: datetime) -> None:
+        """Record (or renew) the customer's interest in the product until `expires_at`."""
+        ...
+
+    def interested(self, product_id: str, since: datetime, limit: int) -> list[Interest]:
+        """Customers whose latest interest in the product is at or after `since`, the most recent first, at
+        most `limit`."""
         ...
 
 

@@ -11,6 +11,7 @@ import email.policy
 import unicodedata
 import urllib.parse
 from dataclasses import dataclass
+from decimal import Decimal
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -20,6 +21,7 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
+from righttime.core.catalog import Shown, live_line
 from righttime.core.errors import RighttimeError
 from righttime.core.feedback import CUSTOMER_HEADER
 from righttime.core.profiles import Profile
@@ -98,8 +100,12 @@ def template_context(
     message_id: str,
     variables: dict[str, Any] | None = None,
     event: tuple[str, dict[str, Any]] | None = None,
+    shown: Shown | None = None,
 ) -> dict[str, Any]:
-    """The variables every template sees. Money stays Decimal so templates format it exactly."""
+    """The variables every template sees. Money stays Decimal so templates format it exactly. With `shown`
+    (a campaign that declares `products`), the cart is the lines still in stock, with the catalog's live
+    fields, and `product` the trigger's product."""
+    cart = [live_line(item.model_dump(), None, 0) for item in profile.cart] if shown is None else shown.cart
     return {
         "customer": {
             "id": profile.customer_id,
@@ -110,10 +116,12 @@ def template_context(
             "traits": profile.traits,
         },
         "cart": {
-            "products": [item.model_dump() for item in profile.cart],
-            "total": profile.cart_total,
-            "count": sum(item.quantity for item in profile.cart),
+            "products": cart,
+            "total": sum((_money(line.get("price")) * _quantity(line) for line in cart), Decimal(0)),
+            "count": sum(_quantity(line) for line in cart),
         },
+        #: the product the trigger names, with the catalog's live fields (`stock`, `low_stock`), or None
+        "product": shown.product if shown is not None else None,
         "last_order": {
             "id": profile.last_order_id,
             "at": profile.last_order_at,
@@ -126,6 +134,19 @@ def template_context(
         #: the event that triggered the message
         "event": {"name": event[0] if event else None, "properties": event[1] if event else {}},
     }
+
+
+def _money(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Decimal(str(value))
+    return Decimal(0)
+
+
+def _quantity(line: dict[str, Any]) -> int:
+    quantity = line.get("quantity", 1)
+    return quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else 1
 
 
 def build_mime(

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from righttime.core.addresses import usable_address
 from righttime.core.campaigns import Campaign, Kind
+from righttime.core.catalog import Shown, shown_products
 from righttime.core.decisions import Decision, MessageStatus, OutboundMessage, Outcome, Reason, status_for
 from righttime.core.feedback import customer_reference, customer_tag
 from righttime.core.global_policy import GlobalPolicy
@@ -17,6 +18,7 @@ from righttime.core.policy.plan import ORDER_COMPLETED
 from righttime.core.profiles import PendingRef, Profile, forget_pending, record_send
 from righttime.stages.ports import (
     MAIL_CALL_SECONDS,
+    Catalog,
     Claim,
     Mailer,
     SendOutcomeUnknown,
@@ -24,7 +26,7 @@ from righttime.stages.ports import (
     SendUnavailable,
     Store,
 )
-from righttime.stages.rendering import Renderer, RenderError, build_mime, template_context
+from righttime.stages.rendering import Rendered, Renderer, RenderError, build_mime, template_context
 from righttime.stages.unsubscribe import OneClick
 
 #: how long a claim holds a message: well over one invocation (30 s), short enough for the sweeper to
@@ -36,6 +38,8 @@ SEND_BUDGET_SECONDS = MAIL_CALL_SECONDS + 8
 DEADLINE_RETRY = timedelta(minutes=1)
 #: decisions made again when the profile changed between the decision and the claim
 CLAIM_ROUNDS = 3
+#: the most products a message looks up in the catalog (one BatchGetItem); a cart holds at most 50 lines
+BATCH_PRODUCTS = 100
 #: how long to wait after each failed attempt to reach SES; after the last, the message fails
 SEND_RETRY_BACKOFF = (
     timedelta(minutes=1),
@@ -78,6 +82,7 @@ def send_due_message(
     attempt_id: str,
     address_key: str | None = None,
     seconds_left: Callable[[], float] = lambda: math.inf,
+    catalog: Catalog | None = None,
 ) -> SendResult:
     """Handle one schedule firing for `message_id`, as the sending attempt `attempt_id`.
 
@@ -109,21 +114,10 @@ def send_due_message(
                 return _defer(store, profile, message, verdict, now)
         to = usable_address(profile.email)
         assert verdict.template is not None and to is not None  # decide_at_send guarantees both
-        try:
-            context = template_context(
-                profile,
-                message.campaign_id,
-                message_id,
-                campaign.variables if campaign else {},
-                (message.trigger_event, message.trigger_properties),
-            )
-            rendered = renderer.render(verdict.template, context)
-        except Exception as exc:
-            # A broken template, or a template that raises (a division by zero, a bad filter argument), will
-            # not fix itself on retry: settle the message and say why, never leave it pending.
-            cause = exc.__cause__ if isinstance(exc, RenderError) and exc.__cause__ is not None else exc
-            reason = Reason.render_failed(str(exc), type(cause).__name__)
-            return _close(store, profile, message, Outcome.FAILED, [reason], now, verdict.zone)
+        content = _content(campaign, message, profile, catalog, policy, renderer, verdict.template)
+        if isinstance(content, _Refused):
+            return _close(store, profile, message, content.outcome, content.reasons, now, verdict.zone)
+        rendered, stock_reasons = content
         # The link is signed before anything is claimed: missing keys fail the invocation, and the message
         # stays pending.
         unsubscribe_url, left = _unsubscribe_url(mail, message, now), seconds_left()
@@ -166,7 +160,7 @@ def send_due_message(
     except SendOutcomeUnknown as exc:
         reasons = [Reason.ses_outcome_unknown(str(exc))]
         return _finish(store, message, attempt_id, Outcome.UNKNOWN, reasons, now, verdict)
-    reasons = [*verdict.reasons, Reason.delivered_to_ses(ses_id)]
+    reasons = [*verdict.reasons, *stock_reasons, Reason.delivered_to_ses(ses_id)]
     result = _finish(store, message, attempt_id, Outcome.SENT, reasons, now, verdict, ses_message_id=ses_id)
     record = _recorder(message, campaign_of, policy, now)
     _record_sent(store, message, record)
@@ -178,6 +172,67 @@ def send_due_message(
             _decision(message, Outcome.SENT, note, now, verdict.zone), (message.generation, 99)
         )
     return result
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """The message can't be sent as it is: its products ran out, or its template fails."""
+
+    outcome: Outcome
+    reasons: list[Reason]
+
+
+def _content(
+    campaign: Campaign | None,
+    message: OutboundMessage,
+    profile: Profile,
+    catalog: Catalog | None,
+    policy: GlobalPolicy,
+    renderer: Renderer,
+    template: str,
+) -> tuple[Rendered, list[Reason]] | _Refused:
+    """The message rendered with the catalog as it stands now, and the reasons that says what changed."""
+    shown = _shown(campaign, message, profile, catalog, policy)
+    if shown is not None and shown.nothing_left:
+        return _Refused(Outcome.SUPPRESSED, [Reason.out_of_stock(shown.removed)])
+    stock_reasons = [Reason.out_of_stock_removed(shown.removed)] if shown and shown.removed else []
+    try:
+        context = template_context(
+            profile,
+            message.campaign_id,
+            message.message_id,
+            campaign.variables if campaign else {},
+            (message.trigger_event, message.trigger_properties),
+            shown,
+        )
+        return renderer.render(template, context), stock_reasons
+    except Exception as exc:
+        # A broken template, or a template that raises (a division by zero, a bad filter argument), will
+        # not fix itself on retry: settle the message and say why, never leave it pending.
+        cause = exc.__cause__ if isinstance(exc, RenderError) and exc.__cause__ is not None else exc
+        return _Refused(Outcome.FAILED, [Reason.render_failed(str(exc), type(cause).__name__)])
+
+
+def _shown(
+    campaign: Campaign | None,
+    message: OutboundMessage,
+    profile: Profile,
+    catalog: Catalog | None,
+    policy: GlobalPolicy,
+) -> Shown | None:
+    """The products the message shows, as the catalog stands now: one BatchGetItem, only for a campaign that
+    declares `products`."""
+    if campaign is None or campaign.products is None or catalog is None:
+        return None
+    cart = [line.model_dump() for line in profile.cart]
+    if campaign.products == "cart":
+        ids = [line.product_id for line in profile.cart]
+    else:
+        product_id = message.trigger_properties.get("product_id")
+        ids = [str(product_id)] if product_id is not None else []
+    products = catalog.products(ids[:BATCH_PRODUCTS]) if ids else {}
+    low = policy.catalog.low_stock
+    return shown_products(campaign.products, cart, message.trigger_properties, products, low)
 
 
 def _unsubscribe_url(mail: MailIdentity, message: OutboundMessage, now: datetime) -> str | None:

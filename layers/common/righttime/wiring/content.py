@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from righttime.core.campaigns import Campaign, load_campaigns
+from righttime.core.catalog import CATALOG_TRIGGERS
 from righttime.core.global_policy import POLICY_FILE, GlobalPolicy, load_policy
 from righttime.core.programs import (
     Program,
@@ -121,6 +122,20 @@ class Content:
     def programs(self) -> tuple[Program, ...]:
         """Every program, each deployed version of it."""
         return self._loaded[1]
+
+    @cached_property
+    def listens_to_catalog(self) -> bool:
+        """Whether a deployed campaign or program triggers on a catalog change (back in stock, a price drop):
+        only then do customers' views and carts go on the products' interest index, which costs a write."""
+        names: set[str] = set()
+        for campaign in self.campaigns:
+            names.update(campaign.trigger.events)
+        for program in self.programs:
+            trigger = program.trigger
+            names.update(trigger.events or [])
+            if trigger.any is not None:
+                names.update(event for option in trigger.any for event in (option.events or []))
+        return bool(names & CATALOG_TRIGGERS)
 
     @cached_property
     def campaigns_by_id(self) -> dict[str, Campaign]:

@@ -26,7 +26,16 @@ if TYPE_CHECKING:
     from righttime.adapters.clients import Clients
     from righttime.core.recovery import RecoveryTimings
     from righttime.stages.feedback import FeedbackRules
-    from righttime.stages.ports import Counters, DeadLetters, EventQueue, Keys, Mailer, Schedules, Store
+    from righttime.stages.ports import (
+        Catalog,
+        Counters,
+        DeadLetters,
+        EventQueue,
+        Keys,
+        Mailer,
+        Schedules,
+        Store,
+    )
     from righttime.stages.send import MailIdentity
     from righttime.stages.send_time import PopulationHours
     from righttime.stages.unsubscribe import UnsubscribeKeys
@@ -55,10 +64,12 @@ class Root:
         counters: Callable[[], Counters] | None = None,
         campaign_metrics: Callable[[], bool] | None = None,
         population_hours: Callable[[Clock], PopulationHours] | None = None,
+        catalog: Callable[[], Catalog] | None = None,
     ) -> None:
         self.clock = clock
         self._counters = counters or _no_counters
         self._population_hours = population_hours or _no_population_hours
+        self._catalog = catalog or _no_catalog
         self._campaign_metrics = campaign_metrics or (lambda: False)
         self._unsubscribe_keys = unsubscribe_keys or (lambda: signing_keys(settings.UnsubscribeSettings()))
         self._feedback = feedback or (lambda: feedback_rules(settings.FeedbackSettings()))
@@ -108,6 +119,11 @@ class Root:
     def counters(self) -> Counters:
         """The report's counters (the reports table)."""
         return self._counters()
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """Products and the customers interested in them (the catalog table)."""
+        return self._catalog()
 
     @cached_property
     def population_hours(self) -> PopulationHours:
@@ -190,6 +206,11 @@ def from_environment(
 
         return DynamoCounters(aws().dynamodb(), settings.load(settings.ReportSettings, env).reports_table)
 
+    def catalog() -> Catalog:
+        from righttime.adapters.catalog import DynamoCatalog
+
+        return DynamoCatalog(aws().dynamodb(), settings.load(settings.CatalogSettings, env).catalog_table)
+
     def population_hours(clock: Clock) -> PopulationHours:
         from righttime.adapters.reports import DynamoCounters
         from righttime.stages.send_time import PopulationHours
@@ -220,8 +241,13 @@ def from_environment(
         ),
         counters=counters,
         population_hours=population_hours,
+        catalog=catalog,
         campaign_metrics=lambda: settings.load(settings.CampaignMetricSettings, env).campaign_metrics,
     )
+
+
+def _no_catalog() -> Catalog:
+    raise ConfigurationError("this process has no product catalog: set CATALOG_TABLE")
 
 
 def _no_population_hours(_clock: Clock) -> PopulationHours:

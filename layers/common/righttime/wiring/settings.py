@@ -29,6 +29,10 @@ class TableSettings(_EnvModel):
     retention_days: int = Field(alias="RETENTION_DAYS", default=90, ge=7, le=3650)
 
 
+class CatalogSettings(_EnvModel):
+    catalog_table: str = Field(alias="CATALOG_TABLE", min_length=1)
+
+
 class ReportSettings(_EnvModel):
     reports_table: str = Field(alias="REPORTS_TABLE", min_length=1)
 
