@@ -70,7 +70,7 @@ def opens_at(hour: int, count: int, *, days_ago_from: int = 1) -> list[datetime]
     return [(start - timedelta(days=days_ago_from + n)).astimezone(UTC) for n in range(count)]
 
 
-def population(peak: int, total: int = 120) -> HourCounts:
+def population(peak: int, total: int = 480) -> HourCounts:
     counts = [1] * 24
     counts[peak] = total - 23
     return HourCounts(tuple(counts))
@@ -202,7 +202,7 @@ def test_thin_evidence_falls_back_to_the_populations_hours() -> None:
     # Then the population's best hour is used, and the reason says so
     assert decision.send_at == paris(2, 12)
     assert optimised(decision)["fallback"] == "population"
-    assert optimised(decision)["evidence"] == 120
+    assert optimised(decision)["evidence"] == 480
     assert asked == [1]
 
 
@@ -220,9 +220,9 @@ def test_enough_evidence_of_the_customer_never_asks_for_the_populations() -> Non
 
 
 def test_a_thin_population_keeps_the_campaigns_own_time() -> None:
-    # Given a customer with two opens and a population with only 40
+    # Given a customer with two opens and a population with only 239
     profile = customer(opens_at(19, 2))
-    _, decision = planned(profile, campaign(), population=lambda: population(12, total=40))
+    _, decision = planned(profile, campaign(), population=lambda: population(12, total=239))
     # Then the message goes when its own timing says, and the reason says `none`
     assert decision.send_at == NOW
     assert optimised(decision)["fallback"] == "none"

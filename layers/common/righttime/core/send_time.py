@@ -27,8 +27,9 @@ from righttime.core.durations import Duration
 CUSTOMER_PERIOD = timedelta(days=90)
 #: fewer of the customer's own opens and clicks than this are too few to pick one hour of 24 from
 MIN_CUSTOMER_EVIDENCE = 5
-#: fewer of the population's than this are too few too: the campaign's own timing is kept
-MIN_POPULATION_EVIDENCE = 50
+#: fewer of the population's than this (ten an hour on average) are too few too: the campaign's own timing is
+#: kept
+MIN_POPULATION_EVIDENCE = 240
 #: the default, and the longest, extra delay an optimal send time may add
 DEFAULT_MAX_DELAY = timedelta(hours=24)
 MAX_MAX_DELAY = timedelta(days=7)
