@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 
 class JourneyError(ValueError):
@@ -284,3 +285,43 @@ def program_journey(customers: int, seed: int = 7) -> list[tuple[datetime, dict[
     rng = random.Random(seed)  # noqa: S311 - a reproducible test mix, not a secret
     events = [e for c in range(customers) for e in _ProgramCustomer(c, rng).lines()]
     return sorted(events, key=lambda e: (e[0], e[1]["messageId"]))
+
+
+# -- an engagement history (send-time optimisation) ----------------------------------------------------------
+
+#: the trigger of the best-hour journey's receipts, and of its offer (events/journeys/best-hour/)
+NEWSLETTER_EVENT = "Newsletter Requested"
+OFFER_EVENT = "Offer Unlocked"
+
+
+def best_hour_journey(customers: int, seed: int = 7) -> list[tuple[datetime, dict[str, Any]]]:
+    """A reproducible engagement history for `send_time: optimal`, in time order. Each customer, in a zone
+    of PROGRAM_ZONES, asks for newsletters over six weeks and opens each receipt three minutes after asking,
+    three times in four at their favourite local hour (any hour, quiet ones included), else at another; some
+    open fewer than five. Then, at 10:00 on their clock, they unlock an offer that goes at their best hour."""
+    rng = random.Random(seed)  # noqa: S311 - a reproducible test mix, not a secret
+    start = date(2026, 10, 1)
+    events: list[tuple[datetime, dict[str, Any]]] = []
+    for number in range(customers):
+        user, zone = f"reader-{number}", ZoneInfo(rng.choice(PROGRAM_ZONES))
+        address = f"{user}@example.com"
+        favourite = rng.randrange(24)
+        timed: list[tuple[datetime, dict[str, Any]]] = []
+        identify = {"type": "identify", "userId": user, "traits": {"email": address, "timezone": zone.key}}
+        timed.append((_local_at(start, 9, 0, zone), identify))
+        days = sorted(rng.sample(range(1, 42), rng.choice((0, 2, 4, 5, 6, 9, 14))))
+        for day in days:
+            hour = favourite if rng.random() < 0.75 else rng.randrange(24)
+            asked = _local_at(start + timedelta(days=day), hour, rng.randrange(0, 50), zone)
+            timed.append((asked, {"type": "track", "userId": user, "event": NEWSLETTER_EVENT}))
+            opened = {"type": "ses", "fate": "open", "userId": user, "address": address}
+            timed.append((asked + timedelta(minutes=3), opened))
+        offer = {"type": "track", "userId": user, "event": OFFER_EVENT}
+        timed.append((_local_at(start + timedelta(days=45), 10, 0, zone), offer))
+        for index, (at, message) in enumerate(timed):
+            events.append((at, {**message, "messageId": f"{user}-{index}", "timestamp": at.isoformat()}))
+    return sorted(events, key=lambda e: (e[0], e[1]["messageId"]))
+
+
+def _local_at(day: date, hour: int, minute: int, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(hour, minute), zone).astimezone(UTC)

@@ -46,6 +46,7 @@ from righttime.stages.ingest import parse
 from righttime.wiring.root import install
 from righttime_dev.journeys import JourneyError, journey_lines
 from righttime_dev.local.pipeline import Driver, Envelope
+from righttime_dev.local.ses_events import ENGAGEMENT, Fate
 
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)  # validation only: every timestamp is before it
 #: after the last event, time goes on this far unless `--until` says otherwise: a year of recurring dates (a
@@ -64,6 +65,9 @@ class JourneyEvent:
     arrives: datetime
     #: the request that posts it: `{"batch": [message]}`, as JSON
     body: bytes
+    #: a line of type `ses` (an engagement history): what SES reports (`open` or `click`) about the latest
+    #: message to `address`, instead of a request
+    ses: tuple[Fate, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,8 @@ def read_journey(path: Path, shard: Shard = Shard()) -> list[JourneyEvent]:
 
 
 def _validated(path: Path, number: int, message: dict[str, Any]) -> JourneyEvent:
+    if message.get("type") == SES_LINE:
+        return _ses_line(path, number, message)
     if "type" not in message:
         raise JourneyError(f"{path}:{number}: type: required (identify, track, page, screen, group or alias)")
     if "timestamp" not in message:
@@ -134,6 +140,31 @@ def _validated(path: Path, number: int, message: dict[str, Any]) -> JourneyEvent
                 f"{path}:{number}: receivedAt: {received!r} is not an ISO 8601 time with a zone"
             )
     return JourneyEvent(number, at, arrives, body)
+
+
+#: a journey line that is not a Segment message: SES reporting an open or a click of the latest message to an
+#: address: `{"type": "ses", "fate": "open", "userId": "ada", "address": "ada@example.com", "timestamp": …}`
+SES_LINE = "ses"
+
+
+def _ses_line(path: Path, number: int, message: dict[str, Any]) -> JourneyEvent:
+    engagement = ", ".join(f.value for f in ENGAGEMENT)
+    fate = message.get("fate")
+    if fate not in {f.value for f in ENGAGEMENT}:
+        raise JourneyError(f"{path}:{number}: fate: {fate!r} is not one of {engagement}")
+    address = message.get("address")
+    if not isinstance(address, str) or "@" not in address:
+        raise JourneyError(f"{path}:{number}: address: the recipient's address is required")
+    if not customer_of(message):
+        raise JourneyError(f"{path}:{number}: userId: required (the customer whose mail it is)")
+    at: datetime | None
+    try:
+        at = datetime.fromisoformat(str(message.get("timestamp")))
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise JourneyError(f"{path}:{number}: timestamp: an ISO 8601 time with a zone is required")
+    return JourneyEvent(number, at.astimezone(UTC), at.astimezone(UTC), b"", (Fate(fate), address))
 
 
 def _groups(path: Path) -> dict[str, str]:
@@ -465,6 +496,8 @@ def _run_shard(
         options.templates,
         clock,
         emails=options.emails,
+        # SES's events about a sent message are made from its bytes
+        serialise_mail=True if any(e.ses for e in events) else None,
     ) as (pipeline, write_key):
         waiting: dict[str, Envelope] = {}
 
@@ -501,11 +534,14 @@ def _run_shard(
         for done, event in enumerate(events, start=1):
             _fire_until(pipeline, clock, event.arrives)
             clock.set(event.arrives)
-            status, _, body = pipeline.http("POST", "/v1/batch", auth, event.body)
-            if status != 200:
-                raise JourneyError(
-                    f"{options.journey}:{event.line}: refused by ingest: HTTP {status} {body.decode()}"
-                )
+            if event.ses is not None:
+                pipeline.simulate_ses(event.ses[1], event.ses[0])
+            else:
+                status, _, body = pipeline.http("POST", "/v1/batch", auth, event.body)
+                if status != 200:
+                    raise JourneyError(
+                        f"{options.journey}:{event.line}: refused by ingest: HTTP {status} {body.decode()}"
+                    )
             pipeline.run_until_idle()
             tally.events += 1
             if progress is not None and (done % _REPORT_EVERY == 0 or done == len(events)):
