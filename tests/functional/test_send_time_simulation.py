@@ -95,31 +95,36 @@ def test_each_offer_goes_at_the_hour_the_generated_history_says(tmp_path: Path) 
     assert sum(1 for d in lines if d["type"] == "decision" and d["outcome"] == "opened") == sum(
         1 for _, line in journey if line["type"] == "ses"
     )
-    scheduled = {
-        d["user_id"]: datetime.fromisoformat(d["send_at"])
+    offers = [
+        d
         for d in lines
         if d["type"] == "decision" and d["campaign"] == "evening_offer" and d["outcome"] == "scheduled"
-    }
-    assert scheduled == {user: at for user, (at, _) in expected.items()}
-    # (sent at that instant, or the minute after when it was due at once, as EventBridge Scheduler fires)
+    ]
+    chosen: dict[str, datetime] = {}
+    scheduled: dict[str, datetime] = {}
+    for decision in offers:
+        user, tz = decision["user_id"], ZoneInfo(decision["timezone"])
+        (reason,) = [r for r in decision["reasons"] if r["code"] == "send_time_optimised"]
+        chosen[user], scheduled[user] = (
+            datetime.fromisoformat(reason["until"]),
+            datetime.fromisoformat(decision["send_at"]),
+        )
+        at, fallback = expected[user]
+        # And the decision says so: the hour on the customer's clock and the evidence it came from
+        assert (reason["hour"], reason["fallback"]) == (at.astimezone(tz).hour, fallback)
+        # And it goes then, or at its own offset within the release spread (5m) in the same hour
+        assert timedelta(0) <= scheduled[user] - at < timedelta(minutes=5)
+        assert scheduled[user].astimezone(tz).hour == at.astimezone(tz).hour
+        # And no offer goes in quiet hours or outside its window
+        assert calendar.allowed(scheduled[user], tz, WINDOW, QUIET)
+    assert chosen == {user: at for user, (at, _) in expected.items()}
+    # And each is sent then, or the minute after when it was due at once, as EventBridge Scheduler fires
     sent = [
         (s["user_id"], s["at"]) for s in lines if s["type"] == "sent" and s["campaign"] == "evening_offer"
     ]
     assert len(sent) == len(expected)
     for user, at in sent:
         assert timedelta(0) <= datetime.fromisoformat(at) - scheduled[user] <= timedelta(minutes=1)
-    for decision in lines:
-        if decision["type"] != "decision" or decision["campaign"] != "evening_offer":
-            continue
-        if decision["outcome"] != "scheduled":
-            continue
-        (reason,) = [r for r in decision["reasons"] if r["code"] == "send_time_optimised"]
-        user, tz = decision["user_id"], ZoneInfo(decision["timezone"])
-        at, fallback = expected[user]
-        # And the decision says so: the hour on the customer's clock and the evidence it came from
-        assert (reason["hour"], reason["fallback"]) == (at.astimezone(tz).hour, fallback)
-        # And no offer goes in quiet hours or outside its window
-        assert calendar.allowed(at, tz, WINDOW, QUIET)
 
 
 def test_a_bad_ses_line_is_refused_naming_its_field(tmp_path: Path) -> None:

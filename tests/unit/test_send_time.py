@@ -22,7 +22,8 @@ from righttime.core.send_time import HourCounts
 PARIS = ZoneInfo("Europe/Paris")
 # Monday 2 March 2026, 10:00 in Paris (UTC+1)
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-QUIET = {"quiet_hours": {"start": "21:00", "end": "08:00"}}
+#: the shipped quiet hours; no release spread, so that each test reads the chosen instant itself
+QUIET = {"quiet_hours": {"start": "21:00", "end": "08:00"}, "release_spread": "0s"}
 
 
 def paris(day: int, hour: int, minute: int = 0) -> datetime:
@@ -185,6 +186,25 @@ def test_opens_older_than_90_days_are_not_evidence() -> None:
     }
 
 
+def test_customers_who_read_at_the_same_hour_are_spread_over_the_release_spread() -> None:
+    # Given many customers who all read at 19:xx, and the policy's release spread of 5 minutes
+    policy = GlobalPolicy.model_validate({**QUIET, "release_spread": "5m"})
+    sends = []
+    for number in range(40):
+        profile = customer(opens_at(19, 6)).model_copy(update={"customer_id": f"c{number}"})
+        _, decision = planned(profile, campaign(), policy)
+        # Then each goes at its own offset after 19:00, and says so after the optimal hour
+        assert optimised(decision)["until"] == paris(2, 19).isoformat()
+        assert decision.reason_codes[-2:] == [
+            "send_time_optimised",
+            "release_spread",
+        ] or decision.send_at == paris(2, 19)
+        assert paris(2, 19) <= decision.send_at < paris(2, 19, 5)
+        sends.append(decision.send_at)
+    # And not in the same minute
+    assert len({at.replace(second=0) for at in sends}) == 5
+
+
 # -- the population's hours ---------------------------------------------------------------------------------
 
 
@@ -236,7 +256,9 @@ def test_a_full_cap_still_pushes_an_optimised_message() -> None:
     # Given a customer who reads at 19:xx and got a promotion at 18:30 today, with a cap of 1 per 4 hours
     sent = SendRecord(campaign_id="other", at=paris(2, 18, 30), promotional=True)
     profile = customer(opens_at(19, 6), sends=[sent])
-    policy = GlobalPolicy(frequency_caps=[FrequencyCap(max=1, per=timedelta(hours=4))])
+    policy = GlobalPolicy(
+        frequency_caps=[FrequencyCap(max=1, per=timedelta(hours=4))], release_spread=timedelta(0)
+    )
     # When planned
     _, decision = planned(profile, campaign(), policy)
     # Then the optimal hour comes first, and the cap moves it on from there

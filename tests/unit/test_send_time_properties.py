@@ -69,7 +69,9 @@ hour_weights = st.lists(st.integers(0, 30), min_size=24, max_size=24)
 
 
 def _minutes(start: datetime, end: datetime) -> Iterator[datetime]:
-    at = start
+    """`start`, then every whole minute after it up to `end`: every rule changes on a whole minute."""
+    yield start
+    at = start.replace(second=0, microsecond=0) + timedelta(minutes=1)
     while at <= end:
         yield at
         at += timedelta(minutes=1)
@@ -180,11 +182,22 @@ def test_planned_on_a_generated_history_the_send_matches_it_and_breaks_no_rule( 
     # Then the send is allowed on the customer's clock, no earlier than the campaign's own time, and no
     # later than max_delay after it
     assert calendar.allowed(send_at, tz, window, quiet)
+    codes = decision.reason_codes
     base = calendar.next_allowed(occurred + timedelta(hours=delay_hours), tz, window, quiet)
     assert base is not None
-    if ReasonCode.RELEASE_SPREAD.value in decision.reason_codes:
-        base = min(send_at, base + policy.release_spread)  # released at an opening, at its own offset
-    assert base <= send_at <= base + timedelta(hours=max_delay_hours) + policy.release_spread
+    at = codes.index(ReasonCode.SEND_TIME_OPTIMISED.value)
+    for released in decision.reasons[:at]:
+        if released.code is ReasonCode.RELEASE_SPREAD:  # released at an opening, at its own offset
+            base += timedelta(seconds=int(str(released.detail["offset_seconds"])))
+    until = datetime.fromisoformat(str(reason.detail["until"]))
+    limit = base + timedelta(hours=max_delay_hours)
+    assert base <= until <= send_at <= limit
+    # And it goes at the instant chosen, or within the release spread after it, in the same hour
+    if ReasonCode.RELEASE_SPREAD.value in codes[at:]:
+        assert until < send_at < until + policy.release_spread
+        assert send_at.astimezone(tz).hour == until.astimezone(tz).hour
+    else:
+        assert send_at == until
     # And the hour is the history's most engaged one within reach, as the reason says
     own = customer_hours((e.at for e in history), tz, occurred)
     recent = [e for e in history if occurred - CUSTOMER_PERIOD <= e.at <= occurred]
@@ -192,8 +205,7 @@ def test_planned_on_a_generated_history_the_send_matches_it_and_breaks_no_rule( 
     if len(recent) >= MIN_CUSTOMER_EVIDENCE:
         assert reason.detail["fallback"] == "customer"
         assert reason.detail["evidence"] == len(recent)
-        limit = base + timedelta(hours=max_delay_hours)
-        assert send_at == _expected(base, limit, tz, window, quiet, own)
+        assert until == _expected(base, limit, tz, window, quiet, own)
     else:
         assert reason.detail["fallback"] == "none"
-        assert send_at == base
+        assert until == base == send_at

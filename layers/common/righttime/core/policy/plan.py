@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from righttime.core import calendar
 from righttime.core.attribution import last_touch, order_revenue, remember_holdout
 from righttime.core.campaigns import Campaign, Kind
 from righttime.core.decisions import (
@@ -34,6 +35,7 @@ from righttime.core.policy.placement import (
     unplaceable_outcome,
 )
 from righttime.core.policy.programs import ProgramPlan, StepSend, advance, program_set
+from righttime.core.policy.spread import release_offset
 from righttime.core.policy.zone import CustomerZone, customer_zone
 from righttime.core.profiles import (
     MAX_CREDITS,
@@ -501,7 +503,15 @@ def _desired(
     reason = Reason.send_time_optimised(
         choice.hour, found.count, found.fallback, zone.name, send_time.max_delay, choice.at
     )
-    return choice.at, send_by, [*rules, reason]
+    at, reasons = choice.at, [*rules, reason]
+    if at != base:
+        # Everyone who reads at 19:00 would get it in the same minute: spread within the hour, as a release.
+        later = at + release_offset(f"{profile.customer_id}\x1f{campaign.id}", policy.release_spread)
+        in_reach = later <= base + send_time.max_delay and (send_by is None or later <= send_by)
+        same_hour = later.astimezone(zone.tz).hour == choice.hour
+        if later != at and in_reach and same_hour and calendar.allowed(later, zone.tz, window, quiet):
+            at, reasons = later, [*reasons, Reason.release_spread(policy.release_spread, later - choice.at)]
+    return at, send_by, reasons
 
 
 def _holdout(customer_id: str, campaign: Campaign, policy: GlobalPolicy) -> Reason | None:
