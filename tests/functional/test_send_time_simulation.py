@@ -75,10 +75,10 @@ def _oracle(journey: list[tuple[datetime, dict[str, Any]]]) -> dict[str, tuple[d
 
 
 def test_each_offer_goes_at_the_hour_the_generated_history_says(tmp_path: Path) -> None:
-    # Given a generated engagement history of sixty customers (the one events/journeys/best-hour.jsonl holds)
+    # Given a generated engagement history of sixty customers (events/journeys/best-hour/journey.jsonl)
     journey = best_hour_journey(60)
     path = write_journey(tmp_path / "best-hour.jsonl", journey)
-    assert path.read_text() == (EVENTS / "journeys" / "best-hour.jsonl").read_text()
+    assert path.read_text() == (CAMPAIGNS / "journey.jsonl").read_text()
     expected = _oracle(journey)
     assert {fallback for _, fallback in expected.values()} == {"customer", "population"}
 
