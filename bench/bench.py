@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -793,6 +794,113 @@ def large_batch(messages: int) -> dict[str, Any]:
     }
 
 
+# -- co-purchase learning and recommendations ----------------------------------------------------------------
+
+#: basket sizes of the generated orders and how often each comes (products per order)
+BASKET_SIZES = {1: 40, 2: 30, 3: 15, 4: 10, 5: 5}
+
+
+def copurchase(orders: int, products: int = 500, carts: int = 300) -> dict[str, Any]:
+    """What learning what is bought together costs per order, and what `recommendations()` reads per message:
+    the real adapter on moto, metered item by item, with orders drawn from a Zipf-like popularity over
+    `products` and basket sizes of BASKET_SIZES."""
+    from billing import Meter, item_size  # bench/ is on sys.path: `make bench` runs this file as a script
+    from moto import mock_aws
+
+    from righttime.adapters.catalog import DynamoCatalog
+    from righttime.core.catalog import Product
+    from righttime.core.events import QueuedEvent, TrackMessage
+    from righttime.core.profiles import CartItem, Profile
+    from righttime.stages.catalog import learn_from_order
+    from righttime.stages.recommend import Recommender
+
+    rng = random.Random(12)
+    ids = [f"p{n:04d}" for n in range(products)]
+    popularity = [1 / (rank + 1) for rank in range(products)]
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    with mock_aws():
+        import boto3
+
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        template = yaml_template()
+        props = template["Resources"]["CatalogTable"]["Properties"]
+        client.create_table(
+            TableName="catalog",
+            KeySchema=props["KeySchema"],
+            AttributeDefinitions=props["AttributeDefinitions"],
+            LocalSecondaryIndexes=props["LocalSecondaryIndexes"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        catalog = DynamoCatalog(client, "catalog")
+        for n, product_id in enumerate(ids):
+            stock = 0 if n % 10 == 9 else 20  # one product in ten sold out
+            catalog.put_product(
+                Product(
+                    product_id=product_id,
+                    name=f"Product {n}",
+                    price=Decimal(10),
+                    stock=stock,
+                    updated_at=start,
+                ),
+                None,
+            )
+        current = ["learn"]
+        meter = Meter(boto3.client("dynamodb", region_name="us-east-1"), current)  # its own reads: unmetered
+        meter.watch(client)
+        calls: Counter[str] = Counter()
+        client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.update([model.name]))
+        sizes = list(BASKET_SIZES)
+        for n in range(orders):
+            at = start + timedelta(minutes=n)
+            size = rng.choices(sizes, weights=list(BASKET_SIZES.values()))[0]
+            basket = list(dict.fromkeys(rng.choices(ids, weights=popularity, k=size)))
+            lines = [{"product_id": p, "category": f"c{int(p[1:]) % 40}"} for p in basket]
+            message = TrackMessage(
+                event="Order Completed",
+                userId=f"c{n}",
+                messageId=f"m{n}",
+                properties={"order_id": f"o{n}", "products": lines},
+            )
+            learn_from_order(QueuedEvent(message=message, received_at=at, occurred_at=at), catalog, at)
+        learned = dict(calls)
+        write_units = sum(meter.write_units.values())
+        pairs_sizes = [
+            item_size(item)
+            for page in client.get_paginator("scan").paginate(TableName="catalog")  # the bench's own look
+            for item in page["Items"]
+            if item["sk"]["S"] == "#pairs"
+        ]
+        current[0] = "recommend"
+        calls.clear()
+        for n in range(carts):
+            cart = [CartItem(product_id=p) for p in dict.fromkeys(rng.choices(ids, weights=popularity, k=3))]
+            recommender = Recommender(catalog, Profile(customer_id=f"r{n}", cart=cart), {}, low_stock=5)
+            recommender([line.model_dump() for line in cart], 3)
+        read_units = sum(u for (fn, _), u in meter.read_units.items() if fn == "recommend")
+    return {
+        "orders": orders,
+        "products": products,
+        "calls_per_order": {op: round(count / orders, 3) for op, count in sorted(learned.items())},
+        "write_units_per_order": round(write_units / orders, 3),
+        "usd_per_million_orders": round(
+            write_units / orders * PRICES["dynamodb_on_demand_per_million_write_units"], 2
+        ),
+        "pairs_items": len(pairs_sizes),
+        "pairs_item_bytes_mean": round(statistics.mean(pairs_sizes)) if pairs_sizes else 0,
+        "pairs_item_bytes_max": max(pairs_sizes, default=0),
+        "recommendation_read_units_per_message": round(read_units / carts, 3),
+        "recommendation_calls_per_message": {
+            op: round(count / carts, 3) for op, count in sorted(calls.items())
+        },
+    }
+
+
+def yaml_template() -> dict[str, Any]:
+    from righttime_dev.local.cfn import load_template
+
+    return load_template(ROOT / "template.yaml")
+
+
 def _row(figure: str, value: str, target: str, ok: bool | None) -> str:
     mark = {True: "ok", False: "MISSED", None: ""}[ok]
     return f"{figure:<52} {value:>22}   {target:<26} {mark}"
@@ -937,6 +1045,33 @@ def report(results: dict[str, Any]) -> list[str]:
                 bool(simulation["engines_agree"]),
             )
         )
+    pairs = results.get("copurchase")
+    if pairs:
+        lines.append(
+            _row(
+                f"co-purchase learning per order ({pairs['orders']:,} orders)",
+                f"{pairs['write_units_per_order']} WU = ${pairs['usd_per_million_orders']}/1M",
+                "(no target)",
+                None,
+            )
+        )
+        lines.append(f"    calls per order: {pairs['calls_per_order']}")
+        lines.append(
+            _row(
+                "  pairs item size, mean / max (bounded by the prune)",
+                f"{pairs['pairs_item_bytes_mean']} / {pairs['pairs_item_bytes_max']} B",
+                "< 400 KB",
+                pairs["pairs_item_bytes_max"] < 400 * 1024,
+            )
+        )
+        lines.append(
+            _row(
+                "recommendations() per message (3 cart lines)",
+                f"{pairs['recommendation_read_units_per_message']} RU",
+                "(no target)",
+                None,
+            )
+        )
     batch = results.get("large_batch")
     if batch:
         lines.append(
@@ -1000,6 +1135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=7, help="cold-start runs per handler (median)")
     parser.add_argument("--customers", type=int, default=150, help="customers in the AWS-calls mix")
+    parser.add_argument("--orders", type=int, default=3_000, help="orders in the co-purchase measurement")
     parser.add_argument("--policy-seconds", type=float, default=2.0)
     parser.add_argument(
         "--simulation-sizes",
@@ -1015,12 +1151,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backtest-jobs", type=int, default=2, help="processes for the back-test")
     parser.add_argument(
         "--only",
-        choices=["cold_start", "aws_calls", "policy", "simulation", "large_batch", "backtest"],
+        choices=["cold_start", "aws_calls", "copurchase", "policy", "simulation", "large_batch", "backtest"],
         action="append",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args(argv)
-    only = set(args.only or ["cold_start", "aws_calls", "policy", "simulation", "large_batch", "backtest"])
+    only = set(
+        args.only
+        or ["cold_start", "aws_calls", "copurchase", "policy", "simulation", "large_batch", "backtest"]
+    )
     results: dict[str, Any] = {
         "measured_at_utc": datetime.now(UTC).isoformat(timespec="seconds"),  # a report's date, not logic
         "machine": {
@@ -1032,6 +1171,7 @@ def main(argv: list[str] | None = None) -> int:
     steps: dict[str, Callable[[], dict[str, Any]]] = {
         "cold_start": lambda: cold_start(args.runs),
         "aws_calls": lambda: aws_calls(args.customers),
+        "copurchase": lambda: copurchase(args.orders),
         "policy": lambda: policy_throughput(args.policy_seconds),
         "simulation": lambda: simulation_throughput(args.simulation_sizes, args.moto_events),
         "large_batch": lambda: large_batch(args.batch_messages),

@@ -39,7 +39,6 @@ def record_handler(record: SQSRecord) -> None:
         return
     try:
         content = parts.content
-        catalog = parts.catalog if content.listens_to_catalog else None
         result = evaluate(
             event,
             parts.store,
@@ -47,8 +46,9 @@ def record_handler(record: SQSRecord) -> None:
             content.policy,
             parts.clock.now(),
             content.programs,
-            catalog,
+            parts.catalog,
             population=lambda: _population(parts),
+            watch=content.listens_to_catalog,
         )
     except TooManyWrites as exc:
         # The same event would fail the same way each time: dead-letter it now, with its reason.

@@ -159,3 +159,36 @@ def test_a_product_update_that_cannot_describe_a_product_is_refused_naming_the_f
         status, body = post(pipeline, "/v1/batch", {"batch": [message]})
         assert status == 400, body
         assert any(error["field"] == f"batch.0.{field}" for error in body["errors"]), body
+
+
+def test_the_post_purchase_cross_sell_suggests_what_other_customers_bought_with_the_order(
+    pipeline: Pipeline, clock: VirtualClock
+):
+    # Given a catalog, and three customers who bought the suit with the shoes, one with a tie
+    _feed(pipeline, clock, "suit", name="Navy suit", category="suits", price=400, stock=9)
+    _feed(pipeline, clock, "shoes", name="Oxford shoes", category="shoes", price=150, stock=9)
+    _feed(pipeline, clock, "tie", name="Silk tie", category="ties", price=60, stock=9)
+    for n, partner in enumerate(["shoes", "shoes", "shoes", "tie"]):
+        products = [{"product_id": "suit", "category": "suits"}, {"product_id": partner, "category": partner}]
+        _track(pipeline, f"buyer-{n}", "Order Completed", order_id=f"o-{n}", revenue=500, products=products)
+
+    # When another customer buys the suit alone, and the post-purchase series reaches its cross-sell
+    _customer(pipeline, "dan")
+    products = [{"product_id": "suit", "category": "suits", "price": 400}]
+    _track(pipeline, "dan", "Order Completed", order_id="o-dan", revenue=400, products=products)
+    _days_pass(pipeline, clock, days=5)
+
+    # Then it suggests the shoes first, then the tie, saying customers bought them with the same
+    (message,) = [m for m in _mail_to(pipeline, "dan") if "go with your order" in str(m["Subject"])]
+    assert str(message["Subject"]) == "Oxford shoes to go with your order"
+    text = _text(message)
+    assert "Customers who bought the same also bought:" in text
+    assert text.index("Oxford shoes") < text.index("Silk tie")
+    # And the decision records where the suggestions came from
+    (sent,) = [
+        d
+        for d in root().store.decisions("dan", "post_purchase_series--v1--cross_sell")
+        if d.outcome.value == "sent"
+    ]
+    recommended = [r.detail for r in sent.reasons if r.code.value == "recommended"]
+    assert recommended == [{"source": "co_purchase", "count": 2}]

@@ -347,6 +347,7 @@ EXPECTED: list[tuple[Reason, ReasonCode, dict[str, Any]]] = [
     (Reason.one_click(), ReasonCode.ONE_CLICK, {}),
     (Reason.out_of_stock(["lamp"]), ReasonCode.OUT_OF_STOCK, {"product_ids": ["lamp"]}),
     (Reason.out_of_stock_removed(["mug"]), ReasonCode.OUT_OF_STOCK_REMOVED, {"product_ids": ["mug"]}),
+    (Reason.recommended("co_purchase", 3), ReasonCode.RECOMMENDED, {"source": "co_purchase", "count": 3}),
 ]
 
 

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import parseaddr
 from functools import partial
@@ -44,6 +45,7 @@ from righttime.core.due import DUE_SHARDS, due_at_from_value, due_at_value
 from righttime.core.events import QueuedEvent
 from righttime.core.policy import Move, Plan
 from righttime.core.profiles import Profile
+from righttime.core.recommend import MAX_ORDERS, ORDERS_KEPT, PRUNE_AT, pruned
 from righttime.core.recovery import inflight_shard, watch_at
 from righttime.core.report import engagement_hour_ticks, hour_counts
 from righttime.core.send_time import HourCounts
@@ -795,6 +797,8 @@ class MemoryCatalog:
         self.items: dict[str, Product] = {}
         #: product id -> customer id -> (interest, expires at)
         self.interest: dict[str, dict[str, tuple[Interest, datetime]]] = {}
+        #: P#<product> or C#<category> -> (partner weights, orders applied)
+        self.pair_items: dict[str, tuple[dict[str, Decimal], set[str]]] = {}
 
     def product(self, product_id: str) -> Product | None:
         found = self.items.get(product_id)
@@ -820,6 +824,32 @@ class MemoryCatalog:
         old = held.get(interest.customer_id)
         if old is None or old[0].at <= interest.at:
             held[interest.customer_id] = (interest, expires_at)
+
+    def learn(
+        self, key: str, partners: Sequence[str], weight: Decimal, order_tag: str, now: datetime
+    ) -> bool:
+        weights, orders = self.pair_items.setdefault(key, ({}, set()))
+        if order_tag in orders:
+            return False
+        orders.add(order_tag)
+        for partner in partners:
+            weights[partner] = weights.get(partner, Decimal(0)) + weight
+        if len(weights) > PRUNE_AT:
+            kept = pruned(weights)
+            weights.clear()
+            weights.update(kept)
+        if len(orders) > MAX_ORDERS:  # as DynamoCatalog: the latest ORDERS_KEPT stay
+            recent = sorted(orders, key=lambda tag: int(tag.split(":", 1)[0], 16))[-ORDERS_KEPT:]
+            orders.clear()
+            orders.update(recent)
+        return True
+
+    def pairs(self, keys: Sequence[str]) -> dict[str, dict[str, Decimal]]:
+        if len(set(keys)) > 100:
+            raise ValueError(f"at most 100 pairs items at a time, not {len(set(keys))}")
+        return {
+            k: dict(self.pair_items[k][0]) for k in dict.fromkeys(keys) if self.pair_items.get(k, ({},))[0]
+        }
 
     def interested(self, product_id: str, since: datetime, limit: int) -> list[Interest]:
         now = self.clock.now()

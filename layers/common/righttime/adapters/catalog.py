@@ -22,15 +22,22 @@ from typing import TYPE_CHECKING, Any
 
 from righttime.core.catalog import Interest, InterestKind, Product
 from righttime.core.due import due_at_from_value, due_at_value
+from righttime.core.recommend import MAX_ORDERS, ORDERS_KEPT, PRUNE_AT, pruned
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 PRODUCT_SK = "#product"
+PAIRS_SK = "#pairs"
+#: a partner's weight is the attribute `w:<partner id>` of the pairs item
+PARTNER_PREFIX = "w:"
+#: DynamoDB's limit on an attribute name, in bytes
+MAX_NAME_BYTES = 255
 INTEREST_PREFIX = "I#"
 RECENT_INDEX = "Recent"
 #: BatchGetItem's limit of keys per request
 BATCH_KEYS = 100
+
 
 
 def product_key(product_id: str) -> dict[str, Any]:
@@ -122,6 +129,98 @@ class DynamoCatalog:
                 break
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return found[:limit]
+
+    def learn(
+        self, key: str, partners: Sequence[str], weight: Decimal, order_tag: str, now: datetime
+    ) -> bool:
+        names = {"#orders": "orders", "#version": "version"}
+        values: dict[str, Any] = {
+            ":w": {"N": str(weight)},
+            ":order": {"SS": [order_tag]},
+            ":tag": {"S": order_tag},
+            ":now": {"S": due_at_value(now)},
+            ":one": {"N": "1"},
+        }
+        adds = []
+        for n, partner in enumerate(
+            p for p in partners if len((PARTNER_PREFIX + p).encode()) <= MAX_NAME_BYTES
+        ):
+            names[f"#p{n}"] = PARTNER_PREFIX + partner
+            adds.append(f"#p{n} :w")
+        try:
+            answer = self.client.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": key}, "sk": {"S": PAIRS_SK}},
+                UpdateExpression="ADD "
+                + ", ".join([*adds, "#orders :order", "#version :one"])
+                + " SET updated_at = :now",
+                ConditionExpression="attribute_not_exists(#orders) OR NOT contains(#orders, :tag)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        item = answer.get("Attributes", {})
+        weights = _weights(item)
+        orders = list(item.get("orders", {}).get("SS", []))
+        if len(weights) > PRUNE_AT or len(orders) > MAX_ORDERS:
+            self._prune(key, item, weights, orders, now)
+        return True
+
+    def _prune(
+        self, key: str, item: dict[str, Any], weights: dict[str, Decimal], orders: list[str], now: datetime
+    ) -> None:
+        """Cut the item back to its heaviest partners and its recent orders, unless it changed meanwhile (the
+        next order prunes it then)."""
+        recent = sorted(orders, key=_tag_time)[-ORDERS_KEPT:]
+        kept = {
+            "pk": {"S": key},
+            "sk": {"S": PAIRS_SK},
+            "updated_at": {"S": due_at_value(now)},
+            "version": item["version"],
+            **{PARTNER_PREFIX + p: {"N": str(w)} for p, w in pruned(weights).items()},
+        }
+        if recent:
+            kept["orders"] = {"SS": recent}
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.put_item(
+                TableName=self.table,
+                Item=kept,
+                ConditionExpression="version = :seen",
+                ExpressionAttributeValues={":seen": item["version"]},
+            )
+
+    def pairs(self, keys: Sequence[str]) -> dict[str, dict[str, Decimal]]:
+        wanted = list(dict.fromkeys(keys))
+        if len(wanted) > BATCH_KEYS:
+            raise ValueError(f"at most {BATCH_KEYS} pairs items at a time, not {len(wanted)}")
+        found: dict[str, dict[str, Decimal]] = {}
+        request: dict[str, Any] = (
+            {self.table: {"Keys": [{"pk": {"S": k}, "sk": {"S": PAIRS_SK}} for k in wanted]}}
+            if wanted
+            else {}
+        )
+        while request:
+            answer = self.client.batch_get_item(RequestItems=request)
+            for item in answer.get("Responses", {}).get(self.table, []):
+                if weights := _weights(item):
+                    found[item["pk"]["S"]] = weights
+            request = answer.get("UnprocessedKeys") or {}
+        return found
+
+
+def _tag_time(tag: str) -> int:
+    """The time an order tag names (hex seconds before the colon), for keeping the latest."""
+    return int(tag.split(":", 1)[0], 16)
+
+
+def _weights(item: dict[str, Any]) -> dict[str, Decimal]:
+    return {
+        name[len(PARTNER_PREFIX) :]: Decimal(value["N"])
+        for name, value in item.items()
+        if name.startswith(PARTNER_PREFIX) and "N" in value
+    }
 
 
 def _product(item: dict[str, Any]) -> Product:

@@ -111,6 +111,7 @@ class ReasonCode(StrEnum):
     # The catalog (docs/content.md):
     OUT_OF_STOCK = "out_of_stock"
     OUT_OF_STOCK_REMOVED = "out_of_stock_removed"
+    RECOMMENDED = "recommended"
     ORDER_CREDITED = "order_credited"
     CREDIT_REFUNDED = "credit_refunded"
     # programs and lifecycle stages
@@ -793,6 +794,13 @@ class Reason(BaseModel):
     def out_of_stock_removed(cls, product_ids: Sequence[str]) -> Reason:
         """The message is sent without these products: they ran out since it was planned."""
         return cls._unchecked(code=ReasonCode.OUT_OF_STOCK_REMOVED, detail={"product_ids": list(product_ids)})
+
+    @classmethod
+    def recommended(cls, source: str, count: int) -> Reason:
+        """The template showed `count` recommendations from `source`: `co_purchase` (what others bought with
+        the items), `category` (categories bought together), `fallback` (the campaign's hand-written map) or
+        `none` (nothing to suggest)."""
+        return cls._unchecked(code=ReasonCode.RECOMMENDED, detail={"source": source, "count": count})
 
 
 class DecidingZone(Protocol):

@@ -41,6 +41,9 @@ MAX_CART_ITEMS = 50
 MAX_SENDS = 200
 MAX_KEYS = 50
 MAX_RECENT_CATEGORIES = 100
+#: product ids kept of the latest order, and of every order lately (for recommendations)
+MAX_ORDER_PRODUCT_IDS = 10
+MAX_BOUGHT = 50
 #: traits kept across every identify (ingest caps one message at 100 traits of 2 KB each), and their total
 #: size as JSON: past either, new traits are dropped and counted on the profile, never the whole event
 MAX_TRAITS = 200
@@ -276,6 +279,10 @@ class Profile(BaseModel):
     last_order_at: AwareDatetime | None = None
     last_order_id: str | None = None
     last_order_categories: list[str] = Field(default_factory=list)
+    #: the latest order's product ids (at most MAX_ORDER_PRODUCT_IDS), and every product bought lately
+    #: (at most MAX_BOUGHT, newest last): recommendations leave out what the customer has
+    last_order_products: list[str] = Field(default_factory=list)
+    bought_products: list[str] = Field(default_factory=list)
 
     first_seen_at: AwareDatetime | None = None
     last_seen_at: AwareDatetime | None = None
@@ -465,6 +472,9 @@ def _apply_track(
                 profile.last_order_at = at
                 profile.last_order_id = str(props.get("order_id") or message_id or "")
                 profile.last_order_categories = sorted(categories)
+                profile.last_order_products = _order_products(props)[:MAX_ORDER_PRODUCT_IDS]
+            bought = [p for p in profile.bought_products if p not in _order_products(props)]
+            profile.bought_products = [*bought, *_order_products(props)][-MAX_BOUGHT:]
             for category in categories:
                 previous = profile.recent_categories.get(category)
                 profile.recent_categories[category] = max(at, previous) if previous else at
@@ -627,6 +637,18 @@ def _remove_from_cart(profile: Profile, item: CartItem) -> None:
             if line.quantity <= 0:
                 profile.cart.remove(line)
             return
+
+
+def _order_products(props: dict[str, Any]) -> list[str]:
+    """The product ids of an order's `products`, in order, each once (up to 200 characters)."""
+    found: list[str] = []
+    for line in props.get("products") or []:
+        product_id = line.get("product_id") if isinstance(line, dict) else None
+        if isinstance(product_id, str | int) and not isinstance(product_id, bool):
+            key = str(product_id).strip()[:200]
+            if key and key not in found:
+                found.append(key)
+    return found
 
 
 def _order_categories(props: dict[str, Any]) -> set[str]:

@@ -16,10 +16,12 @@ from righttime.core.catalog import (
 )
 from righttime.core.events import QueuedEvent, TrackMessage
 from righttime.core.global_policy import CatalogPolicy
+from righttime.core.recommend import CATEGORY_PAIRS, PRODUCT_PAIRS, basket, weight
 from righttime.stages.ports import Catalog, EventQueue
 
 #: re-reads after another writer changed the product first, before the event goes back to the queue
 MAX_ATTEMPTS = 5
+ORDER_COMPLETED = "Order Completed"
 
 
 @dataclass
@@ -81,3 +83,24 @@ def update_product(
 def remember_interest(interest: Interest, catalog: Catalog, policy: CatalogPolicy, now: datetime) -> None:
     """Keep the customer's view or cart of a product on its index for the policy's `interest` window."""
     catalog.add_interest(interest, max(interest.at, now) + policy.interest)
+
+
+def learn_from_order(event: QueuedEvent, catalog: Catalog, now: datetime) -> int:
+    """Add an `Order Completed`'s products (and categories) to each other's co-purchase partners, once per
+    order (a retried event finds its order on each item). Returns the items updated."""
+    message = event.message
+    if not isinstance(message, TrackMessage) or message.event != ORDER_COMPLETED:
+        return 0
+    order_id = message.properties.get("order_id") or event.message_id
+    found = basket(str(order_id), event.occurred_at, message.properties)
+    if found is None:
+        return 0
+    added = weight(found.at)
+    updated = 0
+    for prefix, members in ((PRODUCT_PAIRS, found.products), (CATEGORY_PAIRS, found.categories)):
+        if len(members) < 2:
+            continue
+        for member in members:
+            partners = found.partners(member, members)
+            updated += catalog.learn(prefix + member, partners, added, found.order_tag, now)
+    return updated

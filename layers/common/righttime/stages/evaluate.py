@@ -15,7 +15,7 @@ from righttime.core.policy import plan_event
 from righttime.core.policy.plan import PopulationHours, no_population
 from righttime.core.profiles import Profile, apply_event
 from righttime.core.programs import Program
-from righttime.stages.catalog import remember_interest
+from righttime.stages.catalog import learn_from_order, remember_interest
 from righttime.stages.ports import Catalog, Conflict, Store
 
 #: re-plans after a concurrent change before giving up (the message then returns to the queue)
@@ -46,6 +46,7 @@ def evaluate(
     programs: Sequence[Program] = (),
     catalog: Catalog | None = None,
     population: PopulationHours = no_population,
+    watch: bool = False,
 ) -> Evaluation:
     """Apply `event` to its customer's profile, decide every matching campaign and commit it all at once.
 
@@ -53,14 +54,17 @@ def evaluate(
     records it is written in the same commit as everything the event decided. If another writer changed the
     profile (the sender settling a message) the event is planned again from fresh state.
 
-    With a `catalog` (a deployed campaign listens to catalog changes), a view or cart of a product is put on
-    the product's interest index first: rewriting it when the event is retried changes nothing.
+    With a `catalog`, an order's products are learned as bought together, and when `watch` (a deployed
+    campaign listens to catalog changes) a view or cart of a product goes on the product's interest index.
+    Both come first, and both are idempotent: an event retried after a failed commit changes nothing more.
 
     `population` gives every customer's engagement hours, asked for only by `send_time: optimal` when the
     customer's own are too few (stages.send_time.PopulationHours caches them).
     """
-    if catalog is not None and (interest := interest_of(event)) is not None:
-        remember_interest(interest, catalog, policy.catalog, now)
+    if catalog is not None:
+        if watch and (interest := interest_of(event)) is not None:
+            remember_interest(interest, catalog, policy.catalog, now)
+        learn_from_order(event, catalog, now)
     settled: set[str] = set()
     for attempt in range(1, MAX_ATTEMPTS + 1):
         stored = store.get_profile(event.customer_id)

@@ -350,6 +350,18 @@ class Catalog(Protocol):
         most `limit`."""
         ...
 
+    def learn(
+        self, key: str, partners: Sequence[str], weight: Decimal, order_tag: str, now: datetime
+    ) -> bool:
+        """Add `weight` to each partner of `key` (`P#<product>` or `C#<category>`), once per `order_tag`,
+        atomically; prune the item to its heaviest partners when it has grown. False if the order was applied
+        to it already."""
+        ...
+
+    def pairs(self, keys: Sequence[str]) -> dict[str, dict[str, Decimal]]:
+        """The partners and weights of each of `keys` (at most 100) that has any."""
+        ...
+
 
 # -- the population's engagement hours (send-time optimisation) ----------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.policy
 import unicodedata
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from email.headerregistry import Address
@@ -101,6 +102,7 @@ def template_context(
     variables: dict[str, Any] | None = None,
     event: tuple[str, dict[str, Any]] | None = None,
     shown: Shown | None = None,
+    recommendations: Callable[..., list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """The variables every template sees. Money stays Decimal so templates format it exactly. With `shown`
     (a campaign that declares `products`), the cart is the lines still in stock, with the catalog's live
@@ -126,7 +128,10 @@ def template_context(
             "id": profile.last_order_id,
             "at": profile.last_order_at,
             "categories": profile.last_order_categories,
+            "products": profile.last_order_products,
         },
+        #: `recommendations(items, n=3, categories=None)`: docs/content.md, "Recommendations"
+        "recommendations": recommendations or _fallback_only(profile, variables or {}),
         "campaign": {"id": campaign_id},
         "message_id": message_id,
         #: the campaign's own `variables` (e.g. complementary categories for a cross-sell)
@@ -134,6 +139,13 @@ def template_context(
         #: the event that triggered the message
         "event": {"name": event[0] if event else None, "properties": event[1] if event else {}},
     }
+
+
+def _fallback_only(profile: Profile, variables: dict[str, Any]) -> Callable[..., list[dict[str, Any]]]:
+    """Recommendations without a catalog (`righttime validate`, a test): the campaign's hand-written map."""
+    from righttime.stages.recommend import Recommender
+
+    return Recommender(None, profile, variables, 0)
 
 
 def _money(value: Any) -> Decimal:

@@ -26,6 +26,7 @@ from righttime.stages.ports import (
     SendUnavailable,
     Store,
 )
+from righttime.stages.recommend import Recommender
 from righttime.stages.rendering import Rendered, Renderer, RenderError, build_mime, template_context
 from righttime.stages.unsubscribe import OneClick
 
@@ -191,26 +192,33 @@ def _content(
     renderer: Renderer,
     template: str,
 ) -> tuple[Rendered, list[Reason]] | _Refused:
-    """The message rendered with the catalog as it stands now, and the reasons that says what changed."""
+    """The message rendered with the catalog as it stands now, and the reasons that say what it shows:
+    sold-out lines left out, and where its recommendations came from."""
     shown = _shown(campaign, message, profile, catalog, policy)
     if shown is not None and shown.nothing_left:
         return _Refused(Outcome.SUPPRESSED, [Reason.out_of_stock(shown.removed)])
-    stock_reasons = [Reason.out_of_stock_removed(shown.removed)] if shown and shown.removed else []
+    reasons = [Reason.out_of_stock_removed(shown.removed)] if shown and shown.removed else []
+    variables = campaign.variables if campaign else {}
+    recommender = Recommender(catalog, profile, variables, policy.catalog.low_stock)
     try:
         context = template_context(
             profile,
             message.campaign_id,
             message.message_id,
-            campaign.variables if campaign else {},
+            variables,
             (message.trigger_event, message.trigger_properties),
             shown,
+            recommender,
         )
-        return renderer.render(template, context), stock_reasons
+        rendered = renderer.render(template, context)
     except Exception as exc:
         # A broken template, or a template that raises (a division by zero, a bad filter argument), will
         # not fix itself on retry: settle the message and say why, never leave it pending.
         cause = exc.__cause__ if isinstance(exc, RenderError) and exc.__cause__ is not None else exc
         return _Refused(Outcome.FAILED, [Reason.render_failed(str(exc), type(cause).__name__)])
+    # Each part of the message calls it alike: one reason per distinct answer.
+    reasons += [Reason.recommended(source, count) for source, count in dict.fromkeys(recommender.used)]
+    return rendered, reasons
 
 
 def _shown(
