@@ -356,3 +356,24 @@ def test_a_transactional_program_step_refuses_it(tmp_path: Any) -> None:
     with pytest.raises(CampaignError) as raised:
         load_programs(tmp_path)
     assert "steps.0(hello).timing.send_time" in raised.value.problems[0], raised.value.problems
+
+
+def test_a_program_step_with_an_optimal_send_time_waits_for_the_customers_hour(tmp_path: Any) -> None:
+    # Given a promotional program whose first step sends at the customer's best hour
+    text = PROGRAM.format(kind="promotional").replace("Signed Up", "Product Viewed")
+    (tmp_path / "series.yaml").write_text(text, encoding="utf-8")
+    (program,) = load_programs(tmp_path)
+    # When a customer who reads at 15:xx enters it at 10:00
+    plan = plan_event(
+        customer(opens_at(15, 6)),
+        viewed(),
+        [],
+        GlobalPolicy.model_validate(QUIET),
+        NOW,
+        programs=[program],
+    )
+    # Then the step's message is planned for 15:00, and its decision names the step, then the optimal hour
+    (step,) = [d for d in plan.decisions if d.outcome is Outcome.SCHEDULED]
+    assert step.send_at == paris(2, 15)
+    assert step.reason_codes == ["program_step", "send_time_optimised"]
+    assert optimised(step)["fallback"] == "customer"
