@@ -39,7 +39,6 @@ RECENT_INDEX = "Recent"
 BATCH_KEYS = 100
 
 
-
 def product_key(product_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"P#{product_id}"}, "sk": {"S": PRODUCT_SK}}
 

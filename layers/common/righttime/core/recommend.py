@@ -104,9 +104,7 @@ class Suggestion:
     score: Decimal
 
 
-def rank(
-    pair_lists: Iterable[Mapping[str, Decimal]], exclude: set[str], n: int
-) -> list[tuple[str, Decimal]]:
+def rank(pair_lists: Iterable[Mapping[str, Decimal]], exclude: set[str], n: int) -> list[tuple[str, Decimal]]:
     """The partners of every item summed, heaviest first, without `exclude`, at most n."""
     total: dict[str, Decimal] = {}
     for partners in pair_lists:
