@@ -74,13 +74,18 @@ def _oracle(journey: list[tuple[datetime, dict[str, Any]]]) -> dict[str, tuple[d
     return expected
 
 
-def test_each_offer_goes_at_the_hour_the_generated_history_says(tmp_path: Path) -> None:
-    # Given a generated engagement history of sixty customers (events/journeys/best-hour/journey.jsonl)
-    journey = best_hour_journey(60)
+@pytest.mark.parametrize(("customers", "seed"), [(60, 7), (40, 11), (25, 23)])
+def test_each_offer_goes_at_the_hour_the_generated_history_says(
+    tmp_path: Path, customers: int, seed: int
+) -> None:
+    # Given a generated engagement history (60 customers, seed 7: events/journeys/best-hour/journey.jsonl);
+    # with fewer, the population has too few opens (fewer than 240) and thin customers keep their time
+    journey = best_hour_journey(customers, seed)
     path = write_journey(tmp_path / "best-hour.jsonl", journey)
-    assert path.read_text() == (CAMPAIGNS / "journey.jsonl").read_text()
+    if (customers, seed) == (60, 7):
+        assert path.read_text() == (CAMPAIGNS / "journey.jsonl").read_text()
     expected = _oracle(journey)
-    assert {fallback for _, fallback in expected.values()} == {"customer", "population"}
+    assert "customer" in {fallback for _, fallback in expected.values()}
 
     # When it is simulated with the journey's campaigns
     lines = simulate(
