@@ -338,3 +338,30 @@ def test_a_back_test_writes_the_campaign_report_the_api_would_serve(
     # And a report file of another kind is refused before anything runs
     assert main([*command, "--report", str(tmp_path / "report.txt")]) == 2
     assert "name a .html or a .json file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["back-in-stock.jsonl", "price-drop.jsonl"])
+def test_the_catalog_and_what_customers_buy_together_are_shared_across_processes(name: str, tmp_path: Path):
+    # Given a catalog journey, and orders of many customers that pair a suit with shoes
+    lines = (JOURNEYS / name).read_text().splitlines()
+    for n in range(12):
+        products = [{"product_id": "suit", "category": "suits"}, {"product_id": "shoes", "category": "shoes"}]
+        lines.append(
+            json.dumps(
+                {
+                    "type": "track",
+                    "userId": f"pair-{n}",
+                    "timestamp": f"2026-11-01T0{n % 10}:00:00Z",
+                    "event": "Order Completed",
+                    "properties": {"order_id": f"pair-{n}", "products": products},
+                }
+            )
+        )
+    journey = tmp_path / name
+    journey.write_text("\n".join(lines) + "\n")
+    # When it is simulated on one process and sharded across three
+    one, three = _run(journey, until="5d"), _run(journey, jobs=3, until="5d")
+    # Then every line is the same: the product updates reach every shard's customers, each shard learns from
+    # every order, and each event is counted once
+    assert three == one
+    assert one[-1]["events"] == len([line for line in lines if line.strip() and not line.startswith("#")])

@@ -26,7 +26,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -40,10 +40,12 @@ from righttime.core.clock import VirtualClock
 from righttime.core.decisions import Decision, Outcome
 from righttime.core.durations import parse_duration
 from righttime.core.errors import InvalidRequestError
+from righttime.core.events import PRODUCT_UPDATED, QueuedEvent
 from righttime.core.report import Amount, Report, build_report, ticks
+from righttime.stages.catalog import learn_from_order
 from righttime.stages.explain import decision_json
 from righttime.stages.ingest import parse
-from righttime.wiring.root import install
+from righttime.wiring.root import install, root
 from righttime_dev.journeys import JourneyError, journey_lines
 from righttime_dev.local.pipeline import Driver, Envelope
 from righttime_dev.local.ses_events import ENGAGEMENT, Fate
@@ -68,6 +70,11 @@ class JourneyEvent:
     #: a line of type `ses` (an engagement history): what SES reports (`open` or `click`) about the latest
     #: message to `address`, instead of a request
     ses: tuple[Fate, str] | None = None
+    #: another shard's order, which this shard's catalog learns from (co-purchases span customers), instead
+    #: of a request; counted in its own shard only
+    learn_only: QueuedEvent | None = None
+    #: counted in the run's events (a catalog update, played in every shard, counts in shard 0 only)
+    counted: bool = True
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,17 @@ def read_journey(path: Path, shard: Shard = Shard()) -> list[JourneyEvent]:
         customer = customer_of(message)
         if shard_of(labels.get(customer, customer), shard.of) == shard.index:
             events.append(_validated(path, number, message))
+        elif message.get("event") == PRODUCT_UPDATED:
+            # The catalog is every customer's: each shard keeps its own copy, and tells its own customers.
+            events.append(replace(_validated(path, number, message), counted=False))
+        elif message.get("event") == "Order Completed" and message.get("type") == "track":
+            # What customers buy together is learned from everyone's orders, whatever the shard.
+            event = _validated(path, number, message)
+            (queued,) = parse("batch", event.body, _FAR_FUTURE)
+            learned = queued.model_copy(
+                update={"received_at": event.arrives, "occurred_at": min(queued.occurred_at, event.arrives)}
+            )
+            events.append(replace(event, learn_only=learned, counted=False))
     if not events and shard.of == 1:
         raise JourneyError(f"{path}: no events")
     events.sort(key=lambda e: (e.arrives, e.at, e.line))
@@ -536,6 +554,8 @@ def _run_shard(
             clock.set(event.arrives)
             if event.ses is not None:
                 pipeline.simulate_ses(event.ses[1], event.ses[0])
+            elif event.learn_only is not None:
+                learn_from_order(event.learn_only, root().catalog, clock.now())
             else:
                 status, _, body = pipeline.http("POST", "/v1/batch", auth, event.body)
                 if status != 200:
@@ -543,7 +563,7 @@ def _run_shard(
                         f"{options.journey}:{event.line}: refused by ingest: HTTP {status} {body.decode()}"
                     )
             pipeline.run_until_idle()
-            tally.events += 1
+            tally.events += event.counted
             if progress is not None and (done % _REPORT_EVERY == 0 or done == len(events)):
                 progress(done, len(events))
         _fire_until(pipeline, clock, end)

@@ -216,8 +216,9 @@ def _content(
         # not fix itself on retry: settle the message and say why, never leave it pending.
         cause = exc.__cause__ if isinstance(exc, RenderError) and exc.__cause__ is not None else exc
         return _Refused(Outcome.FAILED, [Reason.render_failed(str(exc), type(cause).__name__)])
-    # Each part of the message calls it alike: one reason per distinct answer.
-    reasons += [Reason.recommended(source, count) for source, count in dict.fromkeys(recommender.used)]
+    # Each part of the message calls it alike: one reason per distinct answer that showed something.
+    shown_picks = dict.fromkeys((source, count) for source, count in recommender.used if count)
+    reasons += [Reason.recommended(source, count) for source, count in shown_picks]
     return rendered, reasons
 
 
