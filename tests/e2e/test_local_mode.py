@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import json
 import urllib.request
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.policy import default as default_policy
 
 import pytest
@@ -155,3 +155,53 @@ def test_a_one_click_unsubscribe_over_http_stops_the_next_promotion(local: Local
 
     assert wait_for(refused)
     assert len(local.pipeline.sent) == 1
+
+
+def test_a_product_back_in_stock_over_http_reaches_who_wanted_it(local: LocalRighttime):
+    # Given the shop's feed says a lamp is sold out, and a customer looks at it through local mode's API
+    def product(**fields: object) -> dict[str, object]:
+        return {
+            "userId": "catalog-feed",
+            "event": "Product Updated",
+            "properties": {"product_id": "lamp-1", **fields},
+        }
+
+    assert (
+        post_json(f"{local.url}/v1/track", product(name="Brass lamp", price=120, stock=0), WRITE_KEY)[0]
+        == 200
+    )
+    identify = {"userId": "noa", "traits": {"email": "noa@example.com"}}
+    assert post_json(f"{local.url}/v1/identify", identify, WRITE_KEY)[0] == 200
+    viewed = {
+        "userId": "noa",
+        "event": "Product Viewed",
+        "properties": {"product_id": "lamp-1", "price": 120},
+    }
+    assert post_json(f"{local.url}/v1/track", viewed, WRITE_KEY)[0] == 200
+
+    from righttime.wiring.root import root
+
+    assert wait_for(lambda: bool(root().catalog.interested("lamp-1", _long_ago(), 10)))
+
+    # When the feed says two are back
+    assert post_json(f"{local.url}/v1/track", product(stock=2), WRITE_KEY)[0] == 200
+
+    # Then she gets the back-in-stock e-mail, saying only two are left
+    def told() -> bool:
+        return any(
+            "back in stock" in str(email.message_from_bytes(s.raw, policy=default_policy)["Subject"])
+            for s in local.pipeline.sent
+        )
+
+    assert wait_for(told, timeout=60)
+    (mail,) = [
+        m
+        for m in (email.message_from_bytes(s.raw, policy=default_policy) for s in local.pipeline.sent)
+        if "back in stock" in str(m["Subject"])
+    ]
+    assert str(mail["To"]) == "noa@example.com"
+    assert "Only 2 left." in mail.get_body(preferencelist=("plain",)).get_content()
+
+
+def _long_ago() -> datetime:
+    return datetime(2000, 1, 1, tzinfo=UTC)
