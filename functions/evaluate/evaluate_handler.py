@@ -55,18 +55,7 @@ def record_handler(record: SQSRecord) -> None:
         _dead_letter(record, _describe(exc), type(exc).__name__)
         return
     except Exception as exc:
-        # Retried by SQS until the queue's last receive; then it waits in the DLQ with its reason.
-        if int(record.attributes.approximate_receive_count) < parts.max_receive_count:
-            logger.warning(
-                "evaluation failed; SQS will deliver the event again",
-                extra={
-                    "sqs_message_id": record.message_id,
-                    "reason": _describe(exc),
-                    "receive_count": record.attributes.approximate_receive_count,
-                },
-            )
-            raise
-        _dead_letter(record, _describe(exc), type(exc).__name__)
+        _retry_or_dead_letter(record, exc, "evaluation failed; SQS will deliver the event again")
         return
     if result.duplicate:
         logger.info("duplicate messageId ignored", extra={"message_id": event.message_id})
@@ -103,12 +92,7 @@ def _update_product(record: SQSRecord, event: QueuedEvent) -> None:
         _dead_letter(record, str(exc), type(exc).__name__)
         return
     except Exception as exc:
-        if int(record.attributes.approximate_receive_count) < parts.max_receive_count:
-            logger.warning(
-                "product update failed; SQS will deliver it again", extra={"reason": _describe(exc)}
-            )
-            raise
-        _dead_letter(record, _describe(exc), type(exc).__name__)
+        _retry_or_dead_letter(record, exc, "product update failed; SQS will deliver it again")
         return
     metrics.add_metric(name=f"ProductUpdate_{result.status}", unit=MetricUnit.Count, value=1)
     for kind, count in result.notified.items():
@@ -136,6 +120,22 @@ def _population(parts: Root) -> HourCounts | None:
         logger.warning("engagement hours unavailable; read again soon", extra={"error": hours.error})
         metrics.add_metric(name="EngagementHoursUnavailable", unit=MetricUnit.Count, value=1)
     return found
+
+
+def _retry_or_dead_letter(record: SQSRecord, exc: Exception, message: str) -> None:
+    """Raise again, so that SQS delivers the event again, until the queue's last receive; then the event
+    waits in the DLQ with its reason."""
+    if int(record.attributes.approximate_receive_count) < root().max_receive_count:
+        logger.warning(
+            message,
+            extra={
+                "sqs_message_id": record.message_id,
+                "reason": _describe(exc),
+                "receive_count": record.attributes.approximate_receive_count,
+            },
+        )
+        raise exc
+    _dead_letter(record, _describe(exc), type(exc).__name__)
 
 
 def _describe(exc: Exception) -> str:
