@@ -46,6 +46,32 @@ def test_the_official_segment_sdk_works_unmodified_and_the_reminder_arrives(loca
     assert "Blue mug" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
+def test_the_rudderstack_sdk_works_unmodified_though_it_sends_traits_in_the_context(local: LocalRighttime):
+    # Given RudderStack's Python SDK pointed at righttime: it puts identify's traits in context.traits only
+    from rudderstack.analytics.client import Client
+
+    errors: list[Exception] = []
+    client = Client(
+        write_key=WRITE_KEY,
+        host=local.url,
+        sync_mode=True,
+        gzip=True,
+        on_error=lambda error, _batch: errors.append(error),
+    )
+
+    # When the app identifies a customer (with an address) and tracks a Product Added
+    client.identify("rs-rui", {"email": "rui@example.com", "firstName": "Rui"})
+    client.track("rs-rui", "Product Added", {"product_id": "cup-2", "name": "Green cup", "price": 9})
+    client.flush()
+
+    # Then the SDK saw no error, and the reminder reaches the address it sent, with the name it sent
+    assert errors == []
+    assert wait_for(lambda: len(local.pipeline.sent) == 1)
+    message = email.message_from_bytes(local.pipeline.sent[0].raw, policy=default_policy)
+    assert message["To"] == "rui@example.com"
+    assert "Hi Rui" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
 def test_an_order_before_the_delay_means_no_email(local: LocalRighttime):
     # Given a slower clock for this test, so the order lands well inside the hour
     local.clock.set_speed(60)  # an hour now lasts a minute

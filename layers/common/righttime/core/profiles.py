@@ -390,12 +390,19 @@ def apply_event(profile: Profile, event: QueuedEvent) -> Profile:
 
     match message:
         case IdentifyMessage(traits=traits):
-            _merge_traits(updated, traits, at)
+            _merge_traits(updated, {**context_traits(message), **traits}, at)
         case TrackMessage(event=name, properties=props):
             _apply_track(updated, name, props, at, message.messageId)
         case PageMessage() | GroupMessage() | AliasMessage():
             pass
     return updated
+
+
+def context_traits(message: IdentifyMessage) -> dict[str, JsonValue]:
+    """The traits an SDK put in `context.traits` (RudderStack's SDKs send identify's traits only there). The
+    top-level `traits` win where both name a trait."""
+    found = (message.context.model_extra or {}).get("traits")
+    return dict(found) if isinstance(found, dict) else {}
 
 
 def _merge_traits(profile: Profile, traits: dict[str, JsonValue], at: datetime) -> None:

@@ -285,6 +285,10 @@ def _content_errors(raw_messages: Any, endpoint: Endpoint, prefix: str) -> list[
         kind = raw.get("type") if endpoint == "batch" else endpoint
         if kind == "identify" and isinstance(raw.get("traits"), dict):
             errors += _trait_errors(raw["traits"], f"{where}traits")
+        context = raw.get("context")
+        if kind == "identify" and isinstance(context, dict) and isinstance(context.get("traits"), dict):
+            # RudderStack's SDKs send identify's traits here: they are read, so they are checked alike.
+            errors += _trait_errors(context["traits"], f"{where}context.traits")
         event, properties = raw.get("event"), raw.get("properties")
         if kind == "track" and isinstance(event, str) and event.startswith(RESERVED_EVENT_PREFIX):
             errors.append(
