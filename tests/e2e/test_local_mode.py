@@ -7,6 +7,7 @@ import json
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from email.policy import default as default_policy
+from typing import Any
 
 import pytest
 
@@ -18,18 +19,24 @@ from tests.e2e.conftest import wait_for
 pytestmark = pytest.mark.e2e
 
 
-def test_the_official_segment_sdk_works_unmodified_and_the_reminder_arrives(local: LocalRighttime):
-    # Given the official Segment Python SDK pointed at righttime, with gzip on
-    from segment.analytics.client import Client
-
-    errors: list[Exception] = []
-    client = Client(
+def _sdk(client_class: Any, local: LocalRighttime, errors: list[Exception]) -> Any:
+    """A Segment-style SDK client (Segment's or RudderStack's, which share the API) pointed at local mode,
+    sending at once, gzipped, and keeping the errors it reports."""
+    return client_class(
         write_key=WRITE_KEY,
         host=local.url,
         sync_mode=True,
         gzip=True,
         on_error=lambda error, _batch: errors.append(error),
     )
+
+
+def test_the_official_segment_sdk_works_unmodified_and_the_reminder_arrives(local: LocalRighttime):
+    # Given the official Segment Python SDK pointed at righttime, with gzip on
+    from segment.analytics.client import Client
+
+    errors: list[Exception] = []
+    client = _sdk(Client, local, errors)
 
     # When the app identifies a customer and tracks a Product Added
     client.identify("sdk-ann", {"email": "ann@example.com", "firstName": "Ann"})
@@ -51,13 +58,7 @@ def test_the_rudderstack_sdk_works_unmodified_though_it_sends_traits_in_the_cont
     from rudderstack.analytics.client import Client
 
     errors: list[Exception] = []
-    client = Client(
-        write_key=WRITE_KEY,
-        host=local.url,
-        sync_mode=True,
-        gzip=True,
-        on_error=lambda error, _batch: errors.append(error),
-    )
+    client = _sdk(Client, local, errors)
 
     # When the app identifies a customer (with an address) and tracks a Product Added
     client.identify("rs-rui", {"email": "rui@example.com", "firstName": "Rui"})

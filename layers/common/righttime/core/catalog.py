@@ -8,7 +8,7 @@ product's item in order of the event's timestamp; an older update than the one s
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -215,10 +215,6 @@ def interest_of(event: QueuedEvent) -> Interest | None:
 def is_catalog_event(event: QueuedEvent) -> bool:
     message = event.message
     return isinstance(message, TrackMessage) and message.event == PRODUCT_UPDATED
-
-
-def interest_expires(interest: Interest, keep: timedelta) -> datetime:
-    return interest.at + keep
 
 
 # -- what a message shows, as the catalog stands when it is sent ---------------------------------------------

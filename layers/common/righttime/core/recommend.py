@@ -95,15 +95,6 @@ def pruned(partners: Mapping[str, Decimal]) -> dict[str, Decimal]:
     return dict(ranked[:TOP_PARTNERS])
 
 
-@dataclass(frozen=True)
-class Suggestion:
-    """One thing to suggest: a product (with the catalog's fields) or, from the fallbacks, a category."""
-
-    kind: str  # "product" or "category"
-    id: str
-    score: Decimal
-
-
 def rank(pair_lists: Iterable[Mapping[str, Decimal]], exclude: set[str], n: int) -> list[tuple[str, Decimal]]:
     """The partners of every item summed, heaviest first, without `exclude`, at most n."""
     total: dict[str, Decimal] = {}
