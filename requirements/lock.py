@@ -12,6 +12,7 @@ hand edit of a lock, fails with the command that fixes it.
 | ------------------------------ | ------------------------------------------------------- | ------------- |
 | requirements/dev.txt           | pyproject.toml: [project] dependencies, the dev extra,  | make venv     |
 |                                | [build-system] requires                                 |               |
+| requirements/local.txt         | the same, with the local extra instead of dev           | make demo     |
 | layers/common/requirements.txt | pyproject.toml: [project] dependencies (arm64, 3.13)    | sam build     |
 | requirements/sam.txt           | requirements/sam.in                                     | make sam-venv |
 """
@@ -49,13 +50,15 @@ class Lock:
             "requires-python": project["project"].get("requires-python"),
             "dependencies": project["project"].get("dependencies", []),
         }
-        if self.path == "requirements/dev.txt":
-            source["dev"] = project["project"].get("optional-dependencies", {}).get("dev", [])
+        extras = {"requirements/dev.txt": "dev", "requirements/local.txt": "local"}
+        if self.path in extras:
+            extra = extras[self.path]
+            source[extra] = project["project"].get("optional-dependencies", {}).get(extra, [])
             source["build-system"] = project["build-system"]["requires"]
         return source
 
     def stdin(self, root: Path) -> str | None:
-        if self.path == "requirements/dev.txt":
+        if self.path in ("requirements/dev.txt", "requirements/local.txt"):
             # setuptools for `pip install --no-build-isolation -e .`, pinned with everything else.
             requires = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["build-system"]
             return "\n".join(requires["requires"]) + "\n"
@@ -77,6 +80,21 @@ LOCKS = (
         ),
         "# The development environment (.venv): righttime's dependencies, the dev extra and setuptools from\n"
         "# [build-system] requires (the editable install runs without build isolation).\n",
+    ),
+    Lock(
+        "requirements/local.txt",
+        (
+            "pyproject.toml",
+            "-",
+            "--extra",
+            "local",
+            "--universal",
+            "--python-version",
+            "3.11",
+            "--generate-hashes",
+        ),
+        "# Local mode alone (make demo, make local): righttime's dependencies, the local extra (moto) and\n"
+        "# setuptools. A subset of requirements/dev.txt, with the same pins: make test installs the rest.\n",
     ),
     Lock(
         "layers/common/requirements.txt",
