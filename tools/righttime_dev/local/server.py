@@ -41,6 +41,8 @@ class LocalOptions:
     sender_address: str = "shop@example.com"
     tick_seconds: float = 0.05
     log_level: str = "WARNING"
+    #: the pages whose browsers may send events (RIGHTTIME_ALLOWED_ORIGINS: comma-separated origins, or *)
+    allowed_origins: str = "*"
 
 
 def free_port() -> int:
@@ -70,6 +72,7 @@ def _environment(endpoint: str, options: LocalOptions, url: str) -> tuple[dict[s
         "UNSUBSCRIBE_URL": f"{url}/v1/unsubscribe",
         "RIGHTTIME_UNSUBSCRIBE_KEYS": f"local:{secrets.token_urlsafe(36)}",
         "UNSUBSCRIBE_KEYS_PARAMETER": "",
+        "RIGHTTIME_ALLOWED_ORIGINS": options.allowed_origins,
     }
     return aws, app
 
@@ -203,8 +206,8 @@ class _Api(BaseHTTPRequestHandler):
             url = urllib.parse.urlsplit(self.path)
             query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
             headers = {k.lower(): v for k, v in self.headers.items()}
-            path = urllib.parse.unquote(url.path)
-            status, reply_headers, payload = self.pipeline.http(method, path, headers, body, query)
+            # The raw path, as API Gateway routes on it: a `%2F` stays inside its segment.
+            status, reply_headers, payload = self.pipeline.http(method, url.path, headers, body, query)
         except Exception:
             # What API Gateway does when the function raises; the traceback is for the developer.
             from righttime.wiring.observability import logger

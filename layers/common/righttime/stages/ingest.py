@@ -38,7 +38,15 @@ from righttime.core.events import (
     corrected_timestamp,
 )
 
-Endpoint = Literal["identify", "track", "batch"]
+Endpoint = Literal["identify", "track", "page", "screen", "group", "alias", "batch"]
+#: Every path ingest answers under /v1, long and short as Segment's API has them (analytics.js posts to the
+#: short ones: /v1/t for a track call, /v1/b for a batch).
+ENDPOINT_PATHS: dict[str, Endpoint] = {
+    **{name: name for name in ("identify", "track", "page", "screen", "group", "alias", "batch")},
+    **{name[0]: name for name in ("identify", "track", "page", "screen", "group", "alias", "batch")},
+}
+#: The top-level field browsers send the write key in (analytics.js puts it in every message, and in a batch).
+WRITE_KEY_FIELD = "writeKey"
 _message_adapter: TypeAdapter[Message] = TypeAdapter(Message)
 
 #: How deep a value inside a message may nest (objects and arrays; the message itself is level 0).
@@ -70,10 +78,16 @@ QUEUE_LANES = 8
 _UNSENDABLE = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
 
+MISSING_WRITE_KEY = (
+    "missing write key: use HTTP Basic auth with the write key as the user name, "
+    f"or send it as {WRITE_KEY_FIELD!r} in the JSON body"
+)
+
+
 def authenticate(authorization: str | None, is_valid_key: Callable[[str], bool]) -> None:
     """HTTP Basic with the write key as user name and an empty password, as Segment's API does."""
     if not authorization or not authorization.lower().startswith("basic "):
-        raise UnauthorizedError("missing write key: use HTTP Basic auth with the write key as the user name")
+        raise UnauthorizedError(MISSING_WRITE_KEY)
     try:
         decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError) as exc:
@@ -112,11 +126,25 @@ def _too_large() -> InvalidRequestError:
     )
 
 
+def authenticate_body(document: Any, is_valid_key: Callable[[str], bool]) -> None:
+    """The write key as browsers send it, without an Authorization header: `writeKey` in the JSON body."""
+    key = document.get(WRITE_KEY_FIELD) if isinstance(document, dict) else None
+    if not isinstance(key, str) or not key:
+        raise UnauthorizedError(MISSING_WRITE_KEY)
+    if not is_valid_key(key):
+        raise UnauthorizedError(f"invalid write key in {WRITE_KEY_FIELD!r}")
+
+
 def parse(endpoint: Endpoint, body: bytes, received_at: datetime) -> list[QueuedEvent]:
     """Validate a decoded body into queued events, or raise InvalidRequestError naming every bad field."""
-    document = _load_json(body)
+    return parse_document(endpoint, _load_json(body), received_at)
+
+
+def parse_document(endpoint: Endpoint, document: Any, received_at: datetime) -> list[QueuedEvent]:
+    """`parse` for a body already loaded with `load_body`."""
     if not isinstance(document, dict):
         raise InvalidRequestError("body must be a JSON object", [FieldError("body", "expected an object")])
+    document = _without_write_keys(document, endpoint)
     # Checked before pydantic sees the document: unstorable numbers are placeholders until then, and a
     # deeply nested value would give pydantic a path as long as the nesting.
     value_errors: list[FieldError] = []
@@ -176,6 +204,18 @@ def parse(endpoint: Endpoint, body: bytes, received_at: datetime) -> list[Queued
     return events
 
 
+def _without_write_keys(document: dict[str, Any], endpoint: Endpoint) -> dict[str, Any]:
+    """The body without the write key browsers put in it (top level, and every message of a batch): a
+    credential has no place on the queue or in a profile's history."""
+    document = {k: v for k, v in document.items() if k != WRITE_KEY_FIELD}
+    if endpoint == "batch" and isinstance(document.get("batch"), list):
+        document["batch"] = [
+            {k: v for k, v in m.items() if k != WRITE_KEY_FIELD} if isinstance(m, dict) else m
+            for m in document["batch"]
+        ]
+    return document
+
+
 def _invalid(errors: list[FieldError]) -> InvalidRequestError:
     count = len(errors)
     listed = f"; the first {MAX_REPORTED_ERRORS} are listed" if count > MAX_REPORTED_ERRORS else ""
@@ -194,6 +234,11 @@ class _Unstorable:
 
     text: str
     reason: str
+
+
+def load_body(body: bytes) -> Any:
+    """The body's JSON, with numbers DynamoDB cannot store kept as placeholders `parse_document` names."""
+    return _load_json(body)
 
 
 def _load_json(body: bytes) -> Any:
@@ -429,7 +474,7 @@ def _field_name(loc: tuple[int | str, ...], prefix: str) -> str:
         and parts[2] in ("identify", "track", "page", "screen", "group", "alias")
     ):
         del parts[2]
-    elif not prefix and parts and parts[0] in ("identify", "track"):
+    elif not prefix and parts and parts[0] in ("identify", "track", "page", "screen", "group", "alias"):
         del parts[0]
     return ".".join(parts) or "body"
 
@@ -444,9 +489,21 @@ def accept(
     is_valid_key: Callable[[str], bool],
     enqueue: Callable[[Sequence[QueuedEvent]], None],
 ) -> int:
-    """Authenticate, decode, validate and queue one request; return the number of messages accepted."""
-    authenticate(authorization, is_valid_key)
-    events = parse(endpoint, decode_body(body, content_encoding), received_at)
+    """Authenticate, decode, validate and queue one request; return the number of messages accepted.
+
+    The Authorization header is checked before the body is read. Without one, the key is looked for in the
+    body, as analytics.js and other browser SDKs send it (a `text/plain` body, to spare a CORS preflight):
+    a body that cannot be read then counts as a missing key, 401, like a missing header."""
+    if authorization:
+        authenticate(authorization, is_valid_key)
+        document = load_body(decode_body(body, content_encoding))
+    else:
+        try:
+            document = load_body(decode_body(body, content_encoding))
+        except InvalidRequestError as exc:
+            raise UnauthorizedError(MISSING_WRITE_KEY) from exc
+        authenticate_body(document, is_valid_key)
+    events = parse_document(endpoint, document, received_at)
     enqueue_in_lanes(events, enqueue)
     return len(events)
 

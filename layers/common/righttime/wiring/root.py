@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from righttime.core.clock import Clock, SystemClock
+from righttime.core.cors import ANY_ORIGIN
 from righttime.core.errors import ConfigurationError
 from righttime.wiring import settings
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from righttime.stages.ports import (
         Catalog,
         Counters,
+        CustomerRecords,
         DeadLetters,
         EventQueue,
         Keys,
@@ -58,6 +60,7 @@ class Root:
         content: Callable[[], Content],
         mail: Callable[[], MailIdentity],
         max_receive_count: Callable[[], int],
+        customer_records: Callable[[], CustomerRecords] | None = None,
         feedback: Callable[[], FeedbackRules] | None = None,
         recovery: Callable[[], RecoveryTimings] | None = None,
         unsubscribe_keys: Callable[[], UnsubscribeKeys] | None = None,
@@ -65,11 +68,14 @@ class Root:
         campaign_metrics: Callable[[], bool] | None = None,
         population_hours: Callable[[Clock], PopulationHours] | None = None,
         catalog: Callable[[], Catalog] | None = None,
+        allowed_origins: Callable[[], frozenset[str]] | None = None,
     ) -> None:
         self.clock = clock
+        self._allowed_origins = allowed_origins or (lambda: frozenset({ANY_ORIGIN}))
         self._counters = counters or _no_counters
         self._population_hours = population_hours or _no_population_hours
         self._catalog = catalog or _no_catalog
+        self._customer_records = customer_records or _no_customer_records
         self._campaign_metrics = campaign_metrics or (lambda: False)
         self._unsubscribe_keys = unsubscribe_keys or (lambda: signing_keys(settings.UnsubscribeSettings()))
         self._feedback = feedback or (lambda: feedback_rules(settings.FeedbackSettings()))
@@ -126,6 +132,11 @@ class Root:
         return self._catalog()
 
     @cached_property
+    def customer_records(self) -> CustomerRecords:
+        """One customer's decisions page by page, and what a privacy request exports or erases."""
+        return self._customer_records()
+
+    @cached_property
     def population_hours(self) -> PopulationHours:
         """Every customer's engagement hours, for `send_time: optimal`: read at most once per 15 minutes."""
         return self._population_hours(self.clock)
@@ -134,6 +145,11 @@ class Root:
     def campaign_metrics(self) -> bool:
         """Whether the reports function publishes the funnel per campaign (CAMPAIGN_METRICS)."""
         return self._campaign_metrics()
+
+    @cached_property
+    def allowed_origins(self) -> frozenset[str]:
+        """The origins whose pages may send events to ingest from a browser (RIGHTTIME_ALLOWED_ORIGINS)."""
+        return self._allowed_origins()
 
     @cached_property
     def max_receive_count(self) -> int:
@@ -218,6 +234,19 @@ def from_environment(
         table = settings.load(settings.ReportSettings, env).reports_table
         return PopulationHours(DynamoCounters(aws().dynamodb(), table), clock)
 
+    def customer_records() -> CustomerRecords:
+        from righttime.adapters.privacy import DynamoCustomerRecords
+
+        tables = settings.load(settings.TableSettings, env)
+        catalog = env.get("CATALOG_TABLE") and settings.load(settings.CatalogSettings, env).catalog_table
+        return DynamoCustomerRecords(
+            aws().dynamodb(),
+            profiles_table=tables.profiles_table,
+            messages_table=tables.messages_table,
+            suppression_table=tables.suppression_table,
+            catalog_table=catalog or None,
+        )
+
     def mailer() -> Mailer:
         from righttime.adapters.mailer import SesMailer
 
@@ -230,6 +259,7 @@ def from_environment(
         dead_letters=dead_letters,
         schedules=schedules,
         mailer=mailer,
+        customer_records=customer_records,
         keys=lambda: api_keys(settings.load(settings.KeySettings, env), lambda: aws().ssm()),
         content=lambda: content_from(settings.load(settings.ContentSettings, env)),
         mail=lambda: mail_identity(env, lambda: aws().ssm()),
@@ -243,11 +273,16 @@ def from_environment(
         population_hours=population_hours,
         catalog=catalog,
         campaign_metrics=lambda: settings.load(settings.CampaignMetricSettings, env).campaign_metrics,
+        allowed_origins=lambda: settings.load(settings.CorsSettings, env).origins,
     )
 
 
 def _no_catalog() -> Catalog:
     raise ConfigurationError("this process has no product catalog: set CATALOG_TABLE")
+
+
+def _no_customer_records() -> CustomerRecords:
+    raise ConfigurationError("this process reads no customer records: it has no DynamoDB tables")
 
 
 def _no_population_hours(_clock: Clock) -> PopulationHours:

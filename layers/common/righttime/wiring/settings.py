@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from righttime.core.cors import parse_origins
 from righttime.core.errors import ConfigurationError
 
 
@@ -44,6 +45,22 @@ class CampaignMetricSettings(_EnvModel):
 
 class IngestSettings(_EnvModel):
     events_queue_url: str = Field(alias="EVENTS_QUEUE_URL", min_length=1)
+
+
+class CorsSettings(_EnvModel):
+    #: the pages (origins) whose browsers may send events to ingest, comma-separated, or * for any: write keys
+    #: are public in every page that loads analytics.js, so Segment's own API allows any origin too
+    allowed_origins: str = Field(alias="RIGHTTIME_ALLOWED_ORIGINS", default="*")
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        parse_origins(value)  # a ValueError names the entry; load() reports it under the variable's name
+        return value
+
+    @property
+    def origins(self) -> frozenset[str]:
+        return parse_origins(self.allowed_origins)
 
 
 class KeySettings(_EnvModel):
