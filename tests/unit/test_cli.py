@@ -130,3 +130,48 @@ def test_a_scaffold_is_found_for_an_editable_install():
     assert (root / "campaigns" / "cart_abandonment.yaml").is_file()
     assert (root / "templates").is_dir()
     assert isinstance(root, Path)
+
+
+def test_a_wheel_carries_the_scaffold_init_copies(tmp_path):
+    # Given the project's sources, as an sdist or a checkout holds them (built in a copy: the build leaves
+    # build/ and *.egg-info behind)
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    root = Path(__file__).resolve().parents[2]
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):
+        shutil.copy2(root / name, source / name)
+    for folder in ("layers/common/righttime", "tools/righttime_dev", "campaigns", "templates"):
+        shutil.copytree(root / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    # When a wheel is built from them
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            str(source),
+            "-w",
+            str(tmp_path / "dist"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    # Then it carries every shipped campaign, the policy and every template under righttime_dev/scaffold
+    (wheel,) = (tmp_path / "dist").glob("righttime-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {
+        f"righttime_dev/scaffold/{path.relative_to(root).as_posix()}"
+        for folder in ("campaigns", "templates")
+        for path in (root / folder).rglob("*")
+        if path.is_file()
+    }
+    assert "righttime_dev/scaffold/campaigns/policy.yaml" in shipped
+    assert shipped <= names
