@@ -12,11 +12,11 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # SAM CLI asks before sending telemetry; never on CI or in make.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv sam-venv browser lock lock-upgrade lock-check demo local test lint typecheck template unit functional e2e contract bench fuzz build deploy clean
+.PHONY: help venv local-venv sam-venv browser lock lock-upgrade lock-check demo local test lint typecheck template unit functional e2e contract bench fuzz build deploy clean
 
 help:
-	@echo "make demo      set up, start local mode with a fast clock, replay a journey, show the email"
-	@echo "make local     run the whole pipeline on this machine (http://127.0.0.1:3000)"
+	@echo "make demo      set up local mode only, replay a cart on a fixed virtual clock, show the email and why it went when"
+	@echo "make local     set up local mode only, run the whole pipeline on this machine (http://127.0.0.1:3000)"
 	@echo "make test      set up, then lint, type-check, validate the template and run every test"
 	@echo "make bench     set up, then measure cold start, AWS calls and cost, policy speed, simulation and a 1M-event back-test (about an hour)"
 	@echo "make fuzz      set up, then send 10,000 generated hostile requests to local mode; fails on any 5xx or drop"
@@ -25,17 +25,31 @@ help:
 	@echo "make build     sam build (needs python3.13 on PATH, the Lambda runtime's version)"
 	@echo "make deploy    sam deploy --guided"
 
-$(BIN)/uv:
+$(VENV)/.pip:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet pip==$(PIP_VERSION) uv==$(UV_VERSION)
+	$(BIN)/pip install --quiet pip==$(PIP_VERSION)
+	@touch $@
+
+$(BIN)/uv: | $(VENV)/.pip
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
 
 # Exactly the pins of the dev lock, then righttime itself without resolving anything; a changed lock reinstalls.
-$(BIN)/righttime: requirements/dev.txt pyproject.toml | $(BIN)/uv
+# Each lock has its own marker in .venv: `make demo` (local.txt, a subset with the same pins) and `make test`
+# (dev.txt) share the venv, in either order.
+$(VENV)/.dev-installed: requirements/dev.txt pyproject.toml | $(VENV)/.pip
 	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
-venv: $(BIN)/righttime
+venv: $(VENV)/.dev-installed
+
+# Local mode alone (make demo, make local): righttime's dependencies and moto, no dev tool.
+$(VENV)/.local-installed: requirements/local.txt pyproject.toml | $(VENV)/.pip
+	$(BIN)/pip install --quiet --require-hashes -r requirements/local.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+local-venv: $(VENV)/.local-installed
 
 # The SAM CLI pins boto3 and pydantic of its own, so it keeps a venv (and a lock) apart from .venv.
 $(SAM): requirements/sam.txt
@@ -69,10 +83,10 @@ lock-upgrade: $(BIN)/uv
 lock-check:
 	$(PYTHON) requirements/lock.py --check
 
-demo: venv
+demo: local-venv
 	$(BIN)/righttime demo --journey events/journey-cart-abandonment.jsonl --speed 3600 --outbox outbox
 
-local: venv
+local: local-venv
 	$(BIN)/righttime local --port 3000 --outbox outbox
 
 lint: venv

@@ -13,8 +13,13 @@ hand edit of a lock, fails with the command that fixes it.
 | requirements/dev.txt           | pyproject.toml: [project] dependencies, the dev extra,  | make venv     |
 |                                | [build-system] requires                                 |               |
 | requirements/local.txt         | the same, with the local extra instead of dev           | make demo     |
-| layers/common/requirements.txt | pyproject.toml: [project] dependencies (arm64, 3.13)    | sam build     |
+| layers/common/requirements.txt | pyproject.toml: [project] dependencies but boto3, for   | sam build     |
+|                                | arm64 and python 3.13                                   |               |
 | requirements/sam.txt           | requirements/sam.in                                     | make sam-venv |
+
+The layer leaves out boto3 and what only it needs (botocore, s3transfer, urllib3, python-dateutil, six): the
+python3.13 runtime ships them, with every API righttime calls (docs/operations.md, "The AWS SDK comes from
+the runtime"). They stay in the dev and local locks, which tests and local mode run on.
 """
 
 from __future__ import annotations
@@ -32,6 +37,20 @@ from pathlib import Path
 
 DIGEST_PREFIX = "# lock digest: "
 COMPILE_COMMAND = "make lock"
+LAYER = "layers/common/requirements.txt"
+#: what the Lambda runtime provides: left out of the layer, whose copy would only shadow the runtime's
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore"})
+
+
+def _name(requirement: str) -> str:
+    """The distribution name of a PEP 508 requirement, normalised (`boto3>=1.35` -> `boto3`)."""
+    end = next((i for i, c in enumerate(requirement) if not (c.isalnum() or c in "-_.")), len(requirement))
+    return requirement[:end].lower().replace("_", "-")
+
+
+def layer_requirements(dependencies: list[str]) -> list[str]:
+    """[project] dependencies without those the runtime provides."""
+    return [r for r in dependencies if _name(r) not in RUNTIME_PROVIDED]
 
 
 @dataclass(frozen=True)
@@ -50,6 +69,9 @@ class Lock:
             "requires-python": project["project"].get("requires-python"),
             "dependencies": project["project"].get("dependencies", []),
         }
+        if self.path == LAYER:
+            source["dependencies"] = layer_requirements(project["project"].get("dependencies", []))
+            source["runtime-provided"] = sorted(RUNTIME_PROVIDED)
         extras = {"requirements/dev.txt": "dev", "requirements/local.txt": "local"}
         if self.path in extras:
             extra = extras[self.path]
@@ -58,6 +80,9 @@ class Lock:
         return source
 
     def stdin(self, root: Path) -> str | None:
+        if self.path == LAYER:
+            project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+            return "\n".join(layer_requirements(project.get("dependencies", []))) + "\n"
         if self.path in ("requirements/dev.txt", "requirements/local.txt"):
             # setuptools for `pip install --no-build-isolation -e .`, pinned with everything else.
             requires = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["build-system"]
@@ -97,10 +122,11 @@ LOCKS = (
         "# setuptools. A subset of requirements/dev.txt, with the same pins: make test installs the rest.\n",
     ),
     Lock(
-        "layers/common/requirements.txt",
-        # The Lambda runtime of template.yaml's Globals: python3.13 on arm64.
+        LAYER,
+        # The Lambda runtime of template.yaml's Globals: python3.13 on arm64. The requirements come on stdin:
+        # pyproject's dependencies without RUNTIME_PROVIDED.
         (
-            "pyproject.toml",
+            "-",
             "--python-version",
             "3.13",
             "--python-platform",
@@ -108,8 +134,8 @@ LOCKS = (
             "--generate-hashes",
         ),
         "# The shared Lambda layer (sam build): [project] dependencies of pyproject.toml, resolved for\n"
-        "# python3.13 on arm64. boto3 is in the Lambda runtime too; pinning it gives every function the\n"
-        "# same botocore, with EventBridge Scheduler and SES v2.\n",
+        "# python3.13 on arm64, without boto3 and botocore: the runtime's own serve every call righttime\n"
+        "# makes (Scheduler and SES v2 included); a copy here would shadow them (docs/operations.md).\n",
     ),
     Lock(
         "requirements/sam.txt",

@@ -1,5 +1,7 @@
-"""Read API, with an admin key: explains decisions, `GET /v1/profiles/{userId}/decisions[?campaign=ID]`; and
-reports per campaign, `GET /v1/reports/campaigns[?from=YYYY-MM-DD&to=YYYY-MM-DD]` (docs/reporting.md).
+"""Read API, with an admin key: explains decisions, `GET /v1/profiles/{userId}/decisions[?campaign=ID]`, a
+page at a time (`limit`, `cursor`); exports and erases a customer (privacy requests, docs/privacy.md),
+`GET` and `DELETE /v1/profiles/{userId}`; and reports per campaign,
+`GET /v1/reports/campaigns[?from=YYYY-MM-DD&to=YYYY-MM-DD]` (docs/reporting.md).
 
 And one-click unsubscribe (RFC 8058), with the signed token a promotional e-mail's `List-Unsubscribe` URL
 carries: `POST /v1/unsubscribe?t=TOKEN` unsubscribes at once; `GET` shows the preference page (a checkbox per
@@ -9,9 +11,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, timedelta
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -19,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from righttime.core.errors import ConfigurationError, UnauthorizedError
 from righttime.core.unsubscribe import InvalidToken, verify
-from righttime.stages import explain, report, unsubscribe
+from righttime.stages import explain, privacy, report, unsubscribe
 from righttime.stages.ports import CountersUnavailable
 from righttime.wiring.http_errors import json_error, misconfigured
 from righttime.wiring.observability import logger, metrics
@@ -37,7 +39,44 @@ def decisions(user_id: str) -> dict[str, Any]:
     event = app.current_event
     explain.authorize(event.headers.get("authorization"), root().keys.is_admin_key)
     campaign = event.get_query_string_value("campaign")
-    return explain.decisions_document(root().store, user_id, campaign)
+    try:
+        limit = explain.page_limit(event.get_query_string_value("limit"))
+        cursor = event.get_query_string_value("cursor")
+        return explain.decisions_document(root().customer_records, customer(user_id), campaign, limit, cursor)
+    except ValueError as exc:  # a bad limit, or InvalidCursor: the message names the parameter
+        raise BadRequestError(str(exc)) from exc
+
+
+@app.get("/v1/profiles/<user_id>")
+def export_profile(user_id: str) -> Response[Any]:
+    explain.authorize(app.current_event.headers.get("authorization"), root().keys.is_admin_key)
+    parts = root()
+    document = privacy.export_document(
+        parts.store, parts.customer_records, customer(user_id), parts.clock.now()
+    )
+    if not document["found"]:
+        return json_error(404, {"message": "righttime holds nothing about this customer"})
+    metrics.add_metric(name="ProfilesExported", unit=MetricUnit.Count, value=1)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
+
+
+@app.delete("/v1/profiles/<user_id>")
+def erase_profile(user_id: str) -> dict[str, Any]:
+    explain.authorize(app.current_event.headers.get("authorization"), root().keys.is_admin_key)
+    parts = root()
+    erasure = privacy.erase(
+        parts.store, parts.customer_records, parts.schedules, customer(user_id), parts.clock.now()
+    )
+    # No customer id in the log (it was erased): the counts are what an operator needs.
+    logger.info("customer erased", extra={"found": erasure.found, "complete": erasure.complete})
+    metrics.add_metric(name="ProfilesErased", unit=MetricUnit.Count, value=1)
+    return erasure.document()
+
+
+def customer(path_segment: str) -> str:
+    """The customer id a path segment names. API Gateway routes on the raw path, so an id holding `/`, `#`,
+    `?`, `"` or non-ASCII arrives percent-encoded (`%2F`): decoded here, exactly once."""
+    return unquote(path_segment)
 
 
 @app.get("/v1/reports/campaigns")

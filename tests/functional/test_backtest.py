@@ -258,7 +258,7 @@ def test_until_says_how_long_time_goes_on_after_the_last_event(capsys: pytest.Ca
     assert [line["campaign"] for line in default if line["type"] == "sent"] == ["cart_abandonment"]
     # And an instant before the last event, or a form it does not know, is refused by the command
     for until in ("2026-11-01", "soon"):
-        assert main(["simulate", str(journey), "--until", until, "--template", str(TEMPLATE)]) == 1
+        assert main(["simulate", str(journey), "--until", until, "--template", str(TEMPLATE)]) == 2
         assert "--until" in capsys.readouterr().err
 
 

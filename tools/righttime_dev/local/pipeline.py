@@ -159,15 +159,24 @@ class Driver:
 
     # -- API Gateway ---------------------------------------------------------------------------------------
     def route(self, method: str, path: str) -> tuple[str, str, dict[str, str]] | None:
-        """The function, resource and path parameters the template's API events give a request."""
+        """The function, resource and path parameters the template's API events give a request. `path` is
+        the raw path, still percent-encoded: it is split into segments first and each decoded after, so a
+        `%2F` stays inside its segment (the path parameter's value is decoded)."""
         parts = path.strip("/").split("/")
         for logical_id, function in self.stack.functions.items():
             for route_method, resource in function.routes:
                 pattern = resource.strip("/").split("/")
                 if route_method != method.upper() or len(pattern) != len(parts):
                     continue
-                if all(p == v or p.startswith("{") for p, v in zip(pattern, parts, strict=True)):
-                    params = {p[1:-1]: v for p, v in zip(pattern, parts, strict=True) if p.startswith("{")}
+                if all(
+                    p == urllib.parse.unquote(v) or p.startswith("{")
+                    for p, v in zip(pattern, parts, strict=True)
+                ):
+                    params = {
+                        p[1:-1]: urllib.parse.unquote(v)
+                        for p, v in zip(pattern, parts, strict=True)
+                        if p.startswith("{")
+                    }
                     return logical_id, resource, params
         return None
 
@@ -180,7 +189,8 @@ class Driver:
         query: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         """Turn one HTTP request into an HTTP API event (payload format 2.0) for the function the template
-        routes it to; answer with the status, headers and body API Gateway would send back."""
+        routes it to; answer with the status, headers and body API Gateway would send back. `path` is the raw
+        (percent-encoded) path, and the event's `rawPath` keeps it so."""
         if path.startswith(LOCAL_SES_PATH):
             return self._local_ses_route(method, path, query or {})
         found = self.route(method, path)

@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -205,8 +206,8 @@ class _Api(BaseHTTPRequestHandler):
             url = urllib.parse.urlsplit(self.path)
             query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
             headers = {k.lower(): v for k, v in self.headers.items()}
-            path = urllib.parse.unquote(url.path)
-            status, reply_headers, payload = self.pipeline.http(method, path, headers, body, query)
+            # The raw path, as API Gateway routes on it: a `%2F` stays inside its segment.
+            status, reply_headers, payload = self.pipeline.http(method, url.path, headers, body, query)
         except Exception:
             # What API Gateway does when the function raises; the traceback is for the developer.
             from righttime.wiring.observability import logger
@@ -252,9 +253,10 @@ class _Api(BaseHTTPRequestHandler):
 class LocalRighttime:
     """Everything `righttime local` runs, startable and stoppable from code (tests, demo) or the CLI."""
 
-    def __init__(self, options: LocalOptions) -> None:
+    def __init__(self, options: LocalOptions, start: datetime | None = None) -> None:
+        """`start`: the virtual clock's first instant (default: now), so a run can be replayed exactly."""
         self.options = options
-        self.clock = VirtualClock(start=SystemClock().now(), speed=options.speed)
+        self.clock = VirtualClock(start=start or SystemClock().now(), speed=options.speed)
         self.errors: list[BaseException] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -265,7 +267,9 @@ class LocalRighttime:
     def url(self) -> str:
         return f"http://{self.options.host}:{self.httpd.server_address[1]}"
 
-    def start(self) -> LocalRighttime:
+    def start(self, tick: bool = True) -> LocalRighttime:
+        """`tick=False`: nothing drives the pipeline but the caller (`pipeline.run_until_idle()` after moving
+        the clock), as the demo does to play its journey the same way on every run."""
         self._aws = embedded_aws()
         endpoint = self._aws.__enter__()
         # Bound first: the unsubscribe links local mode's mail carries name its address.
@@ -285,7 +289,8 @@ class LocalRighttime:
         logger.setLevel(self.options.log_level)  # the logger was built before local mode set the environment
         handler.pipeline = self.pipeline
         self._spawn(self.httpd.serve_forever)
-        self._spawn(self._tick)
+        if tick:
+            self._spawn(self._tick)
         return self
 
     def stop(self) -> None:

@@ -6,7 +6,11 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
 from pydantic import BaseModel
+
+#: Powertools' port of boto3's TypeDeserializer, without boto3 (numbers as Decimal, sets as sets, B as bytes)
+_DESERIALIZER = TypeDeserializer()
 
 
 def to_item(model: BaseModel, **extra: Any) -> dict[str, Any]:
@@ -23,12 +27,13 @@ def to_values(values: dict[str, Any]) -> dict[str, Any]:
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     """A DynamoDB item as plain Python (numbers as int or float), ready for `Model.model_validate`."""
-    return {key: _plain(deserialize(value)) for key, value in item.items()}
+    return {key: _plain(_DESERIALIZER.deserialize(value)) for key, value in item.items()}
 
 
 def serialize(value: Any) -> dict[str, Any]:
     """One value in DynamoDB's attribute-value form. Our items come from JSON, so these are all the
-    types there are; boto3's TypeSerializer would cost the handlers an import of all of boto3."""
+    types there are; boto3's TypeSerializer would cost the handlers an import of all of boto3, and
+    Powertools ships only the deserializer."""
     if value is None:
         return {"NULL": True}
     if isinstance(value, bool):
@@ -46,27 +51,6 @@ def serialize(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return {"M": {str(k): serialize(v) for k, v in value.items()}}
     raise TypeError(f"cannot store a {type(value).__name__} in DynamoDB")
-
-
-def deserialize(attribute: dict[str, Any]) -> Any:
-    """The Python value of one attribute value (numbers as Decimal, as DynamoDB returns them)."""
-    ((kind, value),) = attribute.items()
-    match kind:
-        case "NULL":
-            return None
-        case "S" | "BOOL" | "B":
-            return value
-        case "N":
-            return Decimal(value)
-        case "L":
-            return [deserialize(v) for v in value]
-        case "M":
-            return {k: deserialize(v) for k, v in value.items()}
-        case "SS" | "BS":
-            return set(value)
-        case "NS":
-            return {Decimal(v) for v in value}
-    raise ValueError(f"unknown DynamoDB attribute type {kind!r}")
 
 
 def _jsonable(value: Any) -> Any:

@@ -17,6 +17,16 @@ def address_key(address: str) -> str:
     return hashlib.sha256(normalise_address(address).encode()).hexdigest()
 
 
+#: the prefix that keeps an erased customer's key apart from the hashed addresses on the suppression list
+ERASED_CUSTOMER_PREFIX = "customer#"
+
+
+def erased_customer_key(customer_id: str) -> str:
+    """The suppression list's key for an erased customer id (docs/privacy.md): a hash, so the list keeps no
+    id in clear; the prefix keeps it apart from any address's key."""
+    return ERASED_CUSTOMER_PREFIX + hashlib.sha256(customer_id.encode()).hexdigest()
+
+
 _ATEXT = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 

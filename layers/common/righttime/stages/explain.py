@@ -7,10 +7,11 @@ from typing import Any
 
 from righttime.core.decisions import Decision
 from righttime.core.errors import UnauthorizedError
-from righttime.stages.ports import Store
+from righttime.stages.ports import CustomerRecords
 
-#: the most decisions one answer carries (the newest are kept)
-MAX_DECISIONS = 500
+#: the decisions one page carries unless `limit` says otherwise, and the most it may ask for
+DEFAULT_PAGE = 50
+MAX_PAGE = 500
 
 
 def authorize(authorization: str | None, is_admin_key: Callable[[str], bool]) -> None:
@@ -22,14 +23,28 @@ def authorize(authorization: str | None, is_admin_key: Callable[[str], bool]) ->
         raise UnauthorizedError("invalid admin key")
 
 
-def decisions_document(store: Store, user_id: str, campaign: str | None) -> dict[str, Any]:
-    found = list(store.decisions(user_id, campaign))
+def page_limit(text: str | None) -> int:
+    """The `limit` query parameter: a whole number from 1 to MAX_PAGE (DEFAULT_PAGE when absent)."""
+    if text is None:
+        return DEFAULT_PAGE
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+        raise ValueError(f"'limit' must be a whole number from 1 to {MAX_PAGE}, not {text[:20]!r}")
+    return int(text)
+
+
+def decisions_document(
+    records: CustomerRecords, user_id: str, campaign: str | None, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """One page of the customer's decisions, the newest first; `next_cursor` reads the next (null: the
+    last page). Raises InvalidCursor."""
+    page = records.decisions_page(user_id, campaign, limit, cursor)
     return {
         "user_id": user_id,
         "campaign": campaign,
-        "count": len(found),
-        "truncated": len(found) > MAX_DECISIONS,
-        "decisions": [decision_json(d) for d in found[-MAX_DECISIONS:]],
+        "limit": limit,
+        "count": len(page.decisions),
+        "decisions": [decision_json(d) for d in page.decisions],
+        "next_cursor": page.next_cursor,
     }
 
 

@@ -373,3 +373,59 @@ class EngagementHours(Protocol):
     def population_hours(self, months: Sequence[str]) -> HourCounts:
         """The counts of the `months` partitions (`hours#2026-11`), summed. Raises CountersUnavailable."""
         ...
+
+
+# -- privacy requests and the read API's pages ---------------------------------------------------------------
+
+
+class InvalidCursor(ValueError):
+    """A page cursor this deployment did not hand out (garbage, cut short or edited)."""
+
+
+@dataclass(frozen=True)
+class DecisionPage:
+    """One page of a customer's decisions, the newest first; `next_cursor` reads on (None: that was all)."""
+
+    decisions: list[Decision]
+    next_cursor: str | None
+
+
+class CustomerRecords(Protocol):
+    """What righttime holds about one customer beyond the profile, read page by page and erased on request
+    (docs/privacy.md). Every read is a Query on the customer's own partition or a GetItem by key."""
+
+    def decisions_page(
+        self, customer_id: str, campaign_id: str | None, limit: int, cursor: str | None
+    ) -> DecisionPage:
+        """At most `limit` decisions, the newest first, after `cursor` (a page's `next_cursor`); optionally
+        of one campaign. Raises InvalidCursor."""
+        ...
+
+    def messages(self, customer_id: str, limit: int) -> tuple[list[OutboundMessage], bool]:
+        """The customer's messages (at most `limit`), and whether there were more."""
+        ...
+
+    def interests(self, customer_id: str, product_ids: Sequence[str]) -> list[Interest]:
+        """The customer's interest entries on the products named."""
+        ...
+
+    def suppression(self, keys: Sequence[str]) -> dict[str, str]:
+        """The suppression reason stored under each of `keys` (hashed addresses or customers) that has one."""
+        ...
+
+    def suppress_erased(self, keys: Sequence[str], now: datetime) -> None:
+        """Suppress every one of `keys` for `erased`, keeping no address in clear beside them."""
+        ...
+
+    def delete_interests(self, customer_id: str, product_ids: Sequence[str]) -> int:
+        """Delete the customer's interest entries on the products named; how many there were."""
+        ...
+
+    def delete_records(self, customer_id: str, limit: int) -> tuple[int, int, bool]:
+        """Delete at most `limit` of the customer's message and decision items: (messages, decisions) deleted,
+        and whether any are left."""
+        ...
+
+    def delete_profile(self, customer_id: str) -> bool:
+        """Delete the profile; False if there was none."""
+        ...
