@@ -22,8 +22,9 @@ help:
 	@echo "make fuzz      set up, then send 10,000 generated hostile requests to local mode; fails on any 5xx or drop"
 	@echo "make browser   install Debian's chromium and chromium-driver for the browser tests, when missing"
 	@echo "make lock      regenerate the lock files after changing dependencies in pyproject.toml or requirements/sam.in"
+	@echo "make keys      create the three key parameters in SSM when missing; prints the new write and admin keys"
 	@echo "make build     sam build (needs python3.13 on PATH, the Lambda runtime's version)"
-	@echo "make deploy    sam deploy --guided"
+	@echo "make deploy    build, then sam deploy with samconfig.toml; the first time: make deploy SENDER=shop@example.com"
 
 $(VENV)/.pip:
 	$(PYTHON) -m venv $(VENV)
@@ -125,12 +126,29 @@ bench: venv
 fuzz: venv
 	$(BIN)/python -m righttime_dev.fuzz --cases 10000
 
+# Deploying (README, "Deploying to AWS"): `make keys`, then `make deploy SENDER=shop@example.com` the first
+# time and `make deploy` after. samconfig.toml holds the defaults; STACK, REGION and PARAMS (more
+# Name=value parameter overrides, e.g. PARAMS='LogLevel=INFO AlarmEmail=ops@example.com') override them.
+# The region is REGION, else AWS_REGION or AWS_DEFAULT_REGION from your shell, else your AWS profile's: the
+# us-east-1 this Makefile exports for local mode and moto is dropped, so it never picks an account's region.
+.PHONY: keys
+DEPLOY_REGION = $(or $(REGION),$(AWS_REGION),$(if $(filter file,$(origin AWS_DEFAULT_REGION)),,$(AWS_DEFAULT_REGION)))
+AWS_ENV = $(if $(filter file,$(origin AWS_DEFAULT_REGION)),env -u AWS_DEFAULT_REGION)
+OVERRIDES = $(strip $(if $(SENDER),SenderAddress=$(SENDER)) $(PARAMS))
+
+keys: venv
+	$(AWS_ENV) $(BIN)/python -m righttime_dev.keys $(if $(DEPLOY_REGION),--region $(DEPLOY_REGION))
+
 # The ContentLayer's Makefile compiles the campaigns with the dev venv's Python (righttime and its pins).
 build: sam-venv venv
 	RIGHTTIME_ROOT=$(CURDIR) PYTHON=$(CURDIR)/$(BIN)/python $(SAM) build --template template.yaml
 
+# Without SENDER an update keeps the stack's SenderAddress (sam deploy passes UsePreviousValue for every
+# parameter not overridden); a first deploy without it fails at CloudFormation, which names the parameter.
 deploy: build
-	$(SAM) deploy --guided
+	@$(if $(SENDER),:,echo "make deploy: no SENDER: the stack keeps its sender (a first deploy needs SENDER=shop@example.com)")
+	$(AWS_ENV) $(SAM) deploy $(if $(STACK),--stack-name $(STACK)) $(if $(DEPLOY_REGION),--region $(DEPLOY_REGION)) \
+	  $(if $(OVERRIDES),--parameter-overrides $(OVERRIDES))
 
 clean:
 	rm -rf .aws-sam outbox .pytest_cache .mypy_cache .ruff_cache
