@@ -177,3 +177,23 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
     # Then main() does not hide it
     with pytest.raises(RuntimeError, match="a bug"):
         main(["validate"])
+
+
+def test_a_port_in_use_is_one_line(capsys):
+    # Given a port something else listens on
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        # When local mode is asked to listen there
+        code = main(["local", "--port", str(port), "--template", str(TEMPLATE)])
+    # Then it says so in one line, before starting anything
+    assert f"cannot listen on 127.0.0.1:{port}" in one_line_error(capsys, code)
+
+
+def test_a_report_file_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    journey = tmp_path / "journey.jsonl"
+    journey.write_text('{"type": "identify", "userId": "a", "timestamp": "2026-03-12T19:20:00Z"}\n')
+    report = tmp_path / "missing-folder" / "report.json"
+    code = main(["simulate", str(journey), "--template", str(TEMPLATE), "--report", str(report)])
+    assert f"cannot write {report}" in one_line_error(capsys, code)

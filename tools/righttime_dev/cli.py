@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import email
+import errno
 import http.client
 import json
 import os
@@ -305,7 +306,14 @@ def _start_local(args: argparse.Namespace, speed: float | None = None, demo: boo
         sender_address=args.sender,
         log_level=args.log_level,
     )
-    stack = LocalRighttime(options, start=args.start).start(tick=not demo)
+    try:
+        stack = LocalRighttime(options, start=args.start).start(tick=not demo)
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        raise UserError(
+            f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror} (choose another --port)"
+        ) from exc
     if demo:
         return stack
     stack.pipeline.on_sent.append(_print_sent)
@@ -548,6 +556,11 @@ def _run_simulate(args: argparse.Namespace) -> int:
         raise UserError("--report writes one run's report: leave out --compare")
     template = args.template or _find_template()
     _check_content(args.campaigns, args.templates)
+    if args.emails is not None:
+        try:
+            args.emails.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--emails {args.emails}: {exc.strerror}") from exc
     if args.compare is not None:
         _check_content(args.compare, args.templates)
     bar = ProgressBar(sys.stderr) if _show_progress(args) else None
@@ -601,11 +614,18 @@ def _write_report(path: Path, report: Any) -> None:
     from righttime_dev.report_html import render_html
 
     document = report.document()
-    if path.suffix == ".html":
-        path.write_text(render_html(document), encoding="utf-8")
-    else:
-        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    _write_text(
+        path, render_html(document) if path.suffix == ".html" else json.dumps(document, indent=2) + "\n"
+    )
     print(f"wrote the campaign report to {path}", file=sys.stderr)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """A file the user named; one they cannot write is their error to fix."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def _program_ids(campaigns: Path) -> set[str]:
@@ -653,7 +673,7 @@ def _run_report(args: argparse.Namespace) -> int:
     step(f"  {len(document['campaigns'])} campaigns counted from {document['from']} to {document['to']}")
     if args.html is not None:
         step(f"rendering {args.html} ...")
-        args.html.write_text(render_html(document), encoding="utf-8")
+        _write_text(args.html, render_html(document))
         print(f"wrote {args.html}", file=sys.stderr)
     if args.json:
         print(json.dumps(document, indent=2))
@@ -739,9 +759,12 @@ def _run_init(args: argparse.Namespace) -> int:
     if present and not args.force:
         more = f" (and {len(present) - 1} more)" if len(present) > 1 else ""
         raise UserError(f"{present[0]} already exists{more}: nothing copied; --force overwrites")
-    for path, target in zip(files, targets, strict=True):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(path.read_bytes())
+    try:
+        for path, target in zip(files, targets, strict=True):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    except OSError as exc:
+        raise UserError(f"cannot write {exc.filename}: {exc.strerror}") from exc
     print(f"wrote {len(targets)} files to {args.dir}: campaigns/ (policy.yaml included) and templates/")
     print(f"next: righttime validate {args.dir / 'campaigns'} --templates {args.dir / 'templates'}")
     return 0

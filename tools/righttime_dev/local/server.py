@@ -270,11 +270,12 @@ class LocalRighttime:
     def start(self, tick: bool = True) -> LocalRighttime:
         """`tick=False`: nothing drives the pipeline but the caller (`pipeline.run_until_idle()` after moving
         the clock), as the demo does to play its journey the same way on every run."""
-        self._aws = embedded_aws()
-        endpoint = self._aws.__enter__()
-        # Bound first: the unsubscribe links local mode's mail carries name its address.
+        # Bound first: the unsubscribe links local mode's mail carries name its address, and a port in use
+        # stops the start before anything runs.
         handler: type[_Api] = type("Api", (_Api,), {})
         self.httpd = ThreadingHTTPServer((self.options.host, self.options.port), handler)
+        self._aws = embedded_aws()
+        endpoint = self._aws.__enter__()
         aws_env, app_env = _environment(endpoint, self.options, self.url)
         self.pipeline = Pipeline.start(
             self.options.template,
