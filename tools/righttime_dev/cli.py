@@ -66,7 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     local = commands.add_parser("local", help="run the whole pipeline on this machine (embedded AWS)")
     _local_options(local)
 
-    demo = commands.add_parser("demo", help="start local mode, replay a journey over HTTP, show the email")
+    demo = commands.add_parser(
+        "demo",
+        help="local mode on a fixed virtual clock: replay a journey over HTTP, print what was decided, "
+        "when and why, and the email",
+    )
     _local_options(demo, speed=3600.0, port=0, start=DEMO_START)
     demo.add_argument(
         "--journey",
@@ -203,7 +207,14 @@ def _add_api_and_content(commands: Any) -> None:
     init = commands.add_parser(
         "init", help="start a project: copy the shipped campaigns/ (with policy.yaml) and templates/ into DIR"
     )
-    init.add_argument("dir", type=Path, nargs="?", default=Path("."), help="where (default: here)")
+    init.add_argument(
+        "dir",
+        type=Path,
+        nargs="?",
+        default=Path("."),
+        metavar="DIR",
+        help="the new project's folder (default: here)",
+    )
     init.add_argument("--force", action="store_true", help="overwrite files that are already there")
 
 
@@ -243,14 +254,21 @@ def _parse_instant(text: str) -> datetime:
 def _local_options(
     parser: argparse.ArgumentParser, speed: float = 1.0, port: int = 3000, start: datetime | None = None
 ) -> None:
-    parser.add_argument("--port", type=int, default=port, help="HTTP port on 127.0.0.1 (default %(default)s)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=port,
+        help="HTTP port on 127.0.0.1, 0 for a free one (default %(default)s)",
+    )
     parser.add_argument(
         "--speed",
         type=float,
         default=speed,
         help="clock speed: 3600 makes an hour pass in a second (default %(default)s)",
     )
-    parser.add_argument("--outbox", type=Path, default=Path("outbox"), help="folder for sent .eml files")
+    parser.add_argument(
+        "--outbox", type=Path, default=Path("outbox"), help="folder for sent .eml files (default %(default)s)"
+    )
     parser.add_argument(
         "--write-key",
         default=os.environ.get(WRITE_KEY_ENV),
