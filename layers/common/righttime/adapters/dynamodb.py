@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from righttime.adapters.items import from_item, to_item, to_values
-from righttime.core.addresses import address_key, normalise_address
+from righttime.core.addresses import address_key, erased_customer_key, normalise_address
 from righttime.core.clock import isoformat
 from righttime.core.decisions import Decision, MessageStatus, OutboundMessage
 from righttime.core.due import due_at_from_value, due_at_value, due_shard
@@ -439,28 +439,32 @@ class DynamoStore:
     def load_for_send(
         self, customer_id: str, message_id: str, planned_address_key: str | None
     ) -> tuple[Profile, OutboundMessage | None, str | None]:
-        """Profile, message and the suppression entry of the address it was planned for, in one BatchGetItem.
+        """Profile, message and the suppression entries of the address it was planned for and of the
+        customer id (an erased customer's, docs/privacy.md), in one BatchGetItem.
 
         If the profile's address changed since, the new address's suppression entry is read as well.
         """
+        erased_key = erased_customer_key(customer_id)
+        suppression_keys = [erased_key, *([planned_address_key] if planned_address_key else [])]
         request: dict[str, Any] = {
             self.profiles: {"Keys": [{"customer_id": {"S": customer_id}}], "ConsistentRead": True},
             self.messages: {"Keys": [message_key(customer_id, message_id)], "ConsistentRead": True},
+            self.suppression: {"Keys": [{"address_key": {"S": key}} for key in suppression_keys]},
         }
-        if planned_address_key:
-            request[self.suppression] = {"Keys": [{"address_key": {"S": planned_address_key}}]}
         found = self._batch_get(request)
         profile_items = found.get(self.profiles, [])
         profile = profile_from_item(profile_items[0]) if profile_items else Profile(customer_id=customer_id)
         message_items = found.get(self.messages, [])
         message = OutboundMessage.model_validate(from_item(message_items[0])) if message_items else None
-        suppression_items = found.get(self.suppression, [])
-        suppressed = (
-            str(from_item(suppression_items[0]).get("reason", "suppressed")) if suppression_items else None
-        )
+        reasons = {
+            item["address_key"]["S"]: str(from_item(item).get("reason", "suppressed"))
+            for item in found.get(self.suppression, [])
+        }
+        suppressed = reasons.get(planned_address_key) if planned_address_key else None
         if profile.email and address_key(profile.email) != planned_address_key:
             suppressed = self.suppression_reason(profile.email)
-        return profile, message, suppressed
+        # An erased id stays suppressed whatever address a later event gives it.
+        return profile, message, reasons.get(erased_key) or suppressed
 
     def _batch_get(self, request: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, list[dict[str, Any]]] = {}
