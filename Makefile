@@ -73,6 +73,17 @@ browser:
 	echo "make browser: installing $(BROWSER_PACKAGES) with apt-get"; \
 	$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES)
 
+# analytics.js for its browser test (tests/e2e/browser/test_analytics_js.py): exactly the hashed pins of its
+# package-lock.json, installed again when the lock changes. Needs Node.js 20 and npm (and the npm registry).
+.PHONY: npm-deps
+NPM_DIR := tests/e2e/browser/analytics_js
+npm-deps: $(NPM_DIR)/node_modules/.package-lock.json
+
+$(NPM_DIR)/node_modules/.package-lock.json: $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "make npm-deps: the analytics.js browser test needs Node.js 20 and npm on PATH" >&2; exit 1; }
+	cd $(NPM_DIR) && npm ci --no-audit --no-fund
+	@touch $@
+
 # Locks are generated from pyproject.toml and requirements/sam.in by requirements/lock.py; never edit them.
 # `make lock` keeps the current pins where they still fit, `make lock-upgrade` moves all to the newest.
 lock: $(BIN)/uv
@@ -107,14 +118,14 @@ unit: venv
 functional: venv
 	$(BIN)/pytest tests/functional -q
 
-e2e: venv browser
+e2e: venv browser npm-deps
 	$(BIN)/pytest tests/e2e -q
 
 # The in-memory and moto engines must agree on every journey (about two minutes: moto is the slow half).
 contract: venv
 	$(BIN)/pytest tests/contract -q
 
-test: lock-check lint typecheck template browser
+test: lock-check lint typecheck template browser npm-deps
 	$(BIN)/righttime validate campaigns --templates templates
 	$(BIN)/pytest -q
 
