@@ -348,6 +348,31 @@ EXPECTED: list[tuple[Reason, ReasonCode, dict[str, Any]]] = [
     (Reason.out_of_stock(["lamp"]), ReasonCode.OUT_OF_STOCK, {"product_ids": ["lamp"]}),
     (Reason.out_of_stock_removed(["mug"]), ReasonCode.OUT_OF_STOCK_REMOVED, {"product_ids": ["mug"]}),
     (Reason.recommended("co_purchase", 3), ReasonCode.RECOMMENDED, {"source": "co_purchase", "count": 3}),
+    (
+        Reason.merged("anon-1", "ann", cart_lines=2, moved=1, cancelled=0, replayed=1, consent_changed=True),
+        ReasonCode.MERGED,
+        {
+            "anonymous_id": "anon-1",
+            "into": "ann",
+            "cart_lines": 2,
+            "moved": 1,
+            "cancelled": 0,
+            "replayed": 1,
+            "consent_changed": True,
+        },
+    ),
+    (
+        Reason.moved_on_merge("anon-1", "ann", "m2"),
+        ReasonCode.MOVED_ON_MERGE,
+        {"from_customer": "anon-1", "into": "ann", "message_id": "m2"},
+    ),
+    (Reason.merged_duplicate("ann", "m1"), ReasonCode.MERGED_DUPLICATE, {"into": "ann", "message_id": "m1"}),
+    (Reason.both_known("kai"), ReasonCode.BOTH_KNOWN, {"other_id": "kai"}),
+    (
+        Reason.merged_elsewhere("anon-1", "bob"),
+        ReasonCode.MERGED_ELSEWHERE,
+        {"other_id": "anon-1", "merged_into": "bob"},
+    ),
 ]
 
 

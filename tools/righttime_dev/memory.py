@@ -25,6 +25,7 @@ from typing import Any
 from righttime.adapters.dynamodb import (
     DECISION_PREFIX,
     MAX_MESSAGE_WRITES,
+    MAX_TRANSACTION_ITEMS,
     MESSAGE_PREFIX,
     decision_position,
     decision_sort_key,
@@ -116,27 +117,40 @@ class MemoryStore:
 
     # -- evaluation ----------------------------------------------------------------------------------------
     def commit_plan(self, plan: Plan, read_version: int, now: datetime) -> None:
-        profile = plan.profile.model_copy(update={"version": read_version + 1})
-        customer = profile.customer_id
-        checks: list[tuple[str, bool]] = [("profile", self._version_holds(customer, read_version))]
-        checks += [
-            (
-                f"message:{m.message_id}",
-                self._status_in(customer, m.message_id, (MessageStatus.PENDING,), True),
-            )
-            for m in plan.schedule
-        ]
-        checks += [
-            (f"message:{mid}", self._status_in(customer, mid, (MessageStatus.PENDING,)))
-            for mid, _, _ in plan.close
-        ]
-        checks += [
-            (f"message:{m.message_id}", self._status_in(customer, m.message_id, (MessageStatus.PENDING,)))
-            for m in plan.move
-        ]
-        if len(checks) - 1 > MAX_MESSAGE_WRITES:
+        self._commit([(plan, read_version, "profile")], now)
+
+    def commit_merge(
+        self, plan: Plan, read_version: int, other: Plan, other_read_version: int, now: datetime
+    ) -> None:
+        self._commit([(plan, read_version, "profile"), (other, other_read_version, "other-profile")], now)
+
+    def _commit(self, plans: list[tuple[Plan, int, str]], now: datetime) -> None:
+        """Check every condition of every plan, then write them all: one transaction, as DynamoDB's."""
+        checks: list[tuple[str, bool]] = []
+        messages = 0
+        for plan, read_version, label in plans:
+            customer = plan.profile.customer_id
+            checks.append((label, self._version_holds(customer, read_version)))
+            checks += [
+                (
+                    f"message:{m.message_id}",
+                    self._status_in(customer, m.message_id, (MessageStatus.PENDING,), True),
+                )
+                for m in plan.schedule
+            ]
+            checks += [
+                (f"message:{mid}", self._status_in(customer, mid, (MessageStatus.PENDING,)))
+                for mid, _, _ in plan.close
+            ]
+            checks += [
+                (f"message:{m.message_id}", self._status_in(customer, m.message_id, (MessageStatus.PENDING,)))
+                for m in plan.move
+            ]
+            messages += len(plan.schedule) + len(plan.close) + len(plan.move)
+        # the other profile's put takes a message's room, as in DynamoStore
+        if messages + len(plans) - 1 > MAX_TRANSACTION_ITEMS - 1 - len(plans):
             raise TooManyWrites(
-                f"the event would change {len(checks) - 1} messages at once; one transaction holds "
+                f"the event would change {messages} messages at once; one transaction holds "
                 f"{MAX_MESSAGE_WRITES} (docs/limits.md)"
             )
         failed = [label for label, holds in checks if not holds]
@@ -145,6 +159,12 @@ class MemoryStore:
                 settled={label.split(":", 1)[1] for label in failed if label.startswith("message:")},
                 failed=set(failed),
             )
+        for plan, read_version, _ in plans:
+            self._write_plan(plan, read_version, now)
+
+    def _write_plan(self, plan: Plan, read_version: int, now: datetime) -> None:
+        profile = plan.profile.model_copy(update={"version": read_version + 1})
+        customer = profile.customer_id
         self._put_profile(profile_item(profile))
         for message in plan.schedule:
             self._write_message(

@@ -234,6 +234,34 @@ class DynamoStore:
         PutItem, at half a transaction's price. Raises Conflict if the plan is stale, TooManyWrites if the
         messages it changes don't fit in one transaction (then nothing is written).
         """
+        profile, put, messages = self._plan_writes(plan, read_version, now)
+        if not messages and not plan.decisions:
+            try:
+                self.client.put_item(**put)
+            except self.client.exceptions.ConditionalCheckFailedException as exc:
+                raise Conflict(settled=set(), failed={"profile"}) from exc
+            return
+        self._transact_plan(("profile", {"Put": put}), messages, [("decisions", plan, profile.version)])
+
+    def commit_merge(
+        self, plan: Plan, read_version: int, other: Plan, other_read_version: int, now: datetime
+    ) -> None:
+        """Commit a merge (docs/identity.md): both profiles, each with its own version condition, the known
+        profile's new and moved messages, the anonymous profile's closed ones, and each side's decisions, in
+        one TransactWriteItems. Raises Conflict if either side changed since it was read."""
+        profile, put, messages = self._plan_writes(plan, read_version, now)
+        tombstone, other_put, other_messages = self._plan_writes(other, other_read_version, now)
+        decisions = [("decisions", plan, profile.version), ("other-decisions", other, tombstone.version)]
+        self._transact_plan(
+            ("profile", {"Put": put}),
+            [("other-profile", {"Put": other_put}), *messages, *other_messages],
+            decisions,
+        )
+
+    def _plan_writes(
+        self, plan: Plan, read_version: int, now: datetime
+    ) -> tuple[Profile, dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+        """The profile as it will be stored, its conditional put, and the writes of the plan's messages."""
         profile = plan.profile.model_copy(update={"version": read_version + 1})
         put = self._profile_put(profile, read_version)
         messages: list[tuple[str, dict[str, Any]]] = [
@@ -247,21 +275,27 @@ class DynamoStore:
             (f"message:{m.message_id}", {"Update": self._move_update(profile.customer_id, m, now)})
             for m in plan.move
         ]
-        if not messages and not plan.decisions:
-            try:
-                self.client.put_item(**put)
-            except self.client.exceptions.ConditionalCheckFailedException as exc:
-                raise Conflict(settled=set(), failed={"profile"}) from exc
-            return
-        if len(messages) > MAX_MESSAGE_WRITES:
+        return profile, put, messages
+
+    def _transact_plan(
+        self,
+        profile: tuple[str, dict[str, Any]],
+        messages: list[tuple[str, dict[str, Any]]],
+        decisions: list[tuple[str, Plan, int]],
+    ) -> None:
+        """One transaction: the profile, the messages, and each plan's decisions as one item."""
+        # Each plan may hold a decisions item: room is kept for them whether or not they have any.
+        if len(messages) > MAX_TRANSACTION_ITEMS - 1 - len(decisions):
             raise TooManyWrites(
                 f"the event would change {len(messages)} messages at once; one transaction holds "
                 f"{MAX_MESSAGE_WRITES} (docs/limits.md)"
             )
-        writes = [("profile", {"Put": put}), *messages]
-        if plan.decisions:
-            writes.append(("decisions", {"Put": self._decisions_put(plan.decisions, profile.version, 0)}))
-        self._transact(writes)
+        items = [
+            (label, {"Put": self._decisions_put(p.decisions, version, 0)})
+            for label, p, version in decisions
+            if p.decisions
+        ]
+        self._transact([profile, *messages, *items])
 
     def _profile_put(self, profile: Profile, read_version: int) -> dict[str, Any]:
         return {

@@ -63,6 +63,12 @@ class Outcome(StrEnum):
     EXITED = "exited"
     #: the customer ran a program to its last step
     COMPLETED = "completed"
+    # Identity (docs/identity.md):
+    #: an anonymous profile was merged into a known one (on both profiles), or one of its waiting messages
+    #: moved with it
+    MERGED = "merged"
+    #: an alias (or an event naming two ids) that did not merge the two profiles, and why
+    NOT_MERGED = "not_merged"
 
 
 class ReasonCode(StrEnum):
@@ -139,6 +145,13 @@ class ReasonCode(StrEnum):
     DELIVERY_DELAY = "delivery_delay"
     OPENED = "opened"
     CLICKED = "clicked"
+
+    # Identity (docs/identity.md)
+    MERGED = "merged"
+    MOVED_ON_MERGE = "moved_on_merge"
+    MERGED_DUPLICATE = "merged_duplicate"
+    BOTH_KNOWN = "both_known"
+    MERGED_ELSEWHERE = "merged_elsewhere"
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -801,6 +814,63 @@ class Reason(BaseModel):
         the items), `category` (categories bought together), `fallback` (the campaign's hand-written map) or
         `none` (nothing to suggest)."""
         return cls._unchecked(code=ReasonCode.RECOMMENDED, detail={"source": source, "count": count})
+
+    @classmethod
+    def merged(
+        cls,
+        anonymous_id: str,
+        known_id: str,
+        *,
+        cart_lines: int,
+        moved: int,
+        cancelled: int,
+        replayed: int,
+        consent_changed: bool,
+    ) -> Reason:
+        """The anonymous profile `anonymous_id` was merged into `known_id`'s: how many cart lines came, how
+        many waiting messages moved or were cancelled as duplicates, how many triggers it could not act on
+        were planned again, and whether the stricter consent changed the known profile's."""
+        detail: dict[str, JsonValue] = {
+            "anonymous_id": anonymous_id,
+            "into": known_id,
+            "cart_lines": cart_lines,
+            "moved": moved,
+            "cancelled": cancelled,
+            "replayed": replayed,
+            "consent_changed": consent_changed,
+        }
+        return cls._unchecked(code=ReasonCode.MERGED, detail=detail)
+
+    @classmethod
+    def moved_on_merge(cls, from_customer: str, into: str, message_id: str) -> Reason:
+        """A waiting message moved from the anonymous profile `from_customer` to the known one `into`, as the
+        message `message_id` (a new id: its own schedule), at the same time."""
+        detail: dict[str, JsonValue] = {
+            "from_customer": from_customer,
+            "into": into,
+            "message_id": message_id,
+        }
+        return cls._unchecked(code=ReasonCode.MOVED_ON_MERGE, detail=detail)
+
+    @classmethod
+    def merged_duplicate(cls, into: str, message_id: str) -> Reason:
+        """The anonymous profile's waiting message was cancelled: the known profile `into` already waits for
+        `message_id` of the same campaign (empty: a step of a program it is in itself), and one reminder is
+        all the customer gets."""
+        return cls._unchecked(
+            code=ReasonCode.MERGED_DUPLICATE, detail={"into": into, "message_id": message_id}
+        )
+
+    @classmethod
+    def both_known(cls, other_id: str) -> Reason:
+        """`other_id` has been addressed by a userId too: two known people are never merged automatically."""
+        return cls._unchecked(code=ReasonCode.BOTH_KNOWN, detail={"other_id": other_id})
+
+    @classmethod
+    def merged_elsewhere(cls, other_id: str, merged_into: str) -> Reason:
+        """`other_id` was merged into `merged_into`'s profile already (one device, two accounts)."""
+        detail: dict[str, JsonValue] = {"other_id": other_id, "merged_into": merged_into}
+        return cls._unchecked(code=ReasonCode.MERGED_ELSEWHERE, detail=detail)
 
 
 class DecidingZone(Protocol):

@@ -69,6 +69,12 @@ MAX_CREDITS = 50
 MAX_CONSENT_CHANGES = 20
 #: topics a customer may have opted out of (policy.yaml declares at most this many)
 MAX_TOPICS = 20
+#: triggers an anonymous profile could not act on for want of an address, kept for a merge (core/identity.py)
+MAX_AWAITING = 5
+#: a trigger's properties kept for a merge, as JSON; a trigger with bigger ones is not kept
+MAX_AWAITING_PROPERTIES_BYTES = 2048
+#: other ids seen with a known profile's userId (merged, linked or refused), newest last
+MAX_LINKED_IDS = 20
 
 
 class CartItem(BaseModel):
@@ -248,6 +254,27 @@ def record_consent(profile: Profile, change: ConsentChange) -> bool:
     return True
 
 
+class AwaitingTrigger(BaseModel):
+    """An event that triggered a campaign the anonymous customer could not get (no address yet): a merge into
+    a known profile with an address plans it again (docs/identity.md)."""
+
+    event: str
+    message_id: str
+    at: AwareDatetime
+    properties: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+def remember_awaiting(profile: Profile, trigger: AwaitingTrigger) -> bool:
+    """Keep `trigger` on an anonymous profile for a later merge (newest last, at most MAX_AWAITING, each event
+    once). A known profile, or a trigger whose properties are too big to keep, is left as it is (False)."""
+    if profile.known or any(t.message_id == trigger.message_id for t in profile.awaiting_address):
+        return False
+    if _json_size(trigger.properties) > MAX_AWAITING_PROPERTIES_BYTES:
+        return False
+    profile.awaiting_address = [*profile.awaiting_address, trigger][-MAX_AWAITING:]
+    return True
+
+
 class StageChange(BaseModel):
     """A lifecycle stage change, with why."""
 
@@ -324,6 +351,16 @@ class Profile(BaseModel):
     consent_history: list[ConsentChange] = Field(default_factory=list)
     #: the topics (policy.yaml's `topics`) the customer opted out of
     topic_opt_outs: list[str] = Field(default_factory=list)
+    #: the customer has been addressed by a userId: a known profile is never merged into another one
+    known: bool = False
+    #: a tombstone: this anonymous profile was merged into that customer's, where its later events go
+    merged_into: str | None = None
+    merged_at: AwareDatetime | None = None
+    #: the other ids seen with this customer's userId (merged, linked or refused), newest last, at most
+    #: MAX_LINKED_IDS: an event that names one again needs no second look (docs/identity.md)
+    linked_ids: list[str] = Field(default_factory=list)
+    #: what an anonymous profile could not be sent for want of an address, newest last (MAX_AWAITING)
+    awaiting_address: list[AwaitingTrigger] = Field(default_factory=list)
     #: optimistic-locking counter: every write expects the version it read
     version: int = 0
 
@@ -381,6 +418,8 @@ def apply_event(profile: Profile, event: QueuedEvent) -> Profile:
     at = event.occurred_at
     if isinstance(message, TrackMessage) and message.event.startswith(RESERVED_EVENT_PREFIX):
         return updated  # time passing, or a product's change, is not the customer's activity
+    if message.userId is not None and message.userId == updated.customer_id:
+        updated.known = True
     updated.first_seen_at = min(filter(None, [updated.first_seen_at, at]))
     updated.last_seen_at = max(filter(None, [updated.last_seen_at, at]))
     if message.context.timezone and _is_zone(message.context.timezone):
@@ -424,10 +463,10 @@ def _merge_traits(profile: Profile, traits: dict[str, JsonValue], at: datetime) 
         profile.birthday = _parse_birthday(birthday) or profile.birthday
     if isinstance(unsubscribed := traits.get("unsubscribed"), bool):
         record_consent(profile, ConsentChange(at=at, subscribed=not unsubscribed, how="identify"))
-    _keep_traits(profile, {k: v for k, v in traits.items() if k not in _KNOWN_TRAITS}, at)
+    keep_traits(profile, {k: v for k, v in traits.items() if k not in _KNOWN_TRAITS}, at)
 
 
-def _keep_traits(profile: Profile, traits: dict[str, JsonValue], at: datetime) -> None:
+def keep_traits(profile: Profile, traits: dict[str, JsonValue], at: datetime) -> None:
     """Merge `traits` within MAX_TRAITS and MAX_TRAITS_BYTES: an update of a known trait always fits if it
     is no bigger; a trait that would pass a bound is dropped and counted, so a customer's later events never
     fail on an item DynamoDB can't store."""
@@ -496,7 +535,7 @@ def _apply_track(
             # templates read; within the profile's trait bounds, like any trait.
             survey, answer = props.get("survey_id"), props.get("answer")
             if isinstance(survey, str) and survey and isinstance(answer, str | int | float | bool):
-                _keep_traits(profile, {f"survey_{survey[:64]}": answer}, at)
+                keep_traits(profile, {f"survey_{survey[:64]}": answer}, at)
         case _:
             pass
 

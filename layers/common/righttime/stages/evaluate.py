@@ -6,12 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from righttime.core.addresses import usable_address
 from righttime.core.campaigns import Campaign
 from righttime.core.catalog import interest_of
-from righttime.core.decisions import Decision
+from righttime.core.decisions import Decision, OutboundMessage
 from righttime.core.events import QueuedEvent
 from righttime.core.global_policy import GlobalPolicy
-from righttime.core.policy import plan_event
+from righttime.core.identity import combine, link, needs_link
+from righttime.core.policy import Plan, plan_event
 from righttime.core.policy.plan import PopulationHours, no_population
 from righttime.core.profiles import Profile, apply_event
 from righttime.core.programs import Program
@@ -68,14 +70,23 @@ def evaluate(
     settled: set[str] = set()
     for attempt in range(1, MAX_ATTEMPTS + 1):
         stored = store.get_profile(event.customer_id)
+        if stored.merged_into is not None:
+            # An anonymous id merged into a known customer: its later events are that customer's.
+            stored = store.get_profile(stored.merged_into)
         if stored.has_processed(event.message_id):
             return Evaluation(duplicate=True, attempts=attempt)
-        profile = _forget(apply_event(stored, event), settled)
-        plan = plan_event(
-            profile, event, campaigns, policy, now, programs, before=stored, population=population
-        )
+        other = needs_link(stored, event)
         try:
-            store.commit_plan(plan, stored.version, now)
+            if other is None:
+                profile = _forget(apply_event(stored, event), settled)
+                plan = plan_event(
+                    profile, event, campaigns, policy, now, programs, before=stored, population=population
+                )
+                store.commit_plan(plan, stored.version, now)
+            else:
+                plan = _link_and_plan(
+                    stored, other, event, store, campaigns, policy, now, programs, population, settled
+                )
         except Conflict as conflict:
             settled |= conflict.settled
             continue
@@ -88,6 +99,49 @@ def evaluate(
             dropped_traits=after - before,
         )
     raise TooMuchContention(f"customer profile kept changing; gave up after {MAX_ATTEMPTS} attempts")
+
+
+def _link_and_plan(
+    stored: Profile,
+    other_id: str,
+    event: QueuedEvent,
+    store: Store,
+    campaigns: Sequence[Campaign],
+    policy: GlobalPolicy,
+    now: datetime,
+    programs: Sequence[Program],
+    population: PopulationHours,
+    settled: set[str],
+) -> Plan:
+    """An event naming a userId and another id (docs/identity.md): merge the other profile into this one, or
+    record why not; then apply and plan the event, then plan again the triggers the anonymous profile could
+    not act on without an address; and commit both profiles at once, each on the version it was read at."""
+    other = store.get_profile(other_id)
+    waiting: dict[str, OutboundMessage] = {}
+    for ref in other.pending.values():
+        message = store.get_message(other_id, ref.message_id)
+        if message is not None and message.message_id not in settled:
+            waiting[message.message_id] = message
+    linked = link(stored, other, waiting, now, event)
+    merged = linked.known.profile
+    profile = _forget(apply_event(merged, event), settled)
+    replays = linked.replays if usable_address(profile.email) is not None else []
+    linked.record_merge(len(replays), now, event)
+    plan = combine(
+        linked.known,
+        plan_event(profile, event, campaigns, policy, now, programs, before=merged, population=population),
+    )
+    for replay in replays:
+        # The anonymous visitor's trigger, as the known customer's: only campaigns, at its own time.
+        again = plan_event(
+            plan.profile, replay, campaigns, policy, now, before=plan.profile, population=population
+        )
+        plan = combine(plan, again)
+    if linked.other is None:
+        store.commit_plan(plan, stored.version, now)
+    else:
+        store.commit_merge(plan, stored.version, linked.other, other.version, now)
+    return plan
 
 
 def _forget(profile: Profile, settled: set[str]) -> Profile:

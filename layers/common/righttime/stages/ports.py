@@ -65,6 +65,14 @@ class Store(Protocol):
         Raises Conflict if the profile or a message changed since they were read."""
         ...
 
+    def commit_merge(
+        self, plan: Plan, read_version: int, other: Plan, other_read_version: int, now: datetime
+    ) -> None:
+        """Commit `plan` and the other profile's `other` (a merged profile's tombstone, the messages it
+        closes, its decisions) in one atomic write, each profile on the version it was read at
+        (docs/identity.md). Raises Conflict if either profile or a message changed since it was read."""
+        ...
+
     def load_for_send(
         self, customer_id: str, message_id: str, planned_address_key: str | None
     ) -> tuple[Profile, OutboundMessage | None, str | None]:

@@ -19,6 +19,7 @@ from righttime.core.decisions import (
     OutboundMessage,
     Outcome,
     Reason,
+    ReasonCode,
     message_id_for,
 )
 from righttime.core.events import DUE_EVENT, QueuedEvent, TrackMessage
@@ -40,10 +41,12 @@ from righttime.core.policy.zone import CustomerZone, customer_zone
 from righttime.core.profiles import (
     MAX_CREDITS,
     MAX_PENDING_TRANSACTIONAL,
+    AwaitingTrigger,
     Credit,
     PendingRef,
     Profile,
     pending_key,
+    remember_awaiting,
 )
 from righttime.core.programs import STEP_TRIGGER, Program
 from righttime.core.send_time import (
@@ -402,7 +405,7 @@ def _trigger(
         ):
             blockers.append(Reason.pending_limit(MAX_PENDING_TRANSACTIONAL))
     if blockers:
-        plan.decisions.append(decision(Outcome.SUPPRESSED, _with_step(source, blockers)))
+        plan.decisions.append(_refused(profile, source, blockers, decision))
         return None
     if source.reason is None and not repeated:
         # A program's steps are not held out one by one: the program holds customers out at its entry.
@@ -526,6 +529,22 @@ def _holdout(customer_id: str, campaign: Campaign, policy: GlobalPolicy) -> Reas
         assert campaign.holdout is not None
         return Reason.holdout(campaign.id, campaign.holdout)
     return None
+
+
+def _refused(
+    profile: Profile,
+    source: _EventTrigger,
+    blockers: list[Reason],
+    decision: Callable[[Outcome, list[Reason]], Decision],
+) -> Decision:
+    """The decision refusing a trigger. An anonymous visitor refused for having no address yet keeps the
+    trigger: a merge into a known profile plans it again (righttime.core.identity)."""
+    if blockers[0].code is ReasonCode.NO_EMAIL and source.reason is None and not profile.known:
+        awaiting = AwaitingTrigger(
+            event=source.name, message_id=source.message_id, at=source.at, properties=source.properties
+        )
+        remember_awaiting(profile, awaiting)
+    return decision(Outcome.SUPPRESSED, _with_step(source, blockers))
 
 
 def _with_step(source: _EventTrigger, reasons: list[Reason]) -> list[Reason]:
