@@ -296,6 +296,13 @@ def _local_options(
     )
     parser.add_argument("--sender", default="shop@example.com", help="From address (default %(default)s)")
     parser.add_argument(
+        "--allowed-origins",
+        default="*",
+        metavar="ORIGINS",
+        help="the pages whose browsers may send events, comma-separated origins such as "
+        "http://127.0.0.1:8000, or * for any (default %(default)s; docs/sdks.md)",
+    )
+    parser.add_argument(
         "--log-level",
         default="WARNING",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -323,6 +330,7 @@ def _start_local(args: argparse.Namespace, speed: float | None = None, demo: boo
         templates=args.templates,
         sender_address=args.sender,
         log_level=args.log_level,
+        allowed_origins=args.allowed_origins,
     )
     try:
         stack = LocalRighttime(options, start=args.start).start(tick=not demo)
