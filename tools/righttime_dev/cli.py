@@ -191,6 +191,16 @@ def _add_api_and_content(commands: Any) -> None:
         help=f"the API's admin key (default: ${ADMIN_KEY_ENV})",
     )
     explain.add_argument("--json", action="store_true", help="print the API's JSON instead of lines")
+    explain.add_argument(
+        "--limit",
+        type=int,
+        default=50,
+        metavar="N",
+        help="the newest N decisions, 1 to 500 (default %(default)s)",
+    )
+    explain.add_argument(
+        "--cursor", default=None, help="read on from where a previous answer said `more:` (older decisions)"
+    )
 
     validate = commands.add_parser("validate", help="check campaigns and render every template")
     validate.add_argument(
@@ -665,8 +675,9 @@ def _run_explain(args: argparse.Namespace) -> int:
 
     if not args.admin_key:
         raise UserError(f"an admin key is needed: --admin-key or ${ADMIN_KEY_ENV}")
-    query = f"?campaign={urllib.parse.quote(args.campaign)}" if args.campaign else ""
-    url = f"{args.url}/v1/profiles/{urllib.parse.quote(args.user_id, safe='')}/decisions{query}"
+    wanted = {"campaign": args.campaign, "limit": str(args.limit), "cursor": args.cursor}
+    query = urllib.parse.urlencode({k: v for k, v in wanted.items() if v is not None})
+    url = f"{args.url}/v1/profiles/{urllib.parse.quote(args.user_id, safe='')}/decisions?{query}"
     status, body = get_json(url, args.admin_key)
     if status != 200:
         raise _refused(status, body)
@@ -678,7 +689,9 @@ def _run_explain(args: argparse.Namespace) -> int:
             f"no decisions recorded for {args.user_id}" + (f" and {args.campaign}" if args.campaign else "")
         )
     else:
-        print("\n".join(describe(document["decisions"])))
+        print("\n".join(describe(reversed(document["decisions"]))))  # the page's newest, oldest first
+    if document.get("next_cursor") and not args.json:
+        print(f"more: older decisions with --cursor {document['next_cursor']}")
     return 0
 
 
