@@ -408,7 +408,7 @@ def _run_demo(args: argparse.Namespace) -> int:
             from righttime_dev.story import trail_lines
 
             print()
-            print(f"what righttime decided for {user_id}, and why (righttime explain {user_id}):")
+            print(f"what righttime decided for {user_id}, when and why:")
             print("\n".join(trail_lines(json.loads(body)["decisions"])))
         print()
         print_email(stack.pipeline.sent[0].raw)
