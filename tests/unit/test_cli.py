@@ -32,6 +32,7 @@ def test_every_command_option_and_argument_has_help():
     actions = _actions(build_parser(), "righttime")
     # Then each one says what it is for
     assert len(actions) > 60
+    assert "righttime profile delete --yes" in {name for name, _ in actions}
     assert [name for name, action in actions if not action.help] == []
 
 

@@ -90,8 +90,9 @@ def test_validate_lists_each_problem_on_one_line_and_exits_2(broken_campaigns, c
         ["replay", str(JOURNEY), "--write-key", "w", "--url"],
         ["explain", "jane", "--admin-key", "a", "--url"],
         ["report", "--admin-key", "a", "--url"],
+        ["profile", "export", "jane", "--admin-key", "a", "--url"],
     ],
-    ids=["replay", "explain", "report"],
+    ids=["replay", "explain", "report", "profile"],
 )
 def test_an_api_nobody_answers_on_is_one_line(args, dead_url, capsys):
     code = main([*args, dead_url])

@@ -39,6 +39,9 @@ class UserError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # profile_cli imports this module's helpers, so it is imported once this module is loaded
+    from righttime_dev import profile_cli
+
     args = build_parser().parse_args(argv)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "local": _run_local,
@@ -49,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": _run_report,
         "validate": _run_validate,
         "init": _run_init,
+        "profile": profile_cli.run,
     }
     try:
         return handlers[args.command](args)
@@ -96,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_simulate(commands)
     _add_api_and_content(commands)
+    from righttime_dev import profile_cli
+
+    profile_cli.add_parser(commands)
     return parser
 
 
