@@ -27,6 +27,7 @@ from righttime.core.profiles import (
     apply_event,
     event_fingerprint,
 )
+from righttime.core.report import ticks
 
 NOW = datetime(2026, 11, 18, 10, tzinfo=UTC)
 
@@ -376,3 +377,38 @@ def _decision() -> Decision:
         at=NOW,
         zone=None,
     )
+
+
+def test_reports_count_a_cancelled_duplicate_and_nothing_for_a_merge():
+    # Given the decisions a merge records
+    merged = Decision.made(
+        Outcome.MERGED,
+        [
+            Reason.merged(
+                "anon-1", "ann", cart_lines=1, moved=0, cancelled=1, replayed=0, consent_changed=False
+            )
+        ],
+        customer_id="ann",
+        campaign_id=IDENTITY,
+        at=NOW,
+        zone=None,
+    )
+    refused = Decision.made(
+        Outcome.NOT_MERGED,
+        [Reason.both_known("kai")],
+        customer_id="ann",
+        campaign_id=IDENTITY,
+        at=NOW,
+        zone=None,
+    )
+    duplicate = Decision.made(
+        Outcome.CANCELLED,
+        [Reason.merged_duplicate("ann", "m1")],
+        customer_id="anon-1",
+        campaign_id="cart_abandonment",
+        at=NOW,
+        zone=None,
+    )
+    # Then the campaign counts one cancellation, and the merge itself adds to no campaign's counters
+    assert ticks(merged) == [] and ticks(refused) == []
+    assert [(t.campaign_id, t.name) for t in ticks(duplicate)] == [("cart_abandonment", "cancelled")]
