@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from righttime.core.clock import VirtualClock
-from righttime.wiring.root import from_environment, install
+from righttime.wiring.root import from_environment, install, root
 from righttime_dev.local.pipeline import Pipeline
 from tests.conftest import WRITE_KEY
 from tests.functional.conftest import post
@@ -149,3 +149,46 @@ def test_server_side_sdks_without_an_origin_are_unaffected_by_the_allowed_origin
     # Then it is accepted, and the answer carries no CORS header
     assert (status, body) == (200, {"success": True})
     assert len(queued(shop_only)) == 1
+
+
+def test_a_page_view_as_analytics_js_sends_it_counts_as_the_customers_activity(
+    pipeline: Pipeline, clock: VirtualClock
+) -> None:
+    # Given a page view exactly as analytics.js 1.84 posts it to /v1/p (text/plain, key in the body, its
+    # context, integrations and _metadata), for a visitor not yet identified
+    page = {
+        "timestamp": clock.now().isoformat(),
+        "integrations": {},
+        "type": "page",
+        "properties": {
+            "path": "/",
+            "referrer": "",
+            "search": "",
+            "title": "Shop",
+            "url": "http://shop.test/",
+        },
+        "context": {
+            "page": {"path": "/", "referrer": "", "search": "", "title": "Shop", "url": "http://shop.test/"},
+            "userAgent": "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/131.0.0.0 Safari/537.36",
+            "userAgentData": {"brands": [{"brand": "Chromium", "version": "131"}], "mobile": False},
+            "locale": "fr-FR",
+            "library": {"name": "analytics.js", "version": "npm:next-1.84.3"},
+            "timezone": "Europe/Paris",
+        },
+        "messageId": "ajs-next-1772445598120-6b0f1c2a",
+        "anonymousId": "visitor-1",
+        "userId": None,
+        "name": None,
+        "category": None,
+        "writeKey": WRITE_KEY,
+        "sentAt": clock.now().isoformat(),
+        "_metadata": {"bundled": ["Segment.io"], "unbundled": [], "bundledIds": []},
+    }
+    # When ingest accepts it and evaluate runs
+    status, _, body = browser_post(pipeline, "/v1/p", page)
+    assert (status, body) == (200, {"success": True})
+    pipeline.run_until_idle()
+    # Then the visitor's profile saw them now, in their zone and language
+    profile = root().store.get_profile("visitor-1")
+    assert profile.last_seen_at == clock.now()
+    assert (profile.context_timezone, profile.locale) == ("Europe/Paris", "fr-FR")

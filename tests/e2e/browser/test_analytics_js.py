@@ -89,12 +89,16 @@ SHOP_PAGE = """<!doctype html>
 """
 
 
-def source_settings(api: str) -> dict[str, Any]:
+def source_settings(api: str, delivery: str = "standard") -> dict[str, Any]:
     """The source's settings, which analytics.js reads from `<_cdn>/v1/projects/<write key>/settings`: here,
-    the whole of them, pointing it at righttime (`api`: its URL) and nowhere else."""
+    the whole of them, pointing it at righttime (`api`: its URL) and nowhere else. `delivery`: one request
+    per call (standard, to /v1/i, /v1/t, ...) or batches (to /v1/b)."""
     scheme, _, host = api.partition("://")
+    segment: dict[str, Any] = {"apiKey": WRITE_KEY, "apiHost": f"{host}/v1", "protocol": scheme}
+    if delivery == "batching":
+        segment["deliveryStrategy"] = {"strategy": "batching", "config": {"size": 10, "timeout": 200}}
     return {
-        "integrations": {"Segment.io": {"apiKey": WRITE_KEY, "apiHost": f"{host}/v1", "protocol": scheme}},
+        "integrations": {"Segment.io": segment},
         # analytics.js's own telemetry would go to api.segment.io/v1/m
         "metrics": {"sampleRate": 0},
     }
@@ -106,6 +110,7 @@ class Shop:
 
     url: str
     api: str = ""
+    delivery: str = "standard"
 
 
 class _ShopHandler(BaseHTTPRequestHandler):
@@ -121,7 +126,11 @@ class _ShopHandler(BaseHTTPRequestHandler):
             )
             self._send(200, "text/html; charset=utf-8", page.encode())
         elif path == f"/v1/projects/{WRITE_KEY}/settings":
-            self._send(200, "application/json", json.dumps(source_settings(self.shop.api)).encode())
+            self._send(
+                200,
+                "application/json",
+                json.dumps(source_settings(self.shop.api, self.shop.delivery)).encode(),
+            )
         elif path == f"/analytics.js/v1/{WRITE_KEY}/analytics.min.js":
             self._send(200, "text/javascript", STANDALONE.read_bytes())
         elif path.startswith("/analytics-next/bundles/") and "/" not in path.removeprefix(
@@ -166,6 +175,24 @@ def shop() -> Iterator[Shop]:
         server.server_close()
 
 
+class Requests(list[tuple[str, str]]):
+    """The method and path of every request righttime local answered, in order."""
+
+    def record(self, local: LocalRighttime) -> None:
+        answer = local.pipeline.http
+
+        def recorded(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+            self.append((method, path))
+            return answer(method, path, *args, **kwargs)
+
+        local.pipeline.http = recorded  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def requests() -> Requests:
+    return Requests()
+
+
 def start_local(tmp_path: Path, allowed_origins: str) -> LocalRighttime:
     return LocalRighttime(
         LocalOptions(
@@ -182,28 +209,36 @@ def start_local(tmp_path: Path, allowed_origins: str) -> LocalRighttime:
 
 
 @pytest.fixture
-def righttime_for_the_shop(isolated_env: None, tmp_path: Path, shop: Shop) -> Iterator[LocalRighttime]:
+def righttime_for_the_shop(
+    isolated_env: None, tmp_path: Path, shop: Shop, requests: Requests
+) -> Iterator[LocalRighttime]:
     """Local mode allowing the shop's origin only: CORS by the list, not by the wildcard."""
     with start_local(tmp_path, allowed_origins=shop.url) as stack:
         shop.api = stack.url
+        requests.record(stack)
         yield stack
     assert stack.errors == [], f"local pipeline raised: {stack.errors!r}"
 
 
 @pytest.fixture
-def righttime_for_another_shop(isolated_env: None, tmp_path: Path, shop: Shop) -> Iterator[LocalRighttime]:
+def righttime_for_another_shop(
+    isolated_env: None, tmp_path: Path, shop: Shop, requests: Requests
+) -> Iterator[LocalRighttime]:
     """Local mode allowing some other site's pages, not the shop's."""
     with start_local(tmp_path, allowed_origins="https://another-shop.example") as stack:
         shop.api = stack.url
+        requests.record(stack)
         yield stack
     assert stack.errors == [], f"local pipeline raised: {stack.errors!r}"
 
 
+@pytest.mark.parametrize("delivery", ["standard", "batching"])
 def test_a_shopper_identified_by_analytics_js_who_adds_to_cart_gets_one_cart_reminder(
-    righttime_for_the_shop: LocalRighttime, shop: Shop, chrome: WebDriver
+    righttime_for_the_shop: LocalRighttime, shop: Shop, chrome: WebDriver, requests: Requests, delivery: str
 ) -> None:
     local = righttime_for_the_shop
     console = Console(chrome)
+    shop.delivery = delivery  # each call on its own short path, or batches to /v1/b
     # Given a shop page on its own origin, with analytics.js loaded by Segment's snippet and pointed at
     # righttime: it sends the page view, and identifies the signed-in shopper with their address
     chrome.get(f"{shop.url}/")
@@ -216,7 +251,7 @@ def test_a_shopper_identified_by_analytics_js_who_adds_to_cart_gets_one_cart_rem
     # When the shopper adds the mug to the cart
     chrome.find_element(By.ID, "add").click()
     assert wait_for(lambda: chrome.find_element(By.ID, "status").text == "Added to your cart", 15)
-    save_screenshot(chrome, "analytics-js-shop-page")
+    save_screenshot(chrome, f"analytics-js-shop-page-{delivery}")
 
     # Then exactly one cart reminder reaches the shopper, addressed to them
     assert wait_for(lambda: len(local.pipeline.sent) >= 1, 30), f"no reminder: {console.read()}"
@@ -227,10 +262,15 @@ def test_a_shopper_identified_by_analytics_js_who_adds_to_cart_gets_one_cart_rem
     assert "left 1 item in your cart" in str(message["Subject"])
     # And nothing analytics.js sent was refused or failed: no error about righttime in the page's console
     assert [entry for entry in console.read() if local.url in entry] == []
+    # And it came the way analytics.js sends it: asked first (it sends Authorization), then posted to
+    # Segment's short paths, one per call or in batches
+    posted = {path for method, path in requests if method == "POST"}
+    assert ("OPTIONS", "/v1/t" if delivery == "standard" else "/v1/b") in requests
+    assert posted == ({"/v1/p", "/v1/i", "/v1/t"} if delivery == "standard" else {"/v1/b"})
 
 
 def test_a_shop_page_on_an_origin_righttime_does_not_allow_is_refused_by_the_browser_and_nothing_is_queued(
-    righttime_for_another_shop: LocalRighttime, shop: Shop, chrome: WebDriver
+    righttime_for_another_shop: LocalRighttime, shop: Shop, chrome: WebDriver, requests: Requests
 ) -> None:
     local = righttime_for_another_shop
     # Given righttime allowing another site's pages only
@@ -251,6 +291,9 @@ def test_a_shop_page_on_an_origin_righttime_does_not_allow_is_refused_by_the_bro
     wait_for(lambda: False, 2)  # analytics.js retries; let it
     assert _profiles_count(local) == 0
     assert local.pipeline.sent == []
+    # (the browser asked, was refused, and so never posted)
+    assert ("OPTIONS", "/v1/p") in requests
+    assert [path for method, path in requests if method == "POST"] == []
 
 
 def _address_on_profile() -> str | None:
