@@ -268,6 +268,17 @@ def _parse_instant(text: str) -> datetime:
     return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
 
 
+def _allowed_origins(text: str) -> str:
+    """--allowed-origins, checked as ingest will read it (RIGHTTIME_ALLOWED_ORIGINS)."""
+    from righttime.core.cors import parse_origins
+
+    try:
+        parse_origins(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
+
+
 def _local_options(
     parser: argparse.ArgumentParser, speed: float = 1.0, port: int = 3000, start: datetime | None = None
 ) -> None:
@@ -314,6 +325,7 @@ def _local_options(
     parser.add_argument("--sender", default="shop@example.com", help="From address (default %(default)s)")
     parser.add_argument(
         "--allowed-origins",
+        type=_allowed_origins,
         default="*",
         metavar="ORIGINS",
         help="the pages whose browsers may send events, comma-separated origins such as "
