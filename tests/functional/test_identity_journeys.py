@@ -87,3 +87,13 @@ def test_the_stricter_consent_wins_and_two_known_customers_are_not_merged():
     assert _decisions(lines, "noor", "cart_abandonment") == [("suppressed", ["unsubscribed"])]
     assert _decisions(lines, "kai.work", "identity") == [("not_merged", ["both_known"])]
     assert _sent(lines) == []
+
+
+def test_interest_shown_anonymously_reaches_the_account_when_the_product_comes_back():
+    # Given a visitor who looked at a sold-out jacket anonymously, then logged in
+    lines = _run("identity-interest.jsonl")
+    # Then the back-in-stock notice, queued for the anonymous id, goes to her account's address
+    assert _decisions(lines, "anon-j1", "back_in_stock") == []
+    assert [(to, subject) for _, to, subject in _sent(lines)] == [
+        ("hana@example.com", "Green jacket is back in stock")
+    ]
