@@ -219,7 +219,7 @@ def _moved_message(
             "status": MessageStatus.PENDING,
             "created_at": now,
             "updated_at": now,
-            "reasons": [*message.reasons, reason],
+            "reasons": [reason],
             "generation": 0,
             "attempt_id": None,
             "lease_until": None,
