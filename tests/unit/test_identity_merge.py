@@ -23,6 +23,7 @@ from righttime.core.profiles import (
     ConsentChange,
     PendingRef,
     Profile,
+    ProgramRun,
     SendRecord,
     apply_event,
     event_fingerprint,
@@ -412,3 +413,35 @@ def test_reports_count_a_cancelled_duplicate_and_nothing_for_a_merge():
     # Then the campaign counts one cancellation, and the merge itself adds to no campaign's counters
     assert ticks(merged) == [] and ticks(refused) == []
     assert [(t.campaign_id, t.name) for t in ticks(duplicate)] == [("cart_abandonment", "cancelled")]
+
+
+def test_a_program_run_moves_unless_the_known_customer_is_in_that_program_already():
+    # Given an anonymous visitor in two programs, and a customer in one of them
+    def run(program: str, step: str) -> ProgramRun:
+        return ProgramRun(
+            program_id=program, version=1, run_id=f"r-{step}", step=step, entered_at=NOW, step_at=NOW
+        )
+
+    known = Profile(customer_id="ann", programs={"welcome": run("welcome", "known-step")})
+    anonymous = Profile(
+        customer_id="anon-1",
+        programs={"welcome": run("welcome", "anon-step"), "browse": run("browse", "wait")},
+    )
+    # When they are merged
+    programs = merge_profiles(known, anonymous, NOW).programs
+    # Then the known customer's run continues, and the run it was not in moves with the visitor
+    assert {pid: r.step for pid, r in programs.items()} == {"welcome": "known-step", "browse": "wait"}
+
+
+def test_a_step_message_of_a_run_the_known_customer_replaced_is_cancelled():
+    # Given an anonymous run's step message waiting, and a customer in the same program
+    anonymous = Profile(customer_id="anon-1", email="guest@example.com", version=2)
+    step = _message("anon-1", "m-step", campaign="welcome--v1--hello")
+    _waiting(anonymous, step)
+    run = ProgramRun(program_id="welcome", version=1, run_id="r", step="later", entered_at=NOW, step_at=NOW)
+    known = Profile(customer_id="ann", known=True, programs={"welcome": run}, version=3)
+    # When they are linked
+    linked = link(known, anonymous, {"m-step": step}, NOW, _alias())
+    # Then the step message does not move: it is cancelled as a duplicate
+    assert linked.known.schedule == [] and linked.other is not None
+    assert [d.reason_codes for _, _, d in linked.other.close] == [["merged_duplicate"]]
