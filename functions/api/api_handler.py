@@ -14,16 +14,17 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import BadRequestError
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError, ServiceError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from righttime.core.errors import ConfigurationError, UnauthorizedError
+from righttime.core.errors import ConfigurationError, InvalidRequestError, UnauthorizedError
 from righttime.core.unsubscribe import InvalidToken, verify
 from righttime.stages import explain, privacy, report, unsubscribe
 from righttime.stages.ports import CountersUnavailable
-from righttime.wiring.http_errors import json_error, misconfigured
+from righttime.wiring.api_docs import ADMIN_KEY, PAGE_RESPONSES, form_body, query, query_parameters
+from righttime.wiring.http_errors import error, error_responses, misconfigured, service_error
 from righttime.wiring.observability import logger, metrics
 from righttime.wiring.root import root, warm
 
@@ -34,7 +35,31 @@ DEFAULT_PERIOD = timedelta(days=29)
 warm("keys", "store")
 
 
-@app.get("/v1/profiles/<user_id>/decisions")
+DAY = {"type": "string", "format": "date"}
+TOKEN = query("t", "The signed token of the e-mail's unsubscribe link.", required=True)
+
+
+@app.get(
+    "/v1/profiles/<user_id>/decisions",
+    summary="Explain a customer's decisions",
+    description="What righttime decided for the customer: what it sent, deferred or suppressed, and why.",
+    tags=["read"],
+    operation_id="decisions",
+    security=ADMIN_KEY,
+    responses={
+        200: {"description": "One page of the customer's decisions, the newest first."},
+        **error_responses(400, 401, 404, 500),
+    },
+    openapi_extensions=query_parameters(
+        query("campaign", "Only the decisions of this campaign."),
+        query(
+            "limit",
+            f"The most decisions on the page (default {explain.DEFAULT_PAGE}).",
+            schema={"type": "integer", "minimum": 1, "maximum": explain.MAX_PAGE},
+        ),
+        query("cursor", "The previous page's `next_cursor`: the page after it."),
+    ),
+)
 def decisions(user_id: str) -> dict[str, Any]:
     event = app.current_event
     explain.authorize(event.headers.get("authorization"), root().keys.is_admin_key)
@@ -47,7 +72,16 @@ def decisions(user_id: str) -> dict[str, Any]:
         raise BadRequestError(str(exc)) from exc
 
 
-@app.get("/v1/profiles/<user_id>")
+@app.get(
+    "/v1/profiles/<user_id>",
+    summary="Export a customer",
+    description="Everything righttime holds about the customer (a privacy request): profile, consent "
+    "history, messages, the newest decisions, suppression and interest entries (docs/privacy.md).",
+    tags=["privacy"],
+    operation_id="export_profile",
+    security=ADMIN_KEY,
+    responses={200: {"description": "The export."}, **error_responses(401, 404, 500)},
+)
 def export_profile(user_id: str) -> Response[Any]:
     explain.authorize(app.current_event.headers.get("authorization"), root().keys.is_admin_key)
     parts = root()
@@ -55,12 +89,22 @@ def export_profile(user_id: str) -> Response[Any]:
         parts.store, parts.customer_records, customer(user_id), parts.clock.now()
     )
     if not document["found"]:
-        return json_error(404, {"message": "righttime holds nothing about this customer"})
+        return error(404, "righttime holds nothing about this customer")
     metrics.add_metric(name="ProfilesExported", unit=MetricUnit.Count, value=1)
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
 
 
-@app.delete("/v1/profiles/<user_id>")
+@app.delete(
+    "/v1/profiles/<user_id>",
+    summary="Erase a customer",
+    description="Erase the customer (a privacy request): cancel its pending messages, delete its profile, "
+    "messages, decisions and interest entries, and keep hashed suppression entries so it is never sent to "
+    "again. Repeating it is harmless (docs/privacy.md).",
+    tags=["privacy"],
+    operation_id="erase_profile",
+    security=ADMIN_KEY,
+    responses={200: {"description": "What was erased."}, **error_responses(401, 500)},
+)
 def erase_profile(user_id: str) -> dict[str, Any]:
     explain.authorize(app.current_event.headers.get("authorization"), root().keys.is_admin_key)
     parts = root()
@@ -79,7 +123,19 @@ def customer(path_segment: str) -> str:
     return unquote(path_segment)
 
 
-@app.get("/v1/reports/campaigns")
+@app.get(
+    "/v1/reports/campaigns",
+    summary="Report per campaign",
+    description="Sends, opens, clicks, conversions and revenue per campaign over a period of UTC days.",
+    tags=["read"],
+    operation_id="campaign_report",
+    security=ADMIN_KEY,
+    responses={200: {"description": "The report."}, **error_responses(400, 401, 500, 503)},
+    openapi_extensions=query_parameters(
+        query("from", "First UTC day (default: 29 days before `to`).", schema=DAY),
+        query("to", "Last UTC day (default: today).", schema=DAY),
+    ),
+)
 def campaign_report() -> dict[str, Any]:
     event = app.current_event
     explain.authorize(event.headers.get("authorization"), root().keys.is_admin_key)
@@ -104,7 +160,15 @@ def _day(text: str | None, name: str, default: date) -> date:
         raise BadRequestError(f"'{name}' must be a UTC day as YYYY-MM-DD, not {text[:40]!r}") from None
 
 
-@app.get("/v1/unsubscribe")
+@app.get(
+    "/v1/unsubscribe",
+    summary="Preference page",
+    description="The page an unsubscribe link opens: a checkbox per topic, a button to unsubscribe from all.",
+    tags=["unsubscribe"],
+    operation_id="preference_page",
+    responses=PAGE_RESPONSES,
+    openapi_extensions=query_parameters(TOKEN),
+)
 def preference_page() -> Response[str]:
     token = app.current_event.get_query_string_value("t") or ""
     parts = root()
@@ -113,7 +177,16 @@ def preference_page() -> Response[str]:
     return _html(200, unsubscribe.preference_page(token, profile, parts.content.policy.topics))
 
 
-@app.post("/v1/preferences")
+@app.post(
+    "/v1/preferences",
+    summary="Save preferences",
+    description="Keep the topics checked on the preference page, and no others.",
+    tags=["unsubscribe"],
+    operation_id="save_preferences",
+    responses=PAGE_RESPONSES,
+    openapi_extensions=query_parameters(TOKEN)
+    | form_body("The preference page's form.", {"topic": "A topic to keep; repeated for each."}),
+)
 def save_preferences() -> Response[str]:
     event = app.current_event
     token = event.get_query_string_value("t") or ""
@@ -127,7 +200,19 @@ def save_preferences() -> Response[str]:
     return _html(200, unsubscribe.saved_page())
 
 
-@app.post("/v1/unsubscribe")
+@app.post(
+    "/v1/unsubscribe",
+    summary="Unsubscribe in one click",
+    description="RFC 8058 one-click unsubscribe, as mail clients send it; or the preference page's button.",
+    tags=["unsubscribe"],
+    operation_id="unsubscribe",
+    responses=PAGE_RESPONSES,
+    openapi_extensions=query_parameters(TOKEN)
+    | form_body(
+        "RFC 8058's form, or the preference page's.",
+        {"List-Unsubscribe": "One-Click, from a mail client.", "source": "page, from the preference page."},
+    ),
+)
 def one_click_unsubscribe() -> Response[str]:
     event = app.current_event
     token = event.get_query_string_value("t") or ""
@@ -158,18 +243,29 @@ def _html(status: int, page: str) -> Response[str]:
 
 @app.exception_handler(UnauthorizedError)
 def _unauthorized(exc: UnauthorizedError) -> Response[Any]:
-    return json_error(401, {"message": str(exc)}, {"WWW-Authenticate": 'Bearer realm="righttime-admin"'})
+    return error(401, str(exc), headers={"WWW-Authenticate": 'Bearer realm="righttime-admin"'})
 
 
 @app.exception_handler(CountersUnavailable)
 def _counters_unavailable(exc: CountersUnavailable) -> Response[Any]:
     logger.warning("report counters unavailable", extra={"error": str(exc)})
-    return json_error(503, {"message": "the report counters cannot be read just now; try again"})
+    return error(503, "the report counters cannot be read just now; try again", headers={"Retry-After": "5"})
 
 
 @app.exception_handler(ConfigurationError)
 def _misconfigured(exc: ConfigurationError) -> Response[Any]:
     return misconfigured(exc)
+
+
+@app.exception_handler(InvalidRequestError)
+def _invalid(exc: InvalidRequestError) -> Response[Any]:
+    return error(exc.status, exc.message, exc.errors)
+
+
+@app.exception_handler(ServiceError)
+def _refused(exc: ServiceError) -> Response[Any]:
+    """Powertools' own answers (BadRequestError, no route for this method and path) in the same shape."""
+    return service_error(exc)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

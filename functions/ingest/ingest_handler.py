@@ -7,10 +7,11 @@ import binascii
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import ForbiddenError, NotFoundError
+from aws_lambda_powertools.event_handler.exceptions import ForbiddenError, NotFoundError, ServiceError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from righttime.core import cors
 from righttime.core.errors import (
@@ -20,8 +21,17 @@ from righttime.core.errors import (
     QueueUnavailableError,
     UnauthorizedError,
 )
+from righttime.core.events import (
+    AliasMessage,
+    BatchRequest,
+    GroupMessage,
+    IdentifyMessage,
+    PageMessage,
+    TrackMessage,
+)
 from righttime.stages import ingest
-from righttime.wiring.http_errors import json_error, misconfigured
+from righttime.wiring.api_docs import ACCEPTED, WRITE_KEY, request_body
+from righttime.wiring.http_errors import error, error_responses, misconfigured, service_error
 from righttime.wiring.observability import logger, metrics
 from righttime.wiring.root import root, warm
 
@@ -56,38 +66,105 @@ def _accept(endpoint: ingest.Endpoint) -> dict[str, Any]:
     return {"success": True}
 
 
-@app.post("/v1/identify")
+#: what every ingestion route may answer besides 200
+INGEST_ERRORS = error_responses(400, 401, 403, 413, 415, 500, 503)
+
+
+@app.post(
+    "/v1/identify",
+    summary="Identify a customer",
+    description="Who the customer is and their traits (address, time zone, consent), as Segment's identify.",
+    tags=["ingest"],
+    operation_id="identify",
+    security=WRITE_KEY,
+    responses={200: ACCEPTED, **INGEST_ERRORS},
+    openapi_extensions=request_body(IdentifyMessage, "One identify message (gzip allowed)."),
+)
 def identify() -> dict[str, Any]:
     return _accept("identify")
 
 
-@app.post("/v1/track")
+@app.post(
+    "/v1/track",
+    summary="Track an event",
+    description="Record what the customer did (Product Added, Order Completed, ...), as Segment's track.",
+    tags=["ingest"],
+    operation_id="track",
+    security=WRITE_KEY,
+    responses={200: ACCEPTED, **INGEST_ERRORS},
+    openapi_extensions=request_body(TrackMessage, "One track message (gzip allowed)."),
+)
 def track() -> dict[str, Any]:
     return _accept("track")
 
 
-@app.post("/v1/batch")
+@app.post(
+    "/v1/batch",
+    summary="Send a batch of messages",
+    description="Up to 500 KB of messages of any type, as Segment's batch; all are accepted or none is.",
+    tags=["ingest"],
+    operation_id="batch",
+    security=WRITE_KEY,
+    responses={200: ACCEPTED, **INGEST_ERRORS},
+    openapi_extensions=request_body(BatchRequest, "A batch of messages (gzip allowed)."),
+)
 def batch() -> dict[str, Any]:
     return _accept("batch")
 
 
 # The single-message calls besides identify and track: their type comes from the path, as in Segment's API.
-@app.post("/v1/page")
+@app.post(
+    "/v1/page",
+    summary="Record a page view",
+    description="The customer viewed a page, as Segment's page: activity, nothing more is kept.",
+    tags=["ingest"],
+    operation_id="page",
+    security=WRITE_KEY,
+    responses={200: ACCEPTED, **INGEST_ERRORS},
+    openapi_extensions=request_body(PageMessage, "One page message; its type is the path's."),
+)
 def page() -> dict[str, Any]:
     return _accept("page")
 
 
-@app.post("/v1/screen")
+@app.post(
+    "/v1/screen",
+    summary="Record a screen view",
+    description="The customer viewed an app screen, as Segment's screen: activity, nothing more is kept.",
+    tags=["ingest"],
+    operation_id="screen",
+    security=WRITE_KEY,
+    responses={200: ACCEPTED, **INGEST_ERRORS},
+    openapi_extensions=request_body(PageMessage, "One screen message; its type is the path's."),
+)
 def screen() -> dict[str, Any]:
     return _accept("screen")
 
 
-@app.post("/v1/group")
+@app.post(
+    "/v1/group",
+    summary="Associate a customer with a group",
+    description="As Segment's group: accepted as activity.",
+    tags=["ingest"],
+    operation_id="group",
+    security=WRITE_KEY,
+    responses={200: ACCEPTED, **INGEST_ERRORS},
+    openapi_extensions=request_body(GroupMessage, "One group message."),
+)
 def group() -> dict[str, Any]:
     return _accept("group")
 
 
-@app.post("/v1/alias")
+@app.post(
+    "/v1/alias",
+    summary="Merge an anonymous visitor into a customer",
+    description="As Segment's alias: `previousId` (an anonymous visitor) is merged into `userId`.",
+    tags=["ingest"],
+    operation_id="alias",
+    security=WRITE_KEY,
+    responses={200: ACCEPTED, **INGEST_ERRORS},
+    openapi_extensions=request_body(AliasMessage, "One alias message."),
+)
 def alias() -> dict[str, Any]:
     return _accept("alias")
 
@@ -103,7 +180,22 @@ def _short_route(endpoint: ingest.Endpoint) -> None:
         summary=f"The {endpoint} endpoint under its short path, where analytics.js sends it",
         tags=["ingest"],
         operation_id=f"{endpoint}_short",
+        security=WRITE_KEY,
+        responses={200: ACCEPTED, **INGEST_ERRORS},
+        openapi_extensions=request_body(SHORT_PATH_BODIES[endpoint], f"As for /v1/{endpoint}."),
     )(accept_short)
+
+
+#: the model of each endpoint's body, for the short paths' descriptions
+SHORT_PATH_BODIES: dict[str, type[BaseModel]] = {
+    "identify": IdentifyMessage,
+    "track": TrackMessage,
+    "page": PageMessage,
+    "screen": PageMessage,
+    "group": GroupMessage,
+    "alias": AliasMessage,
+    "batch": BatchRequest,
+}
 
 
 for _endpoint in ("identify", "track", "page", "screen", "group", "alias", "batch"):
@@ -134,29 +226,30 @@ def preflight(name: str) -> Response[Any]:
 def _invalid(exc: InvalidRequestError) -> Response[Any]:
     metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
     logger.info("request rejected", extra={"reason": exc.message, "fields": [e.field for e in exc.errors]})
-    return json_error(
-        exc.status, {"success": False, "message": exc.message, "errors": [e.as_dict() for e in exc.errors]}
-    )
+    return error(exc.status, exc.message, exc.errors, success=False)
 
 
 @app.exception_handler(UnauthorizedError)
 def _unauthorized(exc: UnauthorizedError) -> Response[Any]:
-    return json_error(
-        401, {"success": False, "message": str(exc)}, {"WWW-Authenticate": 'Basic realm="righttime"'}
-    )
+    return error(401, str(exc), headers={"WWW-Authenticate": 'Basic realm="righttime"'}, success=False)
 
 
 @app.exception_handler(QueueUnavailableError)
 def _unavailable(exc: QueueUnavailableError) -> Response[Any]:
     logger.error("events not queued", extra={"reason": str(exc)})
-    return json_error(
-        503, {"success": False, "message": "temporarily unable to accept events; retry"}, {"Retry-After": "5"}
-    )
+    message = "temporarily unable to accept events; retry"
+    return error(503, message, headers={"Retry-After": "5"}, success=False)
 
 
 @app.exception_handler(ConfigurationError)
 def _misconfigured(exc: ConfigurationError) -> Response[Any]:
     return misconfigured(exc, success=False)
+
+
+@app.exception_handler(ServiceError)
+def _refused(exc: ServiceError) -> Response[Any]:
+    """Powertools' own answers (no route for this method and path) in the same shape as ours."""
+    return service_error(exc, success=False)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

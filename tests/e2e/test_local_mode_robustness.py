@@ -111,7 +111,7 @@ def test_http_the_server_cannot_parse_is_answered_with_json(
 
 def test_a_method_no_route_has_gets_the_http_apis_404(local: LocalRighttime) -> None:
     request = b"BREW /v1/track HTTP/1.1\r\nHost: x\r\n\r\n"
-    assert raw_exchange(local, request) == (404, {"message": "Not Found"})
+    assert raw_exchange(local, request) == (404, {"message": "Not Found", "errors": []})
 
 
 def test_a_function_that_raises_is_a_500_with_json_and_the_connection_stays_usable(

@@ -52,6 +52,8 @@ Handler = Callable[[dict[str, Any], Any], Any]
 QUEUE_ONLY_FUNCTIONS = frozenset({"IngestFunction"})
 #: local mode's own route to make SES bounce or complain (never deployed)
 LOCAL_SES_PATH = "/local/ses/"
+#: local mode's own route to the OpenAPI document of the functions it runs (docs/api.md)
+OPENAPI_PATH = "/openapi.json"
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
 #: how often the clock runs the sweeper, as its rate() schedule does (SweepIntervalMinutes' default)
 SWEEP_EVERY = timedelta(minutes=5)
@@ -193,9 +195,11 @@ class Driver:
         (percent-encoded) path, and the event's `rawPath` keeps it so."""
         if path.startswith(LOCAL_SES_PATH):
             return self._local_ses_route(method, path, query or {})
+        if path == OPENAPI_PATH:
+            return self._openapi_route(method)
         found = self.route(method, path)
         if found is None:  # what an HTTP API answers for a method and path no route matches
-            return 404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}'
+            return 404, {"Content-Type": "application/json"}, b'{"message":"Not Found","errors":[]}'
         function, route_path, params = found
         route_key = f"{method.upper()} {route_path}"
         now = self.clock.now()
@@ -435,6 +439,15 @@ class Driver:
             return 409, reply, json.dumps({"message": message}).encode()
         body = {"fate": fate.value, "address_key": address_key(address), "reported_for": ses_message_id}
         return 202, reply, json.dumps(body).encode()
+
+    def _openapi_route(self, method: str) -> tuple[int, dict[str, str], bytes]:
+        """`GET /openapi.json`: the OpenAPI document of the functions this stack runs, generated from them."""
+        from righttime_dev.openapi import document_json  # it imports this module
+
+        if method.upper() not in ("GET", "HEAD"):
+            body = json.dumps({"message": f"use GET {OPENAPI_PATH}", "errors": []}).encode()
+            return 405, {"Content-Type": "application/json", "Allow": "GET, HEAD"}, body
+        return 200, {"Content-Type": "application/json"}, document_json(self.stack.template_path)
 
     def _deliver(self, ses_message_id: str, raw: bytes) -> SentEmail:
         """Record one email the mail service accepted (and write it to the outbox, if there is one)."""

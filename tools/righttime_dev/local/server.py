@@ -146,7 +146,7 @@ class _Api(BaseHTTPRequestHandler):
         except _RequestError as exc:
             # The rest of the body (if any) was not read: the connection cannot carry another request.
             self.close_connection = True
-            self._json(exc.status, {"success": False, "message": exc.message})
+            self._json(exc.status, {"success": False, "message": exc.message, "errors": []})
             return
         self._forward(method, body)
 
@@ -223,10 +223,10 @@ class _Api(BaseHTTPRequestHandler):
         # A request line it could not read leaves HTTP/0.9 (no status line, no headers): answer in HTTP/1.1.
         self.request_version = self.protocol_version
         if code == 501:  # a method http.server has no do_ for: the HTTP API has no route for it either
-            self._reply(404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
+            self._reply(404, {"Content-Type": "application/json"}, b'{"message":"Not Found","errors":[]}')
             return
         short = self.responses.get(code, ("error", ""))[0]
-        self._json(code, {"success": False, "message": message or short})
+        self._json(code, {"success": False, "message": message or short, "errors": []})
 
     def _json(self, status: int, body: dict[str, object]) -> None:
         self._reply(status, {"Content-Type": "application/json"}, json.dumps(body).encode())
