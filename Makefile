@@ -19,7 +19,7 @@ help:
 	@echo "make local     set up local mode only, run the whole pipeline on this machine (http://127.0.0.1:3000)"
 	@echo "make test      set up, then lint, type-check, validate the template and run every test"
 	@echo "make bench     set up, then measure cold start, AWS calls and cost, policy speed, simulation and a 1M-event back-test (about an hour)"
-	@echo "make fuzz      set up, then send 10,000 generated hostile requests to local mode; fails on any 5xx or drop"
+	@echo "make fuzz      set up, then send local mode 10,000 hostile requests and more from the OpenAPI document; fails on any 5xx"
 	@echo "make browser   install Debian's chromium and chromium-driver for the browser tests, when missing"
 	@echo "make lock      regenerate the lock files after changing dependencies in pyproject.toml or requirements/sam.in"
 	@echo "make keys      create the three key parameters in SSM when missing; prints the new write and admin keys"
@@ -135,7 +135,7 @@ bench: venv
 # Property-based: hostile bodies and broken HTTP against local mode over real HTTP (about 4 minutes). Fails if
 # any request gets a 5xx, a non-JSON answer or no answer, or if an accepted event crashes or dead-letters later.
 fuzz: venv
-	$(BIN)/python -m righttime_dev.fuzz --cases 10000
+	$(BIN)/python -m righttime_dev.fuzz --cases 10000 --examples 100
 
 # Deploying (README, "Deploying to AWS"): `make keys`, then `make deploy SENDER=shop@example.com` the first
 # time and `make deploy` after. samconfig.toml holds the defaults; STACK, REGION and PARAMS (more

@@ -1,13 +1,18 @@
-"""`make fuzz`: a property-based fuzz of the HTTP API, against local mode over real HTTP.
+"""`make fuzz`: a property-based fuzz of the HTTP APIs, against local mode over real HTTP, in two parts.
 
-Hypothesis generates requests: Segment messages full of hostile values (non-finite and huge numbers, lone
-surrogates, deep nesting, absurd timestamps, address lists and line separators, javascript: links), random
-bytes, gzip that is not, and broken HTTP (bad Content-Length, chunked bodies, unknown methods and paths).
-Every request must get an answer, in JSON, below 500. Afterwards the pipeline must have raised nothing and
-dead-lettered nothing it accepted. Failures are counted by category, with one example each; the exit status
-is 1 if there are any.
+Hostile requests: Hypothesis generates Segment messages full of hostile values (non-finite and huge numbers,
+lone surrogates, deep nesting, absurd timestamps, address lists and line separators, javascript: links),
+random bytes, gzip that is not, and broken HTTP (bad Content-Length, chunked bodies, unknown methods and
+paths). Every request must get an answer, in JSON, below 500.
 
-    python -m righttime_dev.fuzz --cases 10000
+The OpenAPI document: schemathesis reads local mode's `GET /openapi.json` and generates, for every
+operation, requests that follow the document and requests that break it, with the keys the operation asks
+for. Every answer must be below 500, with a status, content type and body the document declares.
+
+Afterwards the pipeline must have raised nothing and dead-lettered nothing it accepted. Failures are counted
+by category, with one example each; the exit status is 1 if there are any.
+
+    python -m righttime_dev.fuzz --cases 10000 --examples 100
 """
 
 from __future__ import annotations
@@ -30,10 +35,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import requests
+import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisDeprecationWarning
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.result import Ok
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
+from righttime_dev.local.pipeline import OPENAPI_PATH
 from righttime_dev.local.server import LocalOptions, LocalRighttime
 
 WRITE_KEY = "fuzz-write-key"
@@ -86,6 +102,13 @@ HOSTILE_STRINGS = (
     "x" * 3000,
 )
 EVENT_NAMES = ("Product Added", "Product Removed", "Order Completed", "Product Viewed", "Cart Viewed", "x")
+#: what every answer to a request schemathesis generated from the document is checked for
+SCHEMA_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 PATHS = ("/v1/track", "/v1/identify", "/v1/batch", "/v1/profiles/u1/decisions", "/health", "/v1/t", "/")
 
 
@@ -97,6 +120,8 @@ class Report:
     statuses: Counter[int] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
+    #: requests sent and seconds taken, by part of the fuzz
+    parts: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     def fail(self, category: str, request: bytes) -> None:
         self.failures[category] += 1
@@ -280,7 +305,96 @@ def exchange(url: str, case: Case, report: Report) -> None:
         report.fail(f"HTTP {response.status}: {message[:80]}", request)
 
 
-def run(cases_wanted: int, template: Path, random_seed: int | None) -> Report:
+def _keys(security: list[dict[str, list[str]]]) -> dict[str, str]:
+    """The Authorization header an operation's `security` asks for (docs/openapi.json's schemes)."""
+    schemes = {name for requirement in security for name in requirement}
+    if "writeKey" in schemes:
+        return {"Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()}
+    if "adminKey" in schemes:
+        return {"Authorization": f"Bearer {ADMIN_KEY}"}
+    return {}
+
+
+def schema_fuzz(
+    url: str, examples: int, report: Report, random_seed: int | None = None, *, distinct: bool = False
+) -> None:
+    """Requests generated from the OpenAPI document local mode serves: `examples` that follow it and as many
+    that break it, per operation, each checked against `SCHEMA_CHECKS`. `distinct`: an operation the same
+    as one already sent to under another path (a short path, /v1/t for /v1/track) is skipped."""
+    schema = schemathesis.openapi.from_url(url + OPENAPI_PATH)
+    session = requests.Session()
+    seen: set[str] = set()
+    for result in schema.get_all_operations():
+        if not isinstance(result, Ok):
+            report.fail(f"operation schemathesis cannot load: {result.err()}"[:120], b"")
+            continue
+        operation = result.ok()
+        raw = operation.definition.raw
+        definition = {k: v for k, v in raw.items() if k not in ("operationId", "summary")}
+        same = json.dumps([operation.method, definition], sort_keys=True)
+        if distinct and same in seen:
+            continue
+        seen.add(same)
+        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
+            _fuzz_operation(operation, mode, url, session, examples, report, random_seed)
+
+
+def _fuzz_operation(
+    operation: schemathesis.APIOperation[Any, Any, Any, Any],
+    mode: schemathesis.GenerationMode,
+    url: str,
+    session: requests.Session,
+    examples: int,
+    report: Report,
+    random_seed: int | None,
+) -> None:
+    headers = _keys(operation.definition.raw.get("security", []))
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=random_seed is None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(operation.as_strategy(generation_mode=mode))
+    def fuzz(case: schemathesis.Case[Any]) -> None:
+        _exchange_case(case, url, headers, session, report)
+
+    (fuzz if random_seed is None else seed(random_seed)(fuzz))()
+
+
+def _exchange_case(
+    case: schemathesis.Case[Any], url: str, headers: dict[str, str], session: requests.Session, report: Report
+) -> None:
+    label = case.operation.label
+    try:
+        response = case.call(base_url=url, headers=headers, session=session, timeout=ANSWER_TIMEOUT_SECONDS)
+    except (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL, UnicodeError):
+        return  # a request the client library will not send (a header with a newline): nothing was sent
+    except requests.exceptions.RequestException as exc:
+        report.cases += 1
+        report.fail(f"{label}: no answer ({type(exc).__name__})", case.as_curl_command(headers).encode())
+        return
+    report.cases += 1
+    report.statuses[response.status_code] += 1
+    try:
+        case.validate_response(response, checks=SCHEMA_CHECKS, headers=headers)
+    except FailureGroup as group:
+        for failure in group.exceptions:
+            _fail(report, label, failure, case.as_curl_command(headers))
+    except Failure as failure:
+        _fail(report, label, failure, case.as_curl_command(headers))
+    if report.cases % 1000 == 0:
+        print(f"  {report.cases} cases", file=sys.stderr)
+
+
+def _fail(report: Report, label: str, failure: Failure, curl: str) -> None:
+    report.fail(f"{label}: {failure.title}", f"{curl}\n{failure.message}".encode())
+
+
+def run(cases_wanted: int, template: Path, random_seed: int | None, examples: int = 0) -> Report:
     report = Report()
     # Local mode's own threads (the pumps, moto) use `random` while Hypothesis generates; that is not ours.
     warnings.filterwarnings("ignore", category=HypothesisDeprecationWarning)
@@ -297,24 +411,36 @@ def run(cases_wanted: int, template: Path, random_seed: int | None) -> Report:
             log_level="CRITICAL",
         )
         with LocalRighttime(options) as local:
-
-            @settings(
-                max_examples=cases_wanted,
-                deadline=None,
-                database=None,
-                derandomize=random_seed is None,
-                phases=[Phase.generate],
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(cases())
-            def fuzz(case: Case) -> None:
-                exchange(local.url, case, report)
-                if report.cases % 1000 == 0:
-                    print(f"  {report.cases} cases", file=sys.stderr)
-
-            (fuzz if random_seed is None else seed(random_seed)(fuzz))()
+            for part, wanted, fuzz in (
+                ("hostile requests", cases_wanted, hostile_fuzz),
+                ("requests from the OpenAPI document", examples, schema_fuzz),
+            ):
+                if wanted > 0:
+                    before, started = report.cases, time.monotonic()
+                    fuzz(local.url, wanted, report, random_seed)
+                    report.parts[part] = (report.cases - before, time.monotonic() - started)
             _settle(local, report)
     return report
+
+
+def hostile_fuzz(url: str, cases_wanted: int, report: Report, random_seed: int | None = None) -> None:
+    """`cases_wanted` hostile requests (`cases()`), each on a fresh connection."""
+
+    @settings(
+        max_examples=cases_wanted,
+        deadline=None,
+        database=None,
+        derandomize=random_seed is None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(cases())
+    def fuzz(case: Case) -> None:
+        exchange(url, case, report)
+        if report.cases % 1000 == 0:
+            print(f"  {report.cases} cases", file=sys.stderr)
+
+    (fuzz if random_seed is None else seed(random_seed)(fuzz))()
 
 
 def _settle(local: LocalRighttime, report: Report, timeout: float = 120.0) -> None:
@@ -343,25 +469,36 @@ def _settle(local: LocalRighttime, report: Report, timeout: float = 120.0) -> No
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="righttime fuzz", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--cases", type=int, default=10_000, help="hostile requests")
+    parser.add_argument(
+        "--examples",
+        type=int,
+        default=100,
+        help="requests from the OpenAPI document per operation that follow it (as many break it; 0: none)",
+    )
     parser.add_argument("--template", type=Path, default=Path("template.yaml"))
     parser.add_argument("--seed", type=int, default=None, help="a random run instead of the repeatable one")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    report = run(args.cases, args.template, args.seed)
+    report = run(args.cases, args.template, args.seed, args.examples)
     elapsed = time.monotonic() - started
     print(
         f"{report.cases} requests in {elapsed:.0f} s; answers: "
         + ", ".join(f"{status}: {count}" for status, count in sorted(report.statuses.items()))
     )
+    for part, (sent, seconds) in report.parts.items():
+        print(f"  {part}: {sent} in {seconds:.0f} s")
     if not report.failures:
-        print("no server errors, no dropped connections, no answer that was not JSON")
+        print(
+            "no server errors, no dropped connections, no answer that was not JSON, "
+            "and every answer to the document's requests as it declares"
+        )
         return 0
     print(f"{sum(report.failures.values())} failures:")
     for category, count in report.failures.most_common():
         print(f"  {count:6d}  {category}")
         if report.examples[category]:
-            print(f"          e.g. {report.examples[category][:200]!r}")
+            print(f"          e.g. {report.examples[category][:600]!r}")
     return 1
 
 
