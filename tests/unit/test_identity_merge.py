@@ -445,3 +445,18 @@ def test_a_step_message_of_a_run_the_known_customer_replaced_is_cancelled():
     # Then the step message does not move: it is cancelled as a duplicate
     assert linked.known.schedule == [] and linked.other is not None
     assert [d.reason_codes for _, _, d in linked.other.close] == [["merged_duplicate"]]
+
+
+def test_no_trigger_is_planned_again_without_an_address_or_from_before_an_order():
+    # Given a visitor's refused cart trigger at 09:55, merged into ann
+    trigger = AwaitingTrigger(event="Product Added", message_id="t1", at=NOW - timedelta(minutes=5))
+    anonymous = Profile(customer_id="anon-1", awaiting_address=[trigger], version=2)
+    linked = link(Profile(customer_id="ann", known=True, version=1), anonymous, {}, NOW, _alias())
+    # Then nothing is planned again while ann has no address, or once she ordered after the cart
+    assert linked.replays_for(Profile(customer_id="ann")) == []
+    ordered = Profile(customer_id="ann", email="ann@example.com", last_order_at=NOW)
+    assert linked.replays_for(ordered) == []
+    # And with an address and no later order, the trigger is planned again
+    assert [
+        r.message_id for r in linked.replays_for(Profile(customer_id="ann", email="ann@example.com"))
+    ] == ["t1"]

@@ -99,6 +99,15 @@ class Link:
     replays: list[QueuedEvent] = field(default_factory=list)
     merge: MergeNote | None = None
 
+    def replays_for(self, profile: Profile) -> list[QueuedEvent]:
+        """The triggers to plan again on `profile`, the known profile with the linking event applied: none
+        without a usable address, and none from before its last order (which settled what they were about,
+        this event's own order included)."""
+        if usable_address(profile.email) is None:
+            return []
+        ordered = profile.last_order_at
+        return [r for r in self.replays if ordered is None or r.occurred_at > ordered]
+
     def record_merge(self, replayed: int, now: datetime, event: QueuedEvent) -> None:
         """Put the `merged` decision first on both profiles, saying how many triggers were planned again."""
         note = self.merge
@@ -188,7 +197,7 @@ def _merge(known: Profile, anonymous: Profile, waiting: Mapping[str, OutboundMes
         != (known.unsubscribed, sorted(known.topic_opt_outs)),
         existed=anonymous.version > 0,
     )
-    replays = _replays(anonymous, known, merged.customer_id, now)
+    replays = _replays(anonymous, merged.customer_id, now)
     return Link(known=known_plan, other=anonymous_plan, replays=replays, merge=note)
 
 
@@ -231,14 +240,10 @@ def _moved_message(
     )
 
 
-def _replays(anonymous: Profile, known: Profile, customer_id: str, now: datetime) -> list[QueuedEvent]:
-    """The triggers the anonymous profile kept for want of an address, as events of the known customer; a
-    trigger from before an order of either profile is left out (the order settled what it was about)."""
-    ordered = max(filter(None, [known.last_order_at, anonymous.last_order_at]), default=None)
+def _replays(anonymous: Profile, customer_id: str, now: datetime) -> list[QueuedEvent]:
+    """The triggers the anonymous profile kept for want of an address, as events of the known customer."""
     found: list[QueuedEvent] = []
     for awaiting in anonymous.awaiting_address:
-        if ordered is not None and awaiting.at <= ordered:
-            continue
         message = TrackMessage(
             event=awaiting.event,
             userId=customer_id,

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from righttime.core.addresses import usable_address
 from righttime.core.campaigns import Campaign
 from righttime.core.catalog import interest_of
 from righttime.core.decisions import Decision, OutboundMessage
@@ -125,7 +124,7 @@ def _link_and_plan(
     linked = link(stored, other, waiting, now, event)
     merged = linked.known.profile
     profile = _forget(apply_event(merged, event), settled)
-    replays = linked.replays if usable_address(profile.email) is not None else []
+    replays = linked.replays_for(profile)
     linked.record_merge(len(replays), now, event)
     plan = combine(
         linked.known,
