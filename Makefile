@@ -132,8 +132,9 @@ test: lock-check lint typecheck template browser npm-deps
 bench: venv
 	$(BIN)/python bench/bench.py
 
-# Property-based: hostile bodies and broken HTTP against local mode over real HTTP (about 4 minutes). Fails if
-# any request gets a 5xx, a non-JSON answer or no answer, or if an accepted event crashes or dead-letters later.
+# Property-based, against local mode over real HTTP (about 11 minutes): hostile bodies and broken HTTP, then
+# schemathesis from the OpenAPI document (docs/api.md). Fails if any request gets a 5xx, a non-JSON answer or
+# no answer, an answer the document does not declare, or if an accepted event crashes or dead-letters later.
 fuzz: venv
 	$(BIN)/python -m righttime_dev.fuzz --cases 10000 --examples 100
 

@@ -296,7 +296,9 @@ def exchange(url: str, case: Case, report: Report) -> None:
         return
     report.statuses[response.status] += 1
     try:
-        answer = json.loads(payload) if case.method != "HEAD" else {}
+        # No body: an answer to HEAD, or a 204 No Content (a CORS preflight's answer)
+        empty = case.method == "HEAD" or (response.status == 204 and not payload)
+        answer = {} if empty else json.loads(payload)
     except ValueError:
         report.fail(f"answer is not JSON (HTTP {response.status})", request)
         return
