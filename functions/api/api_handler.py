@@ -19,7 +19,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from righttime.core.errors import ConfigurationError, InvalidRequestError, UnauthorizedError
+from righttime.core.errors import ConfigurationError, FieldError, InvalidRequestError, UnauthorizedError
+from righttime.core.events import MAX_ID_LENGTH
 from righttime.core.unsubscribe import InvalidToken, verify
 from righttime.stages import explain, privacy, report, unsubscribe
 from righttime.stages.ports import CountersUnavailable
@@ -80,7 +81,7 @@ def decisions(user_id: str) -> dict[str, Any]:
     tags=["privacy"],
     operation_id="export_profile",
     security=ADMIN_KEY,
-    responses={200: {"description": "The export."}, **error_responses(401, 404, 500)},
+    responses={200: {"description": "The export."}, **error_responses(400, 401, 404, 500)},
 )
 def export_profile(user_id: str) -> Response[Any]:
     explain.authorize(app.current_event.headers.get("authorization"), root().keys.is_admin_key)
@@ -103,7 +104,7 @@ def export_profile(user_id: str) -> Response[Any]:
     tags=["privacy"],
     operation_id="erase_profile",
     security=ADMIN_KEY,
-    responses={200: {"description": "What was erased."}, **error_responses(401, 500)},
+    responses={200: {"description": "What was erased."}, **error_responses(400, 401, 500)},
 )
 def erase_profile(user_id: str) -> dict[str, Any]:
     explain.authorize(app.current_event.headers.get("authorization"), root().keys.is_admin_key)
@@ -119,8 +120,13 @@ def erase_profile(user_id: str) -> dict[str, Any]:
 
 def customer(path_segment: str) -> str:
     """The customer id a path segment names. API Gateway routes on the raw path, so an id holding `/`, `#`,
-    `?`, `"` or non-ASCII arrives percent-encoded (`%2F`): decoded here, exactly once."""
-    return unquote(path_segment)
+    `?`, `"` or non-ASCII arrives percent-encoded (`%2F`): decoded here, exactly once. An id longer than
+    ingest accepts names no customer, and is refused before it reaches a table's key limit."""
+    customer_id = unquote(path_segment)
+    if len(customer_id) > MAX_ID_LENGTH:
+        problem = f"a customer id has at most {MAX_ID_LENGTH} characters, as ingest accepts"
+        raise InvalidRequestError(problem, [FieldError("userId", problem)])
+    return customer_id
 
 
 @app.get(

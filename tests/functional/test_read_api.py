@@ -188,3 +188,16 @@ def test_the_read_api_reads_any_customer_id_percent_encoded(pipeline: Pipeline, 
     assert status == 200, body
     assert body["user_id"] == user_id
     assert body["decisions"] and {d["user_id"] for d in body["decisions"]} == {user_id}
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [("GET", "/decisions"), ("GET", ""), ("DELETE", "")],
+    ids=["decisions", "export", "erase"],
+)
+def test_an_id_longer_than_ingest_accepts_is_refused_naming_it(pipeline: Pipeline, method: str, suffix: str):
+    _admin_keys(pipeline, ADMIN_KEY)
+    headers = {"authorization": f"Bearer {ADMIN_KEY}"}
+    status, _, body = pipeline.http(method, f"/v1/profiles/{'x' * 257}{suffix}", headers, b"")
+    document = json.loads(body)
+    assert status == 400 and document["errors"][0]["field"] == "userId"
