@@ -23,7 +23,7 @@ def _post(local: LocalRighttime, message: dict[str, Any]) -> None:
 
 
 def _decisions(local: LocalRighttime, user: str) -> list[dict[str, Any]]:
-    """The customer's decisions, from the read API with the admin key."""
+    """The customer's decisions, newest first, from the read API with the admin key."""
     request = urllib.request.Request(
         f"{local.url}/v1/profiles/{urllib.parse.quote(user, safe='')}/decisions?campaign=order_confirmation",
         headers={"Authorization": f"Bearer {local.options.admin_key}"},
@@ -61,7 +61,7 @@ def test_a_simulated_bounce_suppresses_the_address_and_the_next_message_says_why
 
     # Then the read API shows the second confirmation suppressed, with the bounce as the reason
     assert wait_for(lambda: _has(local, user, "suppressed"))
-    last = _decisions(local, user)[-1]
+    last = _decisions(local, user)[0]  # the newest
     assert last["outcome"] == "suppressed"
     assert last["reasons"] == [{"code": "address_suppressed", "suppression": "bounce"}]
     # And only the first confirmation ever reached the outbox
