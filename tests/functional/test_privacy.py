@@ -189,3 +189,27 @@ def test_a_customer_id_with_a_slash_is_exported_and_erased(pipeline: Pipeline):
     assert status == 200 and document["user_id"] == "shop/ivy #1"
     status, body = _call(pipeline, "DELETE", "shop/ivy #1")
     assert status == 200 and body["erased"]["profile"] is True
+
+
+def test_erasure_takes_the_anonymous_visitor_merged_into_the_customer(pipeline: Pipeline):
+    # Given a visitor who carted a lamp anonymously, then logged in as ivy (the visitor merged into ivy)
+    _admin(pipeline)
+    added = {"product_id": "lamp", "name": "Brass lamp", "price": 120}
+    post(pipeline, "/v1/track", {"anonymousId": "visitor-7", "event": "Product Added", "properties": added})
+    pipeline.run_until_idle()
+    identify = {"userId": "ivy", "anonymousId": "visitor-7", "traits": {"email": "ivy@example.com"}}
+    post(pipeline, "/v1/identify", identify)
+    pipeline.run_until_idle()
+    assert _items(pipeline, "ProfilesTable", customer_id="visitor-7")  # the tombstone naming ivy
+    assert _items(pipeline, "MessagesTable", pk="visitor-7")  # the visitor's decisions before the merge
+
+    # When the admin erases ivy
+    status, body = _call(pipeline, "DELETE", "ivy")
+
+    # Then the visitor's tombstone and records go too: nothing links the visitor's id to ivy any more
+    assert status == 200 and body["complete"] is True, body
+    assert body["erased"]["merged_profiles"] == 1
+    assert _items(pipeline, "ProfilesTable", customer_id="visitor-7") == []
+    assert _items(pipeline, "MessagesTable", pk="visitor-7") == []
+    assert _items(pipeline, "ProfilesTable", customer_id="ivy") == []
+    assert _schedules(pipeline) == []

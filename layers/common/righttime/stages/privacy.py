@@ -43,11 +43,13 @@ class Erasure:
     suppressed: int
     #: False when items are left (more than MAX_ERASED_ITEMS): repeat the erasure
     complete: bool
+    #: anonymous profiles merged into the customer (tombstones) deleted with it
+    merged_profiles: int = 0
 
     @property
     def found(self) -> bool:
         """Whether there was anything to erase."""
-        return self.profile or any((self.messages, self.decisions, self.interests))
+        return self.profile or any((self.messages, self.decisions, self.interests, self.merged_profiles))
 
     def document(self) -> dict[str, Any]:
         erased = {k: v for k, v in asdict(self).items() if k not in ("user_id", "complete", "suppressed")}
@@ -94,27 +96,48 @@ def erase(
 ) -> Erasure:
     """Erase the customer: hashed suppression entries first (they guard against what is still in flight),
     then its pending schedules, interest entries, messages and decisions, and the profile last (it names
-    the addresses and products the rest is found by, so a repeated erasure can finish the work)."""
+    the addresses and products the rest is found by, so a repeated erasure can finish the work).
+
+    The anonymous profiles merged into the customer (docs/identity.md) go too: each is a tombstone naming
+    the customer, found through the profile's `linked_ids`, with the messages and decisions the visitor had
+    before the merge."""
     profile = store.get_profile(customer_id)
+    merged = [i for i in profile.linked_ids if store.get_profile(i).merged_into == customer_id]
     messages, _ = records.messages(customer_id, MAX_ERASED_ITEMS)
     keys = [*{address_key(a) for a in addresses_of(profile, messages)}, erased_customer_key(customer_id)]
     records.suppress_erased(keys, now)
-    cancelled = sum(
-        schedules.delete(m.message_id, m.generation) for m in messages if m.status is MessageStatus.PENDING
-    )
     interests = records.delete_interests(customer_id, product_ids_of(profile, messages))
-    deleted_messages, deleted_decisions, left = records.delete_records(customer_id, MAX_ERASED_ITEMS)
+    counts = [_erase_records(records, schedules, customer_id, messages)]
+    for other in merged:
+        before_merge, _ = records.messages(other, MAX_ERASED_ITEMS)
+        interests += records.delete_interests(other, product_ids_of(profile, before_merge))
+        counts.append(_erase_records(records, schedules, other, before_merge))
+    left = any(c[3] for c in counts)
+    deleted_merged = 0 if left else sum(records.delete_profile(other) for other in merged)
     deleted_profile = False if left else records.delete_profile(customer_id)
     return Erasure(
         user_id=customer_id,
         profile=deleted_profile,
-        messages=deleted_messages,
-        decisions=deleted_decisions,
-        schedules=cancelled,
+        messages=sum(c[1] for c in counts),
+        decisions=sum(c[2] for c in counts),
+        schedules=sum(c[0] for c in counts),
         interests=interests,
         suppressed=len(keys),
         complete=not left,
+        merged_profiles=deleted_merged,
     )
+
+
+def _erase_records(
+    records: CustomerRecords, schedules: Schedules, customer_id: str, messages: list[OutboundMessage]
+) -> tuple[int, int, int, bool]:
+    """Cancel the pending schedules of one profile's messages, then delete its messages and decisions:
+    (schedules cancelled, messages deleted, decisions deleted, whether items are left)."""
+    cancelled = sum(
+        schedules.delete(m.message_id, m.generation) for m in messages if m.status is MessageStatus.PENDING
+    )
+    deleted_messages, deleted_decisions, left = records.delete_records(customer_id, MAX_ERASED_ITEMS)
+    return cancelled, deleted_messages, deleted_decisions, left
 
 
 def addresses_of(profile: Profile, messages: list[OutboundMessage]) -> list[str]:
