@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, timedelta
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, ServiceError
@@ -277,4 +277,20 @@ def _refused(exc: ServiceError) -> Response[Any]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return app.resolve(routed_path(event), context)
+
+
+def routed_path(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with `rawPath` rebuilt from the route API Gateway matched and its path parameters, each
+    percent-encoded as one segment. HTTP APIs are reported to deliver `rawPath` decoded (an id's `%2F`
+    as `/`, a `?` cut off), while `pathParameters` hold each value as routed: rebuilt, the path routes here
+    as it did at API Gateway, and `customer()` decodes the id exactly once, wherever it came from."""
+    params = event.get("pathParameters") or {}
+    method_and_path = str(event.get("routeKey", "")).split(" ", 1)
+    if not params or len(method_and_path) != 2 or "{" not in method_and_path[1]:
+        return event
+    path = method_and_path[1]
+    for name, value in params.items():
+        path = path.replace("{" + name + "}", quote(str(value), safe=""))
+    stage = (event.get("requestContext") or {}).get("stage", "$default")
+    return {**event, "rawPath": path if stage == "$default" else f"/{stage}{path}"}

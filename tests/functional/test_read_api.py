@@ -9,9 +9,9 @@ from urllib.parse import quote
 import pytest
 
 from righttime.wiring.root import from_environment, install
-from righttime_dev.local.pipeline import Pipeline
+from righttime_dev.local.pipeline import LambdaContext, Pipeline
 from tests.conftest import WRITE_KEY
-from tests.functional.conftest import post
+from tests.functional.conftest import post, sample_event
 
 ADMIN_KEY = "test-admin-key"
 
@@ -201,3 +201,20 @@ def test_an_id_longer_than_ingest_accepts_is_refused_naming_it(pipeline: Pipelin
     status, _, body = pipeline.http(method, f"/v1/profiles/{'x' * 257}{suffix}", headers, b"")
     document = json.loads(body)
     assert status == 400 and document["errors"][0]["field"] == "userId"
+
+
+def test_an_id_api_gateway_delivers_decoded_in_the_raw_path_is_still_read(pipeline: Pipeline):
+    # Given a customer whose id holds `/`, a space and `#`
+    _admin_keys(pipeline, ADMIN_KEY)
+    user_id = "order/12 #1"
+    post(pipeline, "/v1/identify", {"userId": user_id, "traits": {"email": "odd@example.com"}})
+    pipeline.run_until_idle()
+
+    # When API Gateway invokes the function with `rawPath` decoded, as HTTP APIs are reported to, and the id
+    # in `pathParameters` as it routed it (events/api-decisions-decoded-path.json)
+    event = sample_event("api-decisions-decoded-path.json")
+    response = pipeline.handlers["ApiFunction"](event, LambdaContext(function_name="ApiFunction"))
+
+    # Then the answer is about that customer: the function routes on the route API Gateway matched
+    assert response["statusCode"] == 200, response
+    assert json.loads(response["body"])["user_id"] == user_id
