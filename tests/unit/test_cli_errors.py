@@ -198,3 +198,20 @@ def test_a_report_file_that_cannot_be_written_is_one_line(tmp_path, capsys):
     report = tmp_path / "missing-folder" / "report.json"
     code = main(["simulate", str(journey), "--template", str(TEMPLATE), "--report", str(report)])
     assert f"cannot write {report}" in one_line_error(capsys, code)
+
+
+def test_ctrl_c_is_one_line_and_the_status_of_an_interrupt(monkeypatch, capsys, tmp_path):
+    # Given a long command the user interrupts with Ctrl-C
+    def interrupted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("righttime_dev.validation.validate_content", interrupted)
+    (tmp_path / "campaigns").mkdir()
+
+    # When it stops
+    code = main(["validate", str(tmp_path / "campaigns")])
+
+    # Then it says so in one line and exits as shells expect after SIGINT, without a traceback
+    err = capsys.readouterr().err
+    assert code == 130 and "Traceback" not in err
+    assert err.strip() == "righttime validate: interrupted"

@@ -59,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"righttime {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C is the user's choice, not a failure to explain: one line and the shell's status for SIGINT
+        print(f"righttime {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 def build_parser() -> argparse.ArgumentParser:
