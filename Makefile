@@ -132,7 +132,7 @@ test: lock-check lint typecheck template browser npm-deps
 bench: venv
 	$(BIN)/python bench/bench.py
 
-# Property-based, against local mode over real HTTP (about 11 minutes): hostile bodies and broken HTTP, then
+# Property-based, against local mode over real HTTP (7 to 10 minutes): hostile bodies and broken HTTP, then
 # schemathesis from the OpenAPI document (docs/api.md). Fails if any request gets a 5xx, a non-JSON answer or
 # no answer, an answer the document does not declare, or if an accepted event crashes or dead-letters later.
 fuzz: venv
