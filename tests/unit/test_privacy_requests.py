@@ -146,7 +146,14 @@ def test_erasure_suppresses_first_then_cancels_deletes_and_drops_the_profile_las
         "user_id": "ivy",
         "found": True,
         "complete": True,
-        "erased": {"profile": True, "messages": 2, "decisions": 4, "schedules": 1, "interests": 1},
+        "erased": {
+            "profile": True,
+            "messages": 2,
+            "decisions": 4,
+            "schedules": 1,
+            "interests": 1,
+            "merged_profiles": 0,
+        },
         "suppression_entries": 3,
     }
 

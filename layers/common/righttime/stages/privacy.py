@@ -106,38 +106,41 @@ def erase(
     messages, _ = records.messages(customer_id, MAX_ERASED_ITEMS)
     keys = [*{address_key(a) for a in addresses_of(profile, messages)}, erased_customer_key(customer_id)]
     records.suppress_erased(keys, now)
-    interests = records.delete_interests(customer_id, product_ids_of(profile, messages))
-    counts = [_erase_records(records, schedules, customer_id, messages)]
-    for other in merged:
-        before_merge, _ = records.messages(other, MAX_ERASED_ITEMS)
-        interests += records.delete_interests(other, product_ids_of(profile, before_merge))
-        counts.append(_erase_records(records, schedules, other, before_merge))
-    left = any(c[3] for c in counts)
+    held = {
+        customer_id: messages,
+        **{other: records.messages(other, MAX_ERASED_ITEMS)[0] for other in merged},
+    }
+    cancelled = sum(
+        schedules.delete(m.message_id, m.generation)
+        for found in held.values()
+        for m in found
+        if m.status is MessageStatus.PENDING
+    )
+    interests = sum(
+        records.delete_interests(owner, product_ids_of(profile, found)) for owner, found in held.items()
+    )
+    deleted_messages = deleted_decisions = 0
+    left = False
+    for owner in held:
+        gone_messages, gone_decisions, more = records.delete_records(owner, MAX_ERASED_ITEMS)
+        deleted_messages, deleted_decisions = (
+            deleted_messages + gone_messages,
+            deleted_decisions + gone_decisions,
+        )
+        left = left or more
     deleted_merged = 0 if left else sum(records.delete_profile(other) for other in merged)
     deleted_profile = False if left else records.delete_profile(customer_id)
     return Erasure(
         user_id=customer_id,
         profile=deleted_profile,
-        messages=sum(c[1] for c in counts),
-        decisions=sum(c[2] for c in counts),
-        schedules=sum(c[0] for c in counts),
+        messages=deleted_messages,
+        decisions=deleted_decisions,
+        schedules=cancelled,
         interests=interests,
         suppressed=len(keys),
         complete=not left,
         merged_profiles=deleted_merged,
     )
-
-
-def _erase_records(
-    records: CustomerRecords, schedules: Schedules, customer_id: str, messages: list[OutboundMessage]
-) -> tuple[int, int, int, bool]:
-    """Cancel the pending schedules of one profile's messages, then delete its messages and decisions:
-    (schedules cancelled, messages deleted, decisions deleted, whether items are left)."""
-    cancelled = sum(
-        schedules.delete(m.message_id, m.generation) for m in messages if m.status is MessageStatus.PENDING
-    )
-    deleted_messages, deleted_decisions, left = records.delete_records(customer_id, MAX_ERASED_ITEMS)
-    return cancelled, deleted_messages, deleted_decisions, left
 
 
 def addresses_of(profile: Profile, messages: list[OutboundMessage]) -> list[str]:
