@@ -25,10 +25,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from righttime.wiring.root import root
-from righttime_dev.local.server import LocalOptions, LocalRighttime
-from tests.conftest import TEMPLATE, WRITE_KEY
+from righttime_dev.local.server import LocalRighttime
+from tests.conftest import WRITE_KEY
 from tests.e2e.browser.conftest import save_screenshot
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import local_options, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -194,18 +194,7 @@ def requests() -> Requests:
 
 
 def start_local(tmp_path: Path, allowed_origins: str) -> LocalRighttime:
-    return LocalRighttime(
-        LocalOptions(
-            template=TEMPLATE,
-            write_key=WRITE_KEY,
-            admin_key="test-admin-key",
-            port=0,
-            speed=3600,
-            outbox=tmp_path / "outbox",
-            log_level="ERROR",
-            allowed_origins=allowed_origins,
-        )
-    )
+    return LocalRighttime(local_options(tmp_path, allowed_origins=allowed_origins))
 
 
 @pytest.fixture

@@ -25,11 +25,11 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from righttime.core.holdout import held_out
 from righttime.wiring.root import root
 from righttime_dev.cli import main, post_json
-from righttime_dev.local.server import LocalOptions, LocalRighttime
-from tests.conftest import ROOT, TEMPLATE, WRITE_KEY
+from righttime_dev.local.server import LocalRighttime
+from tests.conftest import ROOT, WRITE_KEY
 from tests.e2e.browser.conftest import WINDOW, save_screenshot
 from tests.e2e.browser.test_report_page import json_figures, same_figure
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import local_options, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -45,17 +45,7 @@ def local_with_holdout(isolated_env: None, tmp_path: Path) -> Iterator[LocalRigh
     shutil.copytree(ROOT / "campaigns", campaigns)
     cart = campaigns / f"{CAMPAIGN}.yaml"
     cart.write_text(cart.read_text() + f"\nholdout: {HOLDOUT}%\n")
-    options = LocalOptions(
-        template=TEMPLATE,
-        write_key=WRITE_KEY,
-        admin_key=ADMIN_KEY,
-        port=0,
-        speed=3600,
-        outbox=tmp_path / "outbox",
-        campaigns=campaigns,
-        log_level="ERROR",
-    )
-    with LocalRighttime(options) as stack:
+    with LocalRighttime(local_options(tmp_path, admin_key=ADMIN_KEY, campaigns=campaigns)) as stack:
         yield stack
     assert stack.errors == [], f"local pipeline raised: {stack.errors!r}"
 
