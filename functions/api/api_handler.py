@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import BadRequestError, ServiceError
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,7 +23,7 @@ from righttime.core.errors import ConfigurationError, FieldError, InvalidRequest
 from righttime.core.events import MAX_ID_LENGTH
 from righttime.core.unsubscribe import InvalidToken, verify
 from righttime.stages import explain, privacy, report, unsubscribe
-from righttime.stages.ports import CountersUnavailable
+from righttime.stages.ports import CountersUnavailable, InvalidCursor
 from righttime.wiring.api_docs import ADMIN_KEY, PAGE_RESPONSES, form_body, query, query_parameters
 from righttime.wiring.http_errors import error, error_responses, misconfigured, service_error
 from righttime.wiring.observability import logger, metrics
@@ -32,6 +32,8 @@ from righttime.wiring.root import root, warm
 app = APIGatewayHttpResolver()
 #: the period a report covers when `from` is not given: the 30 days ending with `to`
 DEFAULT_PERIOD = timedelta(days=29)
+#: the first day a report may name (`date.min`)
+EARLIEST_DAY = date.min
 # Built during INIT in Lambda, not in the first call: the clients and content every invocation uses.
 warm("keys", "store")
 
@@ -67,10 +69,13 @@ def decisions(user_id: str) -> dict[str, Any]:
     campaign = event.get_query_string_value("campaign")
     try:
         limit = explain.page_limit(event.get_query_string_value("limit"))
-        cursor = event.get_query_string_value("cursor")
+    except ValueError as exc:
+        raise _bad_parameter("limit", str(exc)) from exc
+    cursor = event.get_query_string_value("cursor")
+    try:
         return explain.decisions_document(root().customer_records, customer(user_id), campaign, limit, cursor)
-    except ValueError as exc:  # a bad limit, or InvalidCursor: the message names the parameter
-        raise BadRequestError(str(exc)) from exc
+    except InvalidCursor as exc:
+        raise _bad_parameter("cursor", str(exc)) from exc
 
 
 @app.get(
@@ -148,12 +153,16 @@ def campaign_report() -> dict[str, Any]:
     parts = root()
     now = parts.clock.now()
     last = _day(event.get_query_string_value("to"), "to", now.astimezone(UTC).date())
-    first = _day(event.get_query_string_value("from"), "from", last - DEFAULT_PERIOD)
+    # The default period starts 29 days before `to`: a `to` in year 1 has no such day.
+    default_first = last - DEFAULT_PERIOD if last >= EARLIEST_DAY + DEFAULT_PERIOD else EARLIEST_DAY
+    first = _day(event.get_query_string_value("from"), "from", default_first)
     programs = {program.id for program in parts.content.programs}
     try:
         found = report.campaign_report(parts.counters, first, last, now, programs)
-    except ValueError as exc:
-        raise BadRequestError(str(exc)) from exc
+    except ValueError as exc:  # a backwards or too long period: both days are at fault
+        raise InvalidRequestError(
+            str(exc), [FieldError("from", str(exc)), FieldError("to", str(exc))]
+        ) from exc
     return found.document()
 
 
@@ -163,7 +172,12 @@ def _day(text: str | None, name: str, default: date) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise BadRequestError(f"'{name}' must be a UTC day as YYYY-MM-DD, not {text[:40]!r}") from None
+        raise _bad_parameter(name, f"'{name}' must be a UTC day as YYYY-MM-DD, not {text[:40]!r}") from None
+
+
+def _bad_parameter(name: str, problem: str) -> InvalidRequestError:
+    """A 400 whose `errors` name the query parameter at fault."""
+    return InvalidRequestError(problem, [FieldError(name, problem)])
 
 
 @app.get(
