@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import json
+import subprocess
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from email.policy import default as default_policy
@@ -13,10 +14,12 @@ import pytest
 
 from righttime_dev.cli import post_json
 from righttime_dev.local.server import LocalRighttime
-from tests.conftest import EVENTS, WRITE_KEY
+from tests.conftest import EVENTS, ROOT, WRITE_KEY
 from tests.e2e.conftest import wait_for
 
 pytestmark = pytest.mark.e2e
+#: the npm packages the e2e tests load (`make npm-deps`): analytics.js for the browser, Segment's Node SDK
+NODE_PACKAGES = ROOT / "tests" / "e2e" / "browser" / "analytics_js"
 
 
 def _sdk(client_class: Any, local: LocalRighttime, errors: list[Exception]) -> Any:
@@ -71,6 +74,32 @@ def test_the_rudderstack_sdk_works_unmodified_though_it_sends_traits_in_the_cont
     message = email.message_from_bytes(local.pipeline.sent[0].raw, policy=default_policy)
     assert message["To"] == "rui@example.com"
     assert "Hi Rui" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_the_segment_node_sdk_works_unmodified_and_the_reminder_arrives(local: LocalRighttime):
+    # Given Segment's Node SDK (@segment/analytics-node, pinned in tests/e2e/browser/analytics_js)
+    script = NODE_PACKAGES / "node_sdk.mjs"
+    if not (NODE_PACKAGES / "node_modules" / "@segment" / "analytics-node").is_dir():
+        pytest.fail(
+            "the Node SDK is not installed: run `make npm-deps` (npm ci in tests/e2e/browser/analytics_js)"
+        )
+
+    # When a Node app pointed at righttime identifies a customer and tracks a Product Added
+    done = subprocess.run(
+        ["node", str(script), local.url, WRITE_KEY, "node-nora", "nora@example.com"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    # Then the SDK saw no error, and after the (accelerated) hour the reminder reaches the address it sent
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"errors": []}
+    assert wait_for(lambda: len(local.pipeline.sent) == 1)
+    message = email.message_from_bytes(local.pipeline.sent[0].raw, policy=default_policy)
+    assert message["To"] == "nora@example.com"
+    assert "Iron teapot" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
 def test_an_order_before_the_delay_means_no_email(local: LocalRighttime):
