@@ -119,22 +119,15 @@ def erase(
     interests = sum(
         records.delete_interests(owner, product_ids_of(profile, found)) for owner, found in held.items()
     )
-    deleted_messages = deleted_decisions = 0
-    left = False
-    for owner in held:
-        gone_messages, gone_decisions, more = records.delete_records(owner, MAX_ERASED_ITEMS)
-        deleted_messages, deleted_decisions = (
-            deleted_messages + gone_messages,
-            deleted_decisions + gone_decisions,
-        )
-        left = left or more
+    deleted = [records.delete_records(owner, MAX_ERASED_ITEMS) for owner in held]
+    left = any(more for _, _, more in deleted)
     deleted_merged = 0 if left else sum(records.delete_profile(other) for other in merged)
     deleted_profile = False if left else records.delete_profile(customer_id)
     return Erasure(
         user_id=customer_id,
         profile=deleted_profile,
-        messages=deleted_messages,
-        decisions=deleted_decisions,
+        messages=sum(gone for gone, _, _ in deleted),
+        decisions=sum(gone for _, gone, _ in deleted),
         schedules=cancelled,
         interests=interests,
         suppressed=len(keys),
